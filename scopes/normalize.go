@@ -62,7 +62,7 @@ type Normalizer struct {
 	prefixes  []string // longest first
 	aliases   map[string]string
 	fold      bool
-	implies   map[string]Set   // scope -> everything it implies, transitively
+	implies   map[string]Set      // scope -> everything it implies, transitively
 	impliedBy map[string][]string // scope -> every scope that implies it
 }
 

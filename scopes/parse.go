@@ -3,7 +3,7 @@ package scopes
 import (
 	"errors"
 	"fmt"
-		"strings"
+	"strings"
 )
 
 // ErrInvalid is the category of every parsing failure: errors.Is(err,
