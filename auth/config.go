@@ -1,0 +1,158 @@
+package auth
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/mcpauth/mcpauth/scopes"
+)
+
+// Config configures an [Authenticator]. The zero value of every optional
+// field is a safe default; Resource and at least one issuer (or an
+// introspection endpoint) are required, and [New] refuses anything missing or
+// insecure rather than falling back to something permissive.
+type Config struct {
+	// Resource is the canonical public URL of the MCP endpoint, e.g.
+	// "https://mcp.example.com/mcp": the RFC 9728 resource identifier and the
+	// default audience. It is never derived from a request's Host header. A
+	// trailing slash is dropped; scheme and host are lowercased. Required.
+	Resource string
+
+	// Issuers are the trusted authorization servers. A token's iss must equal
+	// one of them byte for byte. Several issuers serve multi-tenant setups;
+	// each has its own key set.
+	Issuers []Issuer
+
+	// AuthorizationServers is what the protected resource metadata advertises
+	// in authorization_servers. Empty means the URLs of Issuers. Set it when
+	// clients must discover an authorization server whose metadata URL differs
+	// from the iss its tokens carry (a facade or a per-resource URL).
+	AuthorizationServers []string
+
+	// Audiences lists the aud values accepted from every issuer. Empty means
+	// just Resource. Comparison is exact.
+	Audiences []string
+
+	// AllowAudienceTrailingSlash also accepts each audience with a trailing
+	// slash added or removed. Off by default: RFC 8707 resource indicators are
+	// compared as strings.
+	AllowAudienceTrailingSlash bool
+
+	// Leeway is the clock skew tolerated for exp, nbf and iat. Zero means 30
+	// seconds; a negative value means none.
+	Leeway time.Duration
+
+	// Algorithms is the allowlist of JWS algorithms. Empty means RS256, RS384,
+	// RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA. "none" and the
+	// HMAC algorithms are refused even if listed: a resource server verifies
+	// with public keys only.
+	Algorithms []string
+
+	// RequireJWTAccessTokenType requires the JOSE header typ to be "at+jwt"
+	// (RFC 9068 §2.1). Off by default because Entra, Auth0's default profile,
+	// Keycloak and others send "JWT" or nothing.
+	RequireJWTAccessTokenType bool
+
+	// Scopes reads and normalizes granted scopes. Nil means
+	// scopes.Config{} (strict RFC 6749, claims scope, scp, scopes, permissions).
+	Scopes *scopes.Normalizer
+
+	// BaselineScopes are required of every request. A token without them gets
+	// 403 insufficient_scope, and the 401 challenge asks for them.
+	BaselineScopes []string
+
+	// ChallengeScopes chooses what a 403 insufficient_scope challenge asks
+	// for. The zero value is GrantedPlusNeeded.
+	ChallengeScopes ChallengeScopes
+
+	// ScopesSupported is advertised in the protected resource metadata. Empty
+	// means BaselineScopes. offline_access is never advertised.
+	ScopesSupported []string
+
+	// ResourceName is the human-readable name in the metadata.
+	ResourceName string
+
+	// ResourceDocumentation is a URL of documentation in the metadata.
+	ResourceDocumentation string
+
+	// Introspection enables RFC 7662 introspection for tokens that are not
+	// JWTs (opaque tokens).
+	Introspection *Introspection
+
+	// HTTPClient fetches metadata, key sets and introspection responses. Nil
+	// means a client with a 10 second timeout. Responses are size-capped
+	// whatever the client.
+	HTTPClient *http.Client
+
+	// Logger receives one record per refused request. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+
+	// MaxTokenBytes refuses longer tokens before parsing. Zero means 16 KiB.
+	MaxTokenBytes int
+
+	// TokenCacheTTL bounds how long a validated token is remembered, so a
+	// repeated token costs no signature check. An entry never outlives the
+	// token's exp. Zero means 5 minutes; negative disables the cache.
+	TokenCacheTTL time.Duration
+
+	// KeyRefreshInterval is how often key sets are refreshed in the
+	// background. Zero means 15 minutes.
+	KeyRefreshInterval time.Duration
+
+	// KeyRefreshMinGap is the rate window for refreshes caused by an unknown
+	// kid: at most one such refresh per issuer per window, shared by all
+	// concurrent callers. Zero means 10 seconds.
+	KeyRefreshMinGap time.Duration
+
+	// InsecureAllowHTTP permits plain http issuer, key set and resource URLs
+	// on non-loopback hosts. Only for tests on private networks: tokens and
+	// keys travel unprotected. Loopback http is always allowed.
+	InsecureAllowHTTP bool
+}
+
+// Issuer is one trusted authorization server.
+type Issuer struct {
+	// URL is the issuer identifier exactly as the tokens' iss and the server's
+	// metadata state it, trailing slash included (Auth0's has one).
+	URL string
+
+	// JWKSURL is the server's key set. Empty means discover it from the
+	// server's metadata (RFC 8414 / OpenID Connect) in [New].
+	JWKSURL string
+
+	// Audiences are extra aud values accepted from this issuer only, e.g. the
+	// application (client) ID GUID that Entra v2 tokens carry as aud.
+	Audiences []string
+}
+
+// Introspection configures RFC 7662 token introspection.
+type Introspection struct {
+	// Endpoint is the introspection URL. Required.
+	Endpoint string
+	// ClientID and ClientSecret authenticate this server to the endpoint with
+	// HTTP Basic (client_secret_basic).
+	ClientID, ClientSecret string
+	// Issuer is recorded as the issuer of introspected tokens whose response
+	// has no iss. If the response has an iss, it must be a trusted issuer.
+	Issuer string
+	// CacheTTL bounds how long an active result is reused. Zero means 1
+	// minute. An entry never outlives the token's exp. Inactive results are
+	// not cached.
+	CacheTTL time.Duration
+}
+
+const (
+	defaultLeeway        = 30 * time.Second
+	defaultMaxTokenBytes = 16 << 10
+	defaultTokenCacheTTL = 5 * time.Minute
+	defaultRefresh       = 15 * time.Minute
+	defaultMinGap        = 10 * time.Second
+	defaultIntrospectTTL = time.Minute
+	maxKeySetBytes       = 1 << 20
+)
+
+var defaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}

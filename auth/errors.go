@@ -1,0 +1,183 @@
+package auth
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Reason is a stable, machine-readable code for an authorization decision.
+// Reasons appear in log records, in [Error] values and in the troubleshooting
+// table of the README; they do not change between releases.
+type Reason string
+
+// The reasons a request can be refused.
+const (
+	ReasonTokenMissing        Reason = "token_missing"         // no bearer token: 401, no error code
+	ReasonRequestInvalid      Reason = "request_invalid"       // token in the query or body, two Authorization headers, empty Bearer: 400
+	ReasonTokenTooLarge       Reason = "token_too_large"       // token over Config.MaxTokenBytes, refused unparsed: 400
+	ReasonTokenMalformed      Reason = "token_malformed"       // not a compact JWS: bad base64 or JSON, JWE, nested JWT, crit: 401
+	ReasonAlgorithmNotAllowed Reason = "algorithm_not_allowed" // alg none, HMAC, or off the allowlist: 401
+	ReasonSignatureInvalid    Reason = "signature_invalid"     // signature does not verify: 401
+	ReasonKeyUnknown          Reason = "key_unknown"           // no key with the token's kid, even after a refresh: 401
+	ReasonKeysetUnavailable   Reason = "keyset_unavailable"    // keys cannot be fetched, so the token cannot be checked now: 503
+	ReasonIssuerUntrusted     Reason = "issuer_untrusted"      // iss missing or not a trusted issuer: 401
+	ReasonAudienceMismatch    Reason = "audience_mismatch"     // aud does not name this resource: 401
+	ReasonExpired             Reason = "expired"               // exp missing or past: 401
+	ReasonNotYetValid         Reason = "not_yet_valid"         // nbf or iat in the future: 401
+	ReasonTypInvalid          Reason = "typ_invalid"           // typ is not at+jwt while Config.RequireJWTAccessTokenType: 401
+	ReasonClaimInvalid        Reason = "claim_invalid"         // a claim of the wrong type, or sub missing: 401
+	ReasonTokenInactive       Reason = "token_inactive"        // introspection says active=false: 401
+	ReasonIntrospectionFailed Reason = "introspection_failed"  // introspection endpoint unreachable or broken: 503
+	ReasonScopeInsufficient   Reason = "scope_insufficient"    // valid token without the required scopes: 403
+)
+
+// Status returns the HTTP status the middleware answers for r.
+func (r Reason) Status() int {
+	switch r {
+	case ReasonTokenMissing:
+		return http.StatusUnauthorized
+	case ReasonRequestInvalid, ReasonTokenTooLarge:
+		return http.StatusBadRequest
+	case ReasonKeysetUnavailable, ReasonIntrospectionFailed:
+		return http.StatusServiceUnavailable
+	case ReasonScopeInsufficient:
+		return http.StatusForbidden
+	default:
+		return http.StatusUnauthorized
+	}
+}
+
+// OAuthError returns the RFC 6750 §3.1 error code for r: "" for a missing
+// token (RFC 6750 says to send no error code then), "invalid_request",
+// "insufficient_scope" or "invalid_token". Server-side failures (503) have
+// none.
+func (r Reason) OAuthError() string {
+	switch r {
+	case ReasonTokenMissing, ReasonKeysetUnavailable, ReasonIntrospectionFailed:
+		return ""
+	case ReasonRequestInvalid, ReasonTokenTooLarge:
+		return "invalid_request"
+	case ReasonScopeInsufficient:
+		return "insufficient_scope"
+	default:
+		return "invalid_token"
+	}
+}
+
+// Error is the error every check of this package returns. Branch on it with
+// errors.Is against the sentinels (ErrExpired, ...) or errors.As for the
+// details. Its messages never contain the token.
+type Error struct {
+	// Reason is the stable code.
+	Reason Reason
+	// Description says what was expected and what was seen. It is sent to the
+	// client as error_description, so it holds no secrets.
+	Description string
+	// Err is the underlying cause, when there is one (an [*AudienceError], a
+	// key set fetch error, ...). Causes are logged, never sent to clients.
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := "auth: " + string(e.Reason)
+	if e.Description != "" {
+		s += ": " + e.Description
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is an *Error with the same Reason, so
+// errors.Is(err, auth.ErrExpired) matches every expired-token error.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Reason == e.Reason
+}
+
+// Sentinels, one per [Reason], for errors.Is.
+var (
+	ErrTokenMissing        = &Error{Reason: ReasonTokenMissing}
+	ErrRequestInvalid      = &Error{Reason: ReasonRequestInvalid}
+	ErrTokenTooLarge       = &Error{Reason: ReasonTokenTooLarge}
+	ErrTokenMalformed      = &Error{Reason: ReasonTokenMalformed}
+	ErrAlgorithmNotAllowed = &Error{Reason: ReasonAlgorithmNotAllowed}
+	ErrSignatureInvalid    = &Error{Reason: ReasonSignatureInvalid}
+	ErrKeyUnknown          = &Error{Reason: ReasonKeyUnknown}
+	ErrKeysetUnavailable   = &Error{Reason: ReasonKeysetUnavailable}
+	ErrIssuerUntrusted     = &Error{Reason: ReasonIssuerUntrusted}
+	ErrAudienceMismatch    = &Error{Reason: ReasonAudienceMismatch}
+	ErrExpired             = &Error{Reason: ReasonExpired}
+	ErrNotYetValid         = &Error{Reason: ReasonNotYetValid}
+	ErrTypInvalid          = &Error{Reason: ReasonTypInvalid}
+	ErrClaimInvalid        = &Error{Reason: ReasonClaimInvalid}
+	ErrTokenInactive       = &Error{Reason: ReasonTokenInactive}
+	ErrIntrospectionFailed = &Error{Reason: ReasonIntrospectionFailed}
+	ErrScopeInsufficient   = &Error{Reason: ReasonScopeInsufficient}
+)
+
+func fail(r Reason, format string, args ...any) *Error {
+	return &Error{Reason: r, Description: fmt.Sprintf(format, args...)}
+}
+
+// AudienceError details an audience mismatch: what the token said and what
+// this server accepts, with the near miss named when there is one.
+type AudienceError struct {
+	Expected []string // the audiences this server accepts
+	Actual   []string // the token's aud values
+	// Hint names a recognized near miss: "trailing_slash" when a value differs
+	// from an accepted one only by a trailing slash, "origin_only" when the
+	// token names the resource's origin but the server expects its full URL (or
+	// the reverse), "" otherwise.
+	Hint string
+}
+
+func (e *AudienceError) Error() string {
+	s := fmt.Sprintf("audience %s is not %s", quoteAll(e.Actual), quoteAll(e.Expected))
+	switch e.Hint {
+	case "trailing_slash":
+		s += " (they differ only by a trailing slash; fix the resource the client requests, or set Config.AllowAudienceTrailingSlash)"
+	case "origin_only":
+		s += " (the token names the origin, not the MCP endpoint URL, or the reverse; the client must request resource=<the exact resource URL> per RFC 8707, or add the value to Config.Audiences)"
+	}
+	return s
+}
+
+func quoteAll(v []string) string {
+	if len(v) == 0 {
+		return "(none)"
+	}
+	q := make([]string, len(v))
+	for i, s := range v {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// IssuerError details an untrusted issuer.
+type IssuerError struct {
+	Trusted []string
+	Actual  string // "" when the token has no iss
+}
+
+func (e *IssuerError) Error() string {
+	if e.Actual == "" {
+		return "token has no iss claim"
+	}
+	s := fmt.Sprintf("issuer %q is not one of %s", e.Actual, quoteAll(e.Trusted))
+	for _, t := range e.Trusted {
+		if strings.TrimSuffix(t, "/") == strings.TrimSuffix(e.Actual, "/") {
+			s += " (it differs from " + fmt.Sprintf("%q", t) + " only by a trailing slash; configure the issuer exactly as the authorization server's metadata states it)"
+			break
+		}
+	}
+	return s
+}

@@ -1,0 +1,112 @@
+package auth
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxFormPeek bounds how much of a form-encoded body is read to look for a
+// token in it. The body is restored byte for byte afterwards.
+const maxFormPeek = 64 << 10
+
+// BearerToken returns the bearer token of r, taken from the Authorization
+// header only. It refuses, with [ReasonRequestInvalid], a token in the URI
+// query or in a form-encoded body (RFC 6750 §2.2-2.3; OAuth 2.1 forbids the
+// query) and two Authorization headers; no credentials, or credentials of
+// another scheme, is [ReasonTokenMissing]. The scheme name is
+// case-insensitive.
+func BearerToken(r *http.Request) (string, error) {
+	if r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") {
+		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || q.Has("access_token") {
+			return "", fail(ReasonRequestInvalid, "a token in the URI query is not accepted; send it in the Authorization header")
+		}
+	}
+	if err := refuseFormToken(r); err != nil {
+		return "", err
+	}
+	vals := r.Header.Values("Authorization")
+	switch len(vals) {
+	case 0:
+		return "", fail(ReasonTokenMissing, "no Authorization header")
+	case 1:
+	default:
+		return "", fail(ReasonRequestInvalid, "%d Authorization headers; send exactly one", len(vals))
+	}
+	return ParseAuthorization(vals[0])
+}
+
+// ParseAuthorization extracts the token from an Authorization header value
+// of the Bearer scheme (RFC 6750 §2.1): "Bearer" in any case, one or more
+// spaces, then a b64token.
+func ParseAuthorization(v string) (string, error) {
+	scheme, rest, _ := strings.Cut(v, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		if scheme == "" {
+			return "", fail(ReasonTokenMissing, "empty Authorization header")
+		}
+		return "", fail(ReasonTokenMissing, "the Authorization scheme is not Bearer")
+	}
+	tok := strings.Trim(rest, " ")
+	if tok == "" {
+		return "", fail(ReasonRequestInvalid, "the Bearer credentials are empty")
+	}
+	if !isB64Token(tok) {
+		return "", fail(ReasonTokenMalformed, "the bearer token has characters outside RFC 6750's b64token syntax")
+	}
+	return tok, nil
+}
+
+// isB64Token reports whether s matches 1*( ALPHA / DIGIT / "-" / "." / "_" /
+// "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// refuseFormToken refuses a form-encoded body with an access_token
+// parameter, reading at most maxFormPeek bytes and restoring the body.
+func refuseFormToken(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" {
+		return nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, maxFormPeek))
+	r.Body = readCloser{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
+	if err != nil {
+		return fail(ReasonRequestInvalid, "the request body cannot be read")
+	}
+	if !bytes.Contains(buf, []byte("access_token")) {
+		return nil
+	}
+	if q, err := url.ParseQuery(string(buf)); err != nil || q.Has("access_token") {
+		return fail(ReasonRequestInvalid, "a token in the request body is not accepted; send it in the Authorization header")
+	}
+	return nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}

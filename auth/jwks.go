@@ -1,0 +1,267 @@
+package auth
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+// keySet is one issuer's JWKS: a jwk.Cache entry refreshed in the
+// background, plus an index of usable public keys rebuilt after every
+// successful fetch. The index is read without locks on every verification;
+// jwk.Cache.Get serializes callers, so it is never on the request path.
+type keySet struct {
+	url    string
+	cache  *jwk.Cache
+	minGap time.Duration
+	now    func() time.Time
+
+	idx atomic.Pointer[keyIndex]
+
+	mu       sync.Mutex
+	inflight chan struct{} // closed when the running refresh ends
+	lastTry  time.Time
+	lastErr  error
+	unknown  map[string]time.Time // kids a refresh did not find, and when
+}
+
+type verifyKey struct {
+	kid string
+	alg string // "" when the JWK has no alg
+	raw any    // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+}
+
+type keyIndex struct {
+	byKID map[string][]verifyKey
+	all   []verifyKey
+}
+
+// maxKeysTried bounds the keys tried for a token without kid.
+const maxKeysTried = 8
+
+func newKeySet(cache *jwk.Cache, url string, client *http.Client, interval, minGap time.Duration, now func() time.Time) (*keySet, error) {
+	ks := &keySet{url: url, cache: cache, minGap: minGap, now: now, unknown: map[string]time.Time{}}
+	err := cache.Register(url,
+		jwk.WithHTTPClient(limitedClient{client}),
+		jwk.WithRefreshInterval(interval),
+		jwk.WithMinRefreshInterval(interval),
+		jwk.WithPostFetcher(jwk.PostFetchFunc(func(_ string, set jwk.Set) (jwk.Set, error) {
+			ks.idx.Store(buildIndex(set))
+			return set, nil
+		})),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return ks, nil
+}
+
+func buildIndex(set jwk.Set) *keyIndex {
+	idx := &keyIndex{byKID: map[string][]verifyKey{}}
+	for i := 0; i < set.Len(); i++ {
+		k, ok := set.Key(i)
+		if !ok || k.KeyUsage() == "enc" {
+			continue
+		}
+		raw, err := jwk.PublicRawKeyOf(k)
+		if err != nil {
+			continue // symmetric or unusable keys never verify anything here
+		}
+		switch raw.(type) {
+		case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		default:
+			continue
+		}
+		vk := verifyKey{kid: k.KeyID(), raw: raw}
+		if a := k.Algorithm(); a != nil {
+			vk.alg = a.String()
+		}
+		idx.all = append(idx.all, vk)
+		idx.byKID[vk.kid] = append(idx.byKID[vk.kid], vk)
+	}
+	return idx
+}
+
+// compatible reports whether k may verify a signature made with alg: the
+// JWK's own alg when it has one, otherwise its key type and curve.
+func (k verifyKey) compatible(alg string) bool {
+	if k.alg != "" {
+		return k.alg == alg
+	}
+	switch raw := k.raw.(type) {
+	case *rsa.PublicKey:
+		return len(alg) == 5 && (alg[:2] == "RS" || alg[:2] == "PS")
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return raw.Curve.Params().Name == "P-256"
+		case "ES384":
+			return raw.Curve.Params().Name == "P-384"
+		case "ES512":
+			return raw.Curve.Params().Name == "P-521"
+		}
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
+
+func (idx *keyIndex) find(kid, alg string) []verifyKey {
+	if idx == nil {
+		return nil
+	}
+	cands := idx.all
+	if kid != "" {
+		cands = idx.byKID[kid]
+	}
+	// The common case, one matching key, allocates nothing.
+	if len(cands) == 1 && cands[0].compatible(alg) {
+		return cands
+	}
+	var out []verifyKey
+	for _, k := range cands {
+		if k.compatible(alg) && len(out) < maxKeysTried {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// keys returns the keys that may verify a token with kid and alg. An unknown
+// kid triggers at most one refresh per minGap, shared by all concurrent
+// callers; a kid a refresh did not find is remembered as unknown for minGap.
+func (ks *keySet) keys(ctx context.Context, kid, alg string) ([]verifyKey, error) {
+	if k := ks.idx.Load().find(kid, alg); len(k) > 0 {
+		return k, nil
+	}
+	if ks.idx.Load() != nil && ks.recentlyUnknown(kid) {
+		return nil, fail(ReasonKeyUnknown, "no key with kid %q for %s in the key set (refreshed moments ago)", kid, alg)
+	}
+	ran, err := ks.refresh(ctx)
+	idx := ks.idx.Load()
+	if k := idx.find(kid, alg); len(k) > 0 {
+		return k, nil
+	}
+	if idx == nil || err != nil {
+		if err == nil {
+			err = errors.New("no key set fetched yet")
+		}
+		return nil, &Error{Reason: ReasonKeysetUnavailable, Description: "the authorization server's key set cannot be fetched; retry later", Err: err}
+	}
+	if ran {
+		ks.mu.Lock()
+		if len(ks.unknown) > 1024 {
+			clear(ks.unknown)
+		}
+		ks.unknown[kid] = ks.now()
+		ks.mu.Unlock()
+	}
+	return nil, fail(ReasonKeyUnknown, "no key with kid %q for %s in the authorization server's key set", kid, alg)
+}
+
+func (ks *keySet) recentlyUnknown(kid string) bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	t, ok := ks.unknown[kid]
+	return ok && ks.now().Sub(t) < ks.minGap
+}
+
+// refresh fetches the key set unless one fetch is already running (then it
+// waits for that one) or the last began less than minGap ago (then it returns
+// that one's error). ran reports whether a fetch happened for this caller.
+func (ks *keySet) refresh(ctx context.Context) (ran bool, err error) {
+	ks.mu.Lock()
+	if ch := ks.inflight; ch != nil {
+		ks.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		ks.mu.Lock()
+		defer ks.mu.Unlock()
+		return true, ks.lastErr
+	}
+	if !ks.lastTry.IsZero() && ks.now().Sub(ks.lastTry) < ks.minGap {
+		defer ks.mu.Unlock()
+		return false, ks.lastErr
+	}
+	ch := make(chan struct{})
+	ks.inflight, ks.lastTry = ch, ks.now()
+	ks.mu.Unlock()
+
+	// The fetch outlives the caller that started it: others wait on it.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	_, err = ks.cache.Refresh(fctx, ks.url)
+	cancel()
+
+	ks.mu.Lock()
+	ks.lastErr, ks.inflight = err, nil
+	ks.mu.Unlock()
+	close(ch)
+	return true, err
+}
+
+// limitedClient is the HTTP client jwk.Cache fetches key sets with. It bounds
+// each fetch, body included, by fetchTimeout whatever the configured client's
+// own timeout (a slow-drip endpoint cannot hold a refresh forever), and caps
+// the body so a hostile or broken endpoint cannot exhaust memory.
+type limitedClient struct{ c *http.Client }
+
+const fetchTimeout = 15 * time.Second
+
+func (l limitedClient) Get(u string) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := l.c.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &capReader{r: resp.Body, left: maxKeySetBytes, cancel: cancel}
+	return resp, nil
+}
+
+type capReader struct {
+	r      io.ReadCloser
+	left   int64
+	cancel context.CancelFunc
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("response larger than %d bytes", maxKeySetBytes)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		c.cancel() // jwk.Cache reads to EOF and never closes the body
+	}
+	c.left -= int64(n)
+	if c.left < 0 {
+		return n, fmt.Errorf("response larger than %d bytes", maxKeySetBytes)
+	}
+	return n, err
+}
+
+func (c *capReader) Close() error {
+	defer c.cancel()
+	return c.r.Close()
+}

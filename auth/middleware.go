@@ -1,0 +1,267 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mcpauth/mcpauth/scopes"
+)
+
+// ScopeError details a valid token that lacks the scopes a request needs.
+// It is the Err of an [*Error] with [ReasonScopeInsufficient].
+type ScopeError struct {
+	Required scopes.Requirement
+	Granted  scopes.Set
+	Result   scopes.Result
+	Hints    []scopes.Hint
+}
+
+func (e *ScopeError) Error() string {
+	s := "granted scopes [" + e.Granted.String() + "] do not satisfy [" + e.Required.String() + "]; missing [" + e.Result.Missing.String() + "]"
+	for _, h := range e.Hints {
+		s += "; " + h.Message
+	}
+	return s
+}
+
+// ChallengeScopes chooses what the scope parameter of a 403
+// insufficient_scope challenge asks for.
+type ChallengeScopes int
+
+const (
+	// GrantedPlusNeeded asks for the scopes already granted plus those the
+	// request needs. MCP clients of revision 2025-11-25 replace their scope set
+	// with the challenge's, so this keeps them from losing what they had. The
+	// default.
+	GrantedPlusNeeded ChallengeScopes = iota
+	// MinimalScopes asks only for the scopes of the cheapest path that
+	// satisfies the requirement.
+	MinimalScopes
+)
+
+// CheckScopes reports whether t meets req, as an [*Error] with
+// [ReasonScopeInsufficient] and a [*ScopeError] when it does not.
+func (a *Authenticator) CheckScopes(t *Token, req scopes.Requirement) error {
+	if a.norm.Satisfies(t.Scopes, req) {
+		return nil
+	}
+	se := &ScopeError{Required: req, Granted: t.Scopes, Result: a.norm.Check(t.Scopes, req), Hints: a.norm.Explain(t.Scopes, req)}
+	desc := "the token lacks scope " + se.Result.Missing.String() + " that this request needs"
+	if len(se.Hints) > 0 {
+		desc += "; " + se.Hints[0].Message
+	}
+	return &Error{Reason: ReasonScopeInsufficient, Description: desc, Err: se}
+}
+
+// Check authenticates r: it takes the bearer token from the Authorization
+// header, validates it and checks the baseline scopes. The error is always
+// an [*Error]; [Authenticator.WriteError] turns it into the response.
+func (a *Authenticator) Check(r *http.Request) (*Token, error) {
+	raw, err := BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	t, err := a.Verify(r.Context(), raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.CheckScopes(t, a.baseline); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// Middleware returns next protected: OPTIONS requests (CORS preflights) pass
+// through untouched; every other request must carry a valid token with the
+// baseline scopes, which is then available to next through
+// [TokenFromContext]. Refusals are answered by [Authenticator.WriteError] and
+// logged once each.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		t, err := a.Check(r)
+		if err != nil {
+			a.Reject(w, r, t, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), t)))
+	})
+}
+
+// Handler returns one handler for the whole server: the protected resource
+// metadata at its path-inserted and root well-known paths, without a token,
+// and everything else through [Authenticator.Middleware].
+func (a *Authenticator) Handler(next http.Handler) http.Handler {
+	protected := a.Middleware(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slices.Contains(a.metadataPaths, r.URL.Path) {
+			a.prmHandler.ServeHTTP(w, r)
+			return
+		}
+		protected.ServeHTTP(w, r)
+	})
+}
+
+// MetadataHandler serves the protected resource metadata document.
+func (a *Authenticator) MetadataHandler() http.Handler { return a.prmHandler }
+
+// MetadataPaths returns the URL paths at which clients look for the
+// metadata: the path-inserted one first, then the root one.
+func (a *Authenticator) MetadataPaths() []string { return slices.Clone(a.metadataPaths) }
+
+// Mount registers next, protected, on mux at pattern, and the metadata at
+// its well-known paths.
+func (a *Authenticator) Mount(mux *http.ServeMux, pattern string, next http.Handler) {
+	for _, p := range a.metadataPaths {
+		mux.Handle(p, a.prmHandler)
+	}
+	mux.Handle(pattern, a.Middleware(next))
+}
+
+// Challenge returns the WWW-Authenticate challenge for err.
+func (a *Authenticator) Challenge(err error) Challenge {
+	e := asError(err)
+	c := Challenge{ResourceMetadata: a.resourceMetadataURL, Error: e.Reason.OAuthError(), Description: e.Description}
+	var se *ScopeError
+	switch {
+	case e.Reason == ReasonScopeInsufficient && errors.As(e, &se):
+		if a.challengeScopes == MinimalScopes {
+			c.Scope = se.Result.Minimal.String()
+		} else {
+			c.Scope = se.Result.GrantedPlusNeeded.String()
+		}
+	default:
+		c.Scope = a.challengeBaseline
+	}
+	return c
+}
+
+// Reject logs err once and writes its response with
+// [Authenticator.WriteError]. t is the token when one was validated (a scope
+// failure), else nil.
+func (a *Authenticator) Reject(w http.ResponseWriter, r *http.Request, t *Token, err error) {
+	a.logReject(r, t, err)
+	a.WriteError(w, r, err)
+}
+
+// WriteError writes the response for an authentication or authorization
+// failure: the status of its [Reason]; for 401 and 403 the WWW-Authenticate
+// challenge, exposed to browsers through CORS; for 503 a Retry-After; and a
+// small JSON body with error, error_description and reason.
+func (a *Authenticator) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	status := e.Reason.Status()
+	h := w.Header()
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest:
+		h.Set("WWW-Authenticate", a.Challenge(e).String())
+		h.Add("Access-Control-Expose-Headers", "WWW-Authenticate")
+		if r.Header.Get("Origin") != "" && h.Get("Access-Control-Allow-Origin") == "" {
+			h.Set("Access-Control-Allow-Origin", "*")
+		}
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", strconv.Itoa(a.retryAfter))
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	code := e.Reason.OAuthError()
+	if code == "" {
+		code = string(e.Reason)
+	}
+	_ = json.NewEncoder(w).Encode(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+		Reason      Reason `json:"reason"`
+	}{code, sanitize(e.Description), e.Reason})
+}
+
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Reason: ReasonTokenMalformed, Description: "the token cannot be validated", Err: err}
+}
+
+// logReject writes the one log record of a refused request: reason, status,
+// method and path, the token's fingerprint and the unverified iss and aud it
+// claims (never the token itself).
+func (a *Authenticator) logReject(r *http.Request, t *Token, err error) {
+	e := asError(err)
+	level := slog.LevelWarn
+	switch e.Reason {
+	case ReasonTokenMissing:
+		level = slog.LevelDebug
+	case ReasonKeysetUnavailable, ReasonIntrospectionFailed:
+		level = slog.LevelError
+	}
+	ctx := r.Context()
+	if !a.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("reason", string(e.Reason)),
+		slog.Int("status", e.Reason.Status()),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+	}
+	if t != nil {
+		attrs = append(attrs, slog.String("token", t.Fingerprint), slog.String("iss", t.Issuer),
+			slog.String("sub", t.Subject), slog.String("client_id", t.ClientID), slog.Any("aud", t.Audience),
+			slog.String("scopes", t.Scopes.String()))
+	} else if raw, berr := BearerToken(r); berr == nil {
+		iss, aud := peekClaims(raw)
+		attrs = append(attrs, slog.String("token", Fingerprint(raw)), slog.String("iss", iss), slog.Any("aud", aud))
+	}
+	attrs = append(attrs, slog.String("error", e.Error()))
+	if se := (*ScopeError)(nil); errors.As(e, &se) {
+		for _, h := range se.Hints {
+			attrs = append(attrs, slog.Group("hint", slog.String("code", string(h.Code)), slog.String("message", h.Message)))
+		}
+	}
+	a.logger.LogAttrs(ctx, level, "mcpauth: request refused", attrs...)
+}
+
+// peekClaims decodes iss and aud from a JWT payload without trusting it, for
+// the log record of a refusal. Values are truncated.
+func peekClaims(raw string) (iss string, aud []string) {
+	parts := strings.SplitN(raw, ".", 4)
+	if len(parts) != 3 {
+		return "", nil
+	}
+	var c struct {
+		Iss any `json:"iss"`
+		Aud any `json:"aud"`
+	}
+	if decodeSegment(parts[1], "payload", &c) != nil {
+		return "", nil
+	}
+	iss, _ = c.Iss.(string)
+	switch v := c.Aud.(type) {
+	case string:
+		aud = []string{trunc(v)}
+	case []any:
+		for i, x := range v {
+			if s, ok := x.(string); ok && i < 8 {
+				aud = append(aud, trunc(s))
+			}
+		}
+	}
+	return trunc(iss), aud
+}
+
+func trunc(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}

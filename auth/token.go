@@ -1,0 +1,63 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/mcpauth/mcpauth/scopes"
+)
+
+// Token is a validated access token: who the caller is and what it may do.
+// It is immutable; Claims must not be modified.
+type Token struct {
+	// Subject is the sub claim: the user, or the client for machine tokens.
+	Subject string
+	// Issuer is the iss claim, one of the trusted issuers.
+	Issuer string
+	// ClientID is the OAuth client that obtained the token: client_id (RFC
+	// 9068), azp (Entra, Auth0, Keycloak) or cid (Okta), the first present.
+	ClientID string
+	// Audience is the aud claim as a list.
+	Audience []string
+	// Scopes are the granted scopes after normalization (see [scopes.Config]).
+	Scopes scopes.Set
+	// Expiry is exp.
+	Expiry time.Time
+	// IssuedAt is iat, zero when absent.
+	IssuedAt time.Time
+	// ID is jti, "" when absent.
+	ID string
+	// Claims holds every claim of the token (JWT payload or introspection
+	// response), as encoding/json decodes them.
+	Claims map[string]any
+	// Fingerprint is a short hash of the raw token, safe to log: it
+	// identifies a token across log lines without revealing it.
+	Fingerprint string
+	// Introspected reports whether the token was validated by RFC 7662
+	// introspection rather than as a JWT.
+	Introspected bool
+}
+
+// Fingerprint returns a short, non-reversible identifier of a raw token,
+// for logs: "sha256:" and the first 12 hex digits of its SHA-256.
+func Fingerprint(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return "sha256:" + hex.EncodeToString(sum[:6])
+}
+
+type ctxKey struct{}
+
+// TokenFromContext returns the token the middleware validated for this
+// request, or nil when there is none.
+func TokenFromContext(ctx context.Context) *Token {
+	t, _ := ctx.Value(ctxKey{}).(*Token)
+	return t
+}
+
+// ContextWithToken returns a copy of ctx carrying t, as the middleware does.
+// Tests of handlers can use it to call them without a token round trip.
+func ContextWithToken(ctx context.Context, t *Token) context.Context {
+	return context.WithValue(ctx, ctxKey{}, t)
+}
