@@ -64,12 +64,8 @@ func ParseAuthorization(v string) (string, error) {
 // "~" / "+" / "/" ) *"=".
 func isB64Token(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
+	for i < len(s) && b64TokenChar[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -81,6 +77,15 @@ func isB64Token(s string) bool {
 	}
 	return true
 }
+
+// b64TokenChar marks the characters of RFC 6750's b64token except '='.
+var b64TokenChar = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
 
 // refuseFormToken refuses a form-encoded body with an access_token
 // parameter, reading at most maxFormPeek bytes and restoring the body.
