@@ -26,12 +26,18 @@ func TestRealIdPTokenShapes(t *testing.T) {
 		clientID string
 	}{
 		{provider: "Microsoft Entra ID - v2.0 access token, delegated", resource: "https://mcp.example.com/mcp",
-			issuer: func(i auth.Issuer) auth.Issuer { i.Audiences = []string{"6e74172b-be56-4843-9ff4-e66a39bb12e3"}; return i },
-			want:   "access_as_user mcp.tools.read", clientID: "3f2b8c1e-5d4a-4c7b-9e10-2a6b7c8d9e0f"},
+			issuer: func(i auth.Issuer) auth.Issuer {
+				i.Audiences = []string{"6e74172b-be56-4843-9ff4-e66a39bb12e3"}
+				return i
+			},
+			want: "access_as_user mcp.tools.read", clientID: "3f2b8c1e-5d4a-4c7b-9e10-2a6b7c8d9e0f"},
 		{provider: "Microsoft Entra ID - v2.0 access token, delegated", resource: "https://mcp.example.com/mcp", reason: auth.ReasonAudienceMismatch},
 		{provider: "Microsoft Entra ID - v1.0", resource: "https://mcp.example.com/mcp",
-			issuer: func(i auth.Issuer) auth.Issuer { i.Audiences = []string{"api://6e74172b-be56-4843-9ff4-e66a39bb12e3"}; return i },
-			want:   "user_impersonation"},
+			issuer: func(i auth.Issuer) auth.Issuer {
+				i.Audiences = []string{"api://6e74172b-be56-4843-9ff4-e66a39bb12e3"}
+				return i
+			},
+			want: "user_impersonation"},
 		{provider: "Okta", resource: "https://mcp.example.com", want: "email mcp:read mcp:write openid", clientID: "0oa1b2c3d4e5F6g7h8i9"},
 		{provider: "Auth0 - default", resource: "https://mcp.example.com/mcp", want: "openid profile read:tools write:tools", clientID: "K1AUPhZq8mRi0Q0pjhkfu1D7y6KjDQja"},
 		{provider: "Auth0 - RFC 9068", resource: "https://mcp.example.com/mcp", scopes: scopes.Config{Claims: []string{"permissions"}}, want: "read:tools write:tools"},
