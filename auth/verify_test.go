@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/scopes"
@@ -71,6 +72,12 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		"scopes": tok.Scopes.String(), "jti": tok.ID, "exp": tok.Expiry.Unix(), "iat": tok.IssuedAt.Unix(),
 	})
 })
+
+// mcpServer is a real mcp-go Streamable HTTP server with no tools: refusals
+// are checked with the handler the middleware really wraps.
+func mcpServer() http.Handler {
+	return server.NewStreamableHTTPServer(server.NewMCPServer("notes", "1.0.0"))
+}
 
 type result struct {
 	status    int
@@ -277,7 +284,7 @@ func hostileTokens() []hostileToken {
 func TestHostileTokensRefused(t *testing.T) {
 	as := newTestAS(t)
 	a := newAuth(t, as, func(c *auth.Config) { c.KeyRefreshMinGap = time.Millisecond })
-	h := a.Handler(echo)
+	h := a.Handler(mcpServer())
 	for _, tt := range hostileTokens() {
 		t.Run(tt.name, func(t *testing.T) {
 			tok := tt.token(as)
@@ -305,7 +312,7 @@ func TestHostileTokensRefused(t *testing.T) {
 func TestRequestShapes(t *testing.T) {
 	as := newTestAS(t)
 	a := newAuth(t, as, nil)
-	h := a.Handler(echo)
+	h := a.Handler(mcpServer())
 	tok := as.mint("rsa-1", as.claims(resource, "notes:read"), nil)
 	tests := []struct {
 		name    string
