@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/mcpauth/mcpauth/auth"
@@ -84,7 +83,6 @@ func BenchmarkVerifyUncached(b *testing.B) {
 			}
 		}
 	})
-	_ = jwa.RS256
 }
 
 // BenchmarkMiddlewareUncached measures the middleware with the token cache
@@ -96,7 +94,6 @@ func BenchmarkMiddlewareUncached(b *testing.B) {
 	for _, alg := range benchAlgs {
 		r := bearer(as.mint(alg.kid, as.claims(resource, "notes:read"), nil))
 		b.Run(alg.name, func(b *testing.B) {
-			w := &discardWriter{h: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {
 				rec := httptest.NewRecorder()
@@ -105,7 +102,6 @@ func BenchmarkMiddlewareUncached(b *testing.B) {
 					b.Fatal(rec.Code)
 				}
 			}
-			_ = w
 		})
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/mcpauth/mcpauth/internal/jsontype"
 )
 
 var b64 = base64.RawURLEncoding.Strict()
@@ -255,7 +257,7 @@ func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
 	}
 	f, isNum := v.(float64)
 	if !isNum || math.IsNaN(f) || f < 0 {
-		return time.Time{}, false, fail(ReasonClaimInvalid, "%s must be a non-negative number (seconds since 1970), got %s", name, jsonKind(v))
+		return time.Time{}, false, fail(ReasonClaimInvalid, "%s must be a non-negative number (seconds since 1970), got %s", name, jsontype.Of(v))
 	}
 	f = min(f, maxNumericDate)
 	sec, frac := math.Modf(f)
@@ -273,13 +275,13 @@ func stringOrList(claims map[string]any, name string) ([]string, error) {
 		for _, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				return nil, fail(ReasonClaimInvalid, "%s must be a string or an array of strings, got an array with %s", name, jsonKind(e))
+				return nil, fail(ReasonClaimInvalid, "%s must be a string or an array of strings, got an array with %s", name, jsontype.Of(e))
 			}
 			out = append(out, s)
 		}
 		return out, nil
 	default:
-		return nil, fail(ReasonClaimInvalid, "%s must be a string or an array of strings, got %s", name, jsonKind(v))
+		return nil, fail(ReasonClaimInvalid, "%s must be a string or an array of strings, got %s", name, jsontype.Of(v))
 	}
 }
 
@@ -290,24 +292,7 @@ func optString(claims map[string]any, name string) (string, error) {
 	case string:
 		return v, nil
 	default:
-		return "", fail(ReasonClaimInvalid, "%s must be a string, got %s", name, jsonKind(v))
-	}
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case float64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "an array"
-	default:
-		return "an object"
+		return "", fail(ReasonClaimInvalid, "%s must be a string, got %s", name, jsontype.Of(v))
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mcpauth/mcpauth/internal/jsontype"
 )
 
 // ErrInvalid is the category of every parsing failure: errors.Is(err,
@@ -151,7 +153,7 @@ func fromValue(claim string, v any, n *Normalizer) (Set, error) {
 		for _, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				return Set{}, &ClaimTypeError{Claim: claim, Got: "array with " + jsonType(e)}
+				return Set{}, &ClaimTypeError{Claim: claim, Got: "array with " + jsontype.Of(e)}
 			}
 			var err error
 			if out, err = appendFields(out, claim, s, n); err != nil {
@@ -160,25 +162,6 @@ func fromValue(claim string, v any, n *Normalizer) (Set, error) {
 		}
 		return fromUnsorted(out), nil
 	default:
-		return Set{}, &ClaimTypeError{Claim: claim, Got: jsonType(v)}
-	}
-}
-
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case float64, int, int64, interface{ String() string }:
-		return "a number"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	default:
-		return fmt.Sprintf("%T", v)
+		return Set{}, &ClaimTypeError{Claim: claim, Got: jsontype.Of(v)}
 	}
 }
