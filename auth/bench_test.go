@@ -31,6 +31,7 @@ func BenchmarkMiddlewareCached(b *testing.B) {
 	a := newAuth(b, as, nil)
 	h := a.Middleware(noop)
 	r := bearer(as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
+	r.Header.Set("Content-Type", "application/json")
 	w := &discardWriter{h: http.Header{}}
 	h.ServeHTTP(w, r)
 	b.ReportAllocs()

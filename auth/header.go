@@ -93,8 +93,12 @@ func refuseFormToken(r *http.Request) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "application/x-www-form-urlencoded" {
+	const form = "application/x-www-form-urlencoded"
+	ct := r.Header.Get("Content-Type")
+	if len(ct) < len(form) || !strings.EqualFold(ct[:len(form)], form) {
+		return nil // the JSON of every MCP request is not even parsed
+	}
+	if mt, _, _ := mime.ParseMediaType(ct); mt != form {
 		return nil
 	}
 	buf, err := io.ReadAll(io.LimitReader(r.Body, maxFormPeek))

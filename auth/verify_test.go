@@ -352,6 +352,12 @@ func TestRequestShapes(t *testing.T) {
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			return r
 		}, 400, auth.ReasonRequestInvalid, "invalid_request"},
+		{"token in form body with charset and odd case", func() *http.Request {
+			r := bearer(tok)
+			r.Body = io.NopCloser(strings.NewReader("x=1&access_token=" + tok))
+			r.Header.Set("Content-Type", "Application/X-WWW-Form-Urlencoded; charset=utf-8")
+			return r
+		}, 400, auth.ReasonRequestInvalid, "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
