@@ -129,7 +129,9 @@ type Issuer struct {
 	Audiences []string
 }
 
-// Introspection configures RFC 7662 token introspection.
+// Introspection configures RFC 7662 token introspection. An active response
+// is checked like a JWT's claims: it must carry exp, sub and an aud this
+// server accepts, and an iss, when present, must be trusted.
 type Introspection struct {
 	// Endpoint is the introspection URL. Required.
 	Endpoint string
