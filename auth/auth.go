@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -35,10 +36,12 @@ type Authenticator struct {
 	norm       *scopes.Normalizer
 	baseline   scopes.Requirement
 	maxToken   int
+	maxBody    int64
 	now        func() time.Time
 	logger     *slog.Logger
 
 	tokens   *gocache.Cache // raw token -> *Token; nil when disabled
+	sessions *gocache.Cache // Mcp-Session-Id -> subjectKey of its creator
 	cacheTTL time.Duration
 
 	introspect *introspector
@@ -47,8 +50,10 @@ type Authenticator struct {
 	challengeBaseline string // scope of 401 challenges
 	retryAfter        int    // seconds, for 503 answers
 
+	prmMu               sync.RWMutex
 	prm                 metadata.ProtectedResource
 	prmHandler          http.Handler
+	explicitSupported   bool
 	resourceMetadataURL string   // absolute, path-inserted
 	metadataPaths       []string // request paths that serve the metadata
 
@@ -133,6 +138,8 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 		requireTyp: cfg.RequireJWTAccessTokenType,
 		norm:       cfg.Scopes,
 		maxToken:   cfg.MaxTokenBytes,
+		maxBody:    cfg.MaxBodyBytes,
+		sessions:   gocache.New(sessionBindingTTL, time.Hour),
 		now:        cfg.Now,
 		logger:     cfg.Logger,
 		cacheTTL:   orDefault(cfg.TokenCacheTTL, defaultTokenCacheTTL),
@@ -142,6 +149,9 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 	}
 	if a.maxToken <= 0 {
 		a.maxToken = defaultMaxTokenBytes
+	}
+	if a.maxBody <= 0 {
+		a.maxBody = defaultMaxBodyBytes
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -209,6 +219,7 @@ func (a *Authenticator) buildMetadata(cfg Config) error {
 		return errors.New("Config.AuthorizationServers is empty and there are no issuers to advertise")
 	}
 	supported := cfg.ScopesSupported
+	a.explicitSupported = len(supported) > 0
 	if len(supported) == 0 {
 		supported = cfg.BaselineScopes
 	}
@@ -284,7 +295,31 @@ func (a *Authenticator) Resource() string { return a.resource }
 
 // Metadata returns the protected resource metadata document the
 // Authenticator serves.
-func (a *Authenticator) Metadata() metadata.ProtectedResource { return a.prm }
+func (a *Authenticator) Metadata() metadata.ProtectedResource {
+	a.prmMu.RLock()
+	defer a.prmMu.RUnlock()
+	return a.prm
+}
+
+// AdvertiseScopes adds scopes to the scopes_supported of the metadata, unless
+// [Config.ScopesSupported] set it explicitly (then it does nothing).
+// offline_access and invalid scope tokens are never advertised. Integrations
+// call it with the scopes their operations require.
+func (a *Authenticator) AdvertiseScopes(s ...string) {
+	a.prmMu.Lock()
+	defer a.prmMu.Unlock()
+	if a.explicitSupported {
+		return
+	}
+	var valid []string
+	for _, sc := range s {
+		if scopes.ValidToken(sc) {
+			valid = append(valid, sc)
+		}
+	}
+	a.prm.ScopesSupported = scopes.New(a.prm.ScopesSupported...).Union(scopes.New(valid...)).Without(scopes.OfflineAccess).Slice()
+	a.prmHandler = metadata.Handler(a.prm)
+}
 
 // ResourceMetadataURL returns the absolute URL of the metadata, as the
 // challenges' resource_metadata parameter gives it.

@@ -94,6 +94,11 @@ type Config struct {
 	// MaxTokenBytes refuses longer tokens before parsing. Zero means 16 KiB.
 	MaxTokenBytes int
 
+	// MaxBodyBytes bounds the JSON-RPC body read to find the MCP operation
+	// (see [Authenticator.Protect]); a longer body is refused with 413. Zero
+	// means 4 MiB.
+	MaxBodyBytes int64
+
 	// TokenCacheTTL bounds how long a validated token is remembered, so a
 	// repeated token costs no signature check. An entry never outlives the
 	// token's exp. Zero means 5 minutes; negative disables the cache.
@@ -150,6 +155,8 @@ type Introspection struct {
 const (
 	defaultLeeway        = 30 * time.Second
 	defaultMaxTokenBytes = 16 << 10
+	defaultMaxBodyBytes  = 4 << 20
+	sessionBindingTTL    = 24 * time.Hour
 	defaultTokenCacheTTL = 5 * time.Minute
 	defaultRefresh       = 15 * time.Minute
 	defaultMinGap        = 10 * time.Second

@@ -30,6 +30,8 @@ const (
 	ReasonTokenInactive       Reason = "token_inactive"        // introspection says active=false: 401
 	ReasonIntrospectionFailed Reason = "introspection_failed"  // introspection endpoint unreachable or broken: 503
 	ReasonScopeInsufficient   Reason = "scope_insufficient"    // valid token without the required scopes: 403
+	ReasonRequestTooLarge     Reason = "request_too_large"     // JSON-RPC body over Config.MaxBodyBytes: 413
+	ReasonSessionMismatch     Reason = "session_mismatch"      // Mcp-Session-Id created by another subject: 404
 )
 
 // Status returns the HTTP status the middleware answers for r.
@@ -43,6 +45,10 @@ func (r Reason) Status() int {
 		return http.StatusServiceUnavailable
 	case ReasonScopeInsufficient:
 		return http.StatusForbidden
+	case ReasonRequestTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case ReasonSessionMismatch:
+		return http.StatusNotFound
 	default:
 		return http.StatusUnauthorized
 	}
@@ -54,7 +60,7 @@ func (r Reason) Status() int {
 // none.
 func (r Reason) OAuthError() string {
 	switch r {
-	case ReasonTokenMissing, ReasonKeysetUnavailable, ReasonIntrospectionFailed:
+	case ReasonTokenMissing, ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonRequestTooLarge, ReasonSessionMismatch:
 		return ""
 	case ReasonRequestInvalid, ReasonTokenTooLarge:
 		return "invalid_request"
@@ -119,6 +125,8 @@ var (
 	ErrTokenInactive       = &Error{Reason: ReasonTokenInactive}
 	ErrIntrospectionFailed = &Error{Reason: ReasonIntrospectionFailed}
 	ErrScopeInsufficient   = &Error{Reason: ReasonScopeInsufficient}
+	ErrRequestTooLarge     = &Error{Reason: ReasonRequestTooLarge}
+	ErrSessionMismatch     = &Error{Reason: ReasonSessionMismatch}
 )
 
 func fail(r Reason, format string, args ...any) *Error {

@@ -80,38 +80,83 @@ func (a *Authenticator) Check(r *http.Request) (*Token, error) {
 // through untouched; every other request must carry a valid token with the
 // baseline scopes, which is then available to next through
 // [TokenFromContext]. Refusals are answered by [Authenticator.WriteError] and
-// logged once each.
+// logged once each. It serves no metadata; see [Authenticator.Handler].
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions {
-			next.ServeHTTP(w, r)
-			return
-		}
-		t, err := a.Check(r)
-		if err != nil {
-			a.Reject(w, r, t, err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), t)))
+		a.serve(w, r, next, nil)
 	})
 }
 
 // Handler returns one handler for the whole server: the protected resource
 // metadata at its path-inserted and root well-known paths, without a token,
 // and everything else through [Authenticator.Middleware].
-func (a *Authenticator) Handler(next http.Handler) http.Handler {
-	protected := a.Middleware(next)
+func (a *Authenticator) Handler(next http.Handler) http.Handler { return a.Protect(next, nil) }
+
+// Protect is [Authenticator.Handler] plus the per-operation check that lets
+// MCP clients step up: the JSON-RPC body of each POST (at most
+// [Config.MaxBodyBytes], restored byte for byte) and the Mcp-Method and
+// Mcp-Name headers name the operation; when lookup knows it and the token's
+// scopes do not satisfy its requirement (with the baseline), the answer is
+// 403 insufficient_scope with the scopes to ask for, in the challenge and in
+// a JSON-RPC error body, before next sees the request. It also binds each
+// Mcp-Session-Id to the subject that created it: another subject's token
+// with that session id gets 404, as for an unknown session. lookup nil
+// checks tokens and sessions only.
+func (a *Authenticator) Protect(next http.Handler, lookup RequirementLookup) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if slices.Contains(a.metadataPaths, r.URL.Path) {
-			a.prmHandler.ServeHTTP(w, r)
+			a.MetadataHandler().ServeHTTP(w, r)
 			return
 		}
-		protected.ServeHTTP(w, r)
+		a.serve(w, r, next, lookup)
 	})
 }
 
+func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.Handler, lookup RequirementLookup) {
+	if r.Method == http.MethodOptions {
+		next.ServeHTTP(w, r)
+		return
+	}
+	t, err := a.Check(r)
+	if err != nil {
+		a.Reject(w, r, t, err)
+		return
+	}
+	if lookup != nil && r.Method == http.MethodPost {
+		ops, err := a.operations(r)
+		if err != nil {
+			a.Reject(w, r, t, err)
+			return
+		}
+		for _, op := range ops {
+			req, known := lookup.Requirement(op.Method, op.Name)
+			if !known {
+				continue
+			}
+			if err := a.CheckScopes(t, a.baseline.And(req)); err != nil {
+				a.logReject(r, t, &op, err)
+				a.writeOperationError(w, r, op, err)
+				return
+			}
+		}
+	}
+	if sid := r.Header.Get("Mcp-Session-Id"); sid != "" {
+		if !a.bindSession(sid, t) {
+			a.Reject(w, r, t, fail(ReasonSessionMismatch, "unknown session"))
+			return
+		}
+	} else if r.Method == http.MethodPost {
+		w = &sessionCapture{ResponseWriter: w, a: a, t: t}
+	}
+	next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), t)))
+}
+
 // MetadataHandler serves the protected resource metadata document.
-func (a *Authenticator) MetadataHandler() http.Handler { return a.prmHandler }
+func (a *Authenticator) MetadataHandler() http.Handler {
+	a.prmMu.RLock()
+	defer a.prmMu.RUnlock()
+	return a.prmHandler
+}
 
 // MetadataPaths returns the URL paths at which clients look for the
 // metadata: the path-inserted one first, then the root one.
@@ -120,8 +165,9 @@ func (a *Authenticator) MetadataPaths() []string { return slices.Clone(a.metadat
 // Mount registers next, protected, on mux at pattern, and the metadata at
 // its well-known paths.
 func (a *Authenticator) Mount(mux *http.ServeMux, pattern string, next http.Handler) {
+	meta := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.MetadataHandler().ServeHTTP(w, r) })
 	for _, p := range a.metadataPaths {
-		mux.Handle(p, a.prmHandler)
+		mux.Handle(p, meta)
 	}
 	mux.Handle(pattern, a.Middleware(next))
 }
@@ -148,7 +194,7 @@ func (a *Authenticator) Challenge(err error) Challenge {
 // [Authenticator.WriteError]. t is the token when one was validated (a scope
 // failure), else nil.
 func (a *Authenticator) Reject(w http.ResponseWriter, r *http.Request, t *Token, err error) {
-	a.logReject(r, t, err)
+	a.logReject(r, t, nil, err)
 	a.WriteError(w, r, err)
 }
 
@@ -157,6 +203,49 @@ func (a *Authenticator) Reject(w http.ResponseWriter, r *http.Request, t *Token,
 // challenge, exposed to browsers through CORS; for 503 a Retry-After; and a
 // small JSON body with error, error_description and reason.
 func (a *Authenticator) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := a.writeHeaders(w, r, err)
+	code := e.Reason.OAuthError()
+	if code == "" {
+		code = string(e.Reason)
+	}
+	_ = json.NewEncoder(w).Encode(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+		Reason      Reason `json:"reason"`
+	}{code, sanitize(e.Description), e.Reason})
+}
+
+// JSONRPCForbidden is the JSON-RPC error code of the body that accompanies
+// a 403 for an MCP operation.
+const JSONRPCForbidden = -32003
+
+// writeOperationError answers a refused MCP operation: the headers of
+// WriteError and a JSON-RPC error response carrying the same information.
+func (a *Authenticator) writeOperationError(w http.ResponseWriter, r *http.Request, op Operation, err error) {
+	e := a.writeHeaders(w, r, err)
+	data := map[string]any{"reason": e.Reason, "method": op.Method, "name": op.Name, "resource_metadata": a.resourceMetadataURL}
+	var se *ScopeError
+	if errors.As(e, &se) {
+		data["scope"] = a.Challenge(e).Scope
+		data["required"] = se.Required.String()
+		data["missing"] = se.Result.Missing.String()
+		if len(se.Hints) > 0 {
+			data["hints"] = se.Hints
+		}
+	}
+	id := op.ID
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"jsonrpc": "2.0",
+		"id":      id,
+		"error":   map[string]any{"code": JSONRPCForbidden, "message": string(e.Reason) + ": " + sanitize(e.Description), "data": data},
+	})
+}
+
+// writeHeaders writes the status line and headers of a refusal.
+func (a *Authenticator) writeHeaders(w http.ResponseWriter, r *http.Request, err error) *Error {
 	e := asError(err)
 	status := e.Reason.Status()
 	h := w.Header()
@@ -173,15 +262,7 @@ func (a *Authenticator) WriteError(w http.ResponseWriter, r *http.Request, err e
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	code := e.Reason.OAuthError()
-	if code == "" {
-		code = string(e.Reason)
-	}
-	_ = json.NewEncoder(w).Encode(struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description,omitempty"`
-		Reason      Reason `json:"reason"`
-	}{code, sanitize(e.Description), e.Reason})
+	return e
 }
 
 func asError(err error) *Error {
@@ -195,7 +276,7 @@ func asError(err error) *Error {
 // logReject writes the one log record of a refused request: reason, status,
 // method and path, the token's fingerprint and the unverified iss and aud it
 // claims (never the token itself).
-func (a *Authenticator) logReject(r *http.Request, t *Token, err error) {
+func (a *Authenticator) logReject(r *http.Request, t *Token, op *Operation, err error) {
 	e := asError(err)
 	level := slog.LevelWarn
 	switch e.Reason {
@@ -213,6 +294,9 @@ func (a *Authenticator) logReject(r *http.Request, t *Token, err error) {
 		slog.Int("status", e.Reason.Status()),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
+	}
+	if op != nil {
+		attrs = append(attrs, slog.String("mcp_method", op.Method), slog.String("mcp_name", trunc(op.Name)))
 	}
 	if t != nil {
 		attrs = append(attrs, slog.String("token", t.Fingerprint), slog.String("iss", t.Issuer),
