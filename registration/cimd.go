@@ -1,0 +1,261 @@
+package registration
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	gocache "github.com/patrickmn/go-cache"
+)
+
+// CIMDResolver fetches and validates Client ID Metadata Documents: the
+// client_id is an https URL whose document describes the client. The zero
+// value is not usable; use [NewCIMDResolver].
+type CIMDResolver struct {
+	client   *http.Client
+	cache    *gocache.Cache
+	opts     CIMDOptions
+	redirect RedirectPolicy
+}
+
+// CIMDOptions configures a [CIMDResolver].
+type CIMDOptions struct {
+	// Timeout bounds one fetch, body included. Zero means 5 seconds.
+	Timeout time.Duration
+	// MaxBytes caps a document. Zero means 64 KiB: real clients' documents
+	// have broken a 5 KB cap.
+	MaxBytes int64
+	// MinTTL and MaxTTL bound how long a document is cached, whatever its
+	// Cache-Control says. Zero means 1 minute and 24 hours. A document with
+	// no-store or no max-age is cached for MinTTL. Failures are never cached.
+	MinTTL, MaxTTL time.Duration
+	// Redirects is the policy the document's redirect_uris must follow.
+	Redirects RedirectPolicy
+	// InsecureAllowLoopback lets documents be fetched from loopback addresses
+	// (and over http on loopback), for local development only. Private,
+	// link-local and unspecified addresses stay refused.
+	InsecureAllowLoopback bool
+	// TLSConfig is used for fetches; nil means the system roots.
+	TLSConfig *tls.Config
+}
+
+// NewCIMDResolver returns a resolver whose HTTP client refuses to connect to
+// private, loopback, link-local, multicast and unspecified addresses. The
+// check runs on the resolved address at dial time, so a DNS name that
+// resolves (or re-resolves) to an internal address cannot bypass it.
+// Redirects are not followed.
+func NewCIMDResolver(opts CIMDOptions) *CIMDResolver {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 64 << 10
+	}
+	if opts.MinTTL <= 0 {
+		opts.MinTTL = time.Minute
+	}
+	if opts.MaxTTL <= 0 {
+		opts.MaxTTL = 24 * time.Hour
+	}
+	dialer := &net.Dialer{Timeout: opts.Timeout, Control: func(_, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip := net.ParseIP(host)
+		if ip == nil {
+			return fmt.Errorf("registration: refusing to connect to %q: not an IP address", host)
+		}
+		if ip.IsLoopback() && opts.InsecureAllowLoopback {
+			return nil
+		}
+		if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+			ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+			return fmt.Errorf("%w: %s is not a public address", ErrForbiddenAddress, ip)
+		}
+		return nil
+	}}
+	transport := &http.Transport{
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     opts.TLSConfig,
+		TLSHandshakeTimeout: opts.Timeout,
+		MaxIdleConns:        16,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return &CIMDResolver{
+		client: &http.Client{Transport: transport, Timeout: opts.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		cache:    gocache.New(opts.MinTTL, 10*time.Minute),
+		opts:     opts,
+		redirect: opts.Redirects,
+	}
+}
+
+// ErrForbiddenAddress is wrapped when a document's host resolves to an
+// address the resolver refuses (SSRF protection).
+var ErrForbiddenAddress = errors.New("registration: forbidden address")
+
+// CIMDError reports why a Client ID Metadata Document was refused.
+type CIMDError struct {
+	ClientID string
+	Reason   string
+	Err      error
+}
+
+func (e *CIMDError) Error() string {
+	s := fmt.Sprintf("registration: client metadata document %q: %s", e.ClientID, e.Reason)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *CIMDError) Unwrap() error { return e.Err }
+
+// IsCIMDClientID reports whether id has the shape of a CIMD client id: an
+// https URL with a path other than "/", and no fragment or userinfo.
+func IsCIMDClientID(id string) bool {
+	u, err := url.Parse(id)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.Path != "" && u.Path != "/" &&
+		u.Fragment == "" && u.User == nil && !strings.Contains(id, "#")
+}
+
+// Resolve returns the client whose id is the URL clientID, from the cache or
+// by fetching and validating its document.
+func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*Client, error) {
+	if v, ok := r.cache.Get(clientID); ok {
+		return v.(*Client), nil
+	}
+	fail := func(reason string, err error) (*Client, error) {
+		return nil, &CIMDError{ClientID: clientID, Reason: reason, Err: err}
+	}
+	u, err := url.Parse(clientID)
+	if err != nil || !IsCIMDClientID(clientID) {
+		return fail("the client_id is not an https URL with a path", nil)
+	}
+	if u.Scheme != "https" && !(r.opts.InsecureAllowLoopback && isLoopbackName(u.Hostname())) {
+		return fail("the client_id must use https", nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, clientID, nil)
+	if err != nil {
+		return fail("cannot build the request", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fail("fetch failed", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			return fail(fmt.Sprintf("the server answered a redirect (HTTP %d), which is not followed", resp.StatusCode), nil)
+		}
+		return fail(fmt.Sprintf("HTTP %d, expected 200", resp.StatusCode), nil)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return fail(fmt.Sprintf("Content-Type %q is not JSON", resp.Header.Get("Content-Type")), nil)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, r.opts.MaxBytes+1))
+	if err != nil {
+		return fail("reading the document failed", err)
+	}
+	if int64(len(body)) > r.opts.MaxBytes {
+		return fail(fmt.Sprintf("the document is larger than %d bytes", r.opts.MaxBytes), nil)
+	}
+	c, err := r.validate(clientID, body)
+	if err != nil {
+		return fail(err.Error(), nil)
+	}
+	if ttl := r.ttl(resp.Header.Get("Cache-Control")); ttl > 0 {
+		r.cache.Set(clientID, c, ttl)
+	}
+	return c, nil
+}
+
+func isLoopbackName(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// validate checks a fetched document and builds its client.
+func (r *CIMDResolver) validate(clientID string, body []byte) (*Client, error) {
+	var md Metadata
+	if err := json.Unmarshal(body, &md); err != nil {
+		return nil, errors.New("the document is not a JSON client metadata object")
+	}
+	switch {
+	case md.ClientID != clientID:
+		return nil, fmt.Errorf("its client_id %q does not equal the URL it was fetched from", md.ClientID)
+	case md.ClientSecret != "":
+		return nil, errors.New("it contains a client_secret; documents are public and must not")
+	case strings.HasPrefix(md.TokenEndpointAuthMethod, "client_secret"):
+		return nil, fmt.Errorf("token_endpoint_auth_method %q needs a shared secret, which a public document cannot hold", md.TokenEndpointAuthMethod)
+	case len(md.RedirectURIs) == 0:
+		return nil, errors.New("it has no redirect_uris")
+	}
+	for _, u := range md.RedirectURIs {
+		if err := r.redirect.Validate(u); err != nil {
+			return nil, err
+		}
+	}
+	if md.TokenEndpointAuthMethod == "" {
+		md.TokenEndpointAuthMethod = "none"
+	}
+	return &Client{ID: clientID, Kind: KindCIMD, Metadata: md, IssuedAt: time.Now(), policy: r.redirect}, nil
+}
+
+// ttl derives the cache lifetime from Cache-Control within the bounds.
+func (r *CIMDResolver) ttl(cc string) time.Duration {
+	ttl := r.opts.MinTTL
+	for _, d := range strings.Split(cc, ",") {
+		d = strings.TrimSpace(strings.ToLower(d))
+		if d == "no-store" {
+			return 0
+		}
+		if v, ok := strings.CutPrefix(d, "max-age="); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				ttl = time.Duration(n) * time.Second
+			}
+		}
+	}
+	return min(max(ttl, r.opts.MinTTL), r.opts.MaxTTL)
+}
+
+// Resolver finds a client by id across the three models: URL-shaped ids go
+// to CIMD, others to the static clients and then the DCR store.
+type Resolver struct {
+	Static map[string]*Client
+	Store  Store         // nil: no DCR
+	CIMD   *CIMDResolver // nil: no CIMD
+}
+
+// Client returns the client with id.
+func (r *Resolver) Client(ctx context.Context, id string) (*Client, error) {
+	if IsCIMDClientID(id) {
+		if r.CIMD == nil {
+			return nil, fmt.Errorf("%w: %q looks like a Client ID Metadata Document URL, and CIMD is not enabled", ErrNotFound, id)
+		}
+		return r.CIMD.Resolve(ctx, id)
+	}
+	if c, ok := r.Static[id]; ok {
+		return c, nil
+	}
+	if r.Store != nil {
+		return r.Store.Get(ctx, id)
+	}
+	return nil, ErrNotFound
+}
