@@ -1,0 +1,329 @@
+package authtest
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mcpauth/mcpauth/registration"
+	"github.com/mcpauth/mcpauth/scopes"
+)
+
+const codeTTL = time.Minute
+
+const consentPage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Authorize {{.ClientName}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}code{background:#eee;padding:0 .2rem}</style></head>
+<body>
+<h1>Authorize {{.ClientName}}?</h1>
+<p>mcpauth development authorization server (not for production).</p>
+<p>Client <code>{{.ClientID}}</code> ({{.Kind}}) will be redirected to <code>{{.RedirectHost}}</code>.</p>
+<p>Subject: <code>{{.Subject}}</code></p>
+<p>Scopes:{{range .Scopes}} <code>{{.}}</code>{{else}} none{{end}}</p>
+<p>Resource:{{range .Resources}} <code>{{.}}</code>{{end}}</p>
+<form method="post" action="/authorize">
+{{range $k, $vs := .Params}}{{range $vs}}<input type="hidden" name="{{$k}}" value="{{.}}">{{end}}{{end}}
+<button name="decision" value="approve">Approve</button>
+<button name="decision" value="deny">Deny</button>
+</form></body></html>`
+
+// authorize is the authorization endpoint (GET shows consent or approves;
+// POST carries the consent decision). Errors about the client or its
+// redirect URI are shown, never redirected (RFC 6749 §4.1.2.1).
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "invalid_request: malformed parameters", http.StatusBadRequest)
+		return
+	}
+	q := r.Form
+	if r.Method == http.MethodPost {
+		q = r.PostForm
+	}
+	client, err := s.resolver.Client(r.Context(), q.Get("client_id"))
+	if err != nil {
+		http.Error(w, "invalid_client: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	redirectURI := q.Get("redirect_uri")
+	if redirectURI == "" && len(client.Metadata.RedirectURIs) == 1 {
+		redirectURI = client.Metadata.RedirectURIs[0]
+	}
+	if err := client.MatchRedirect(redirectURI); err != nil {
+		http.Error(w, "invalid_request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	state := q.Get("state")
+	fail := func(code, desc string) {
+		v := url.Values{"error": {code}, "error_description": {desc}, "iss": {s.URL}}
+		if state != "" {
+			v.Set("state", state)
+		}
+		http.Redirect(w, r, withQuery(redirectURI, v), http.StatusFound)
+	}
+	switch {
+	case q.Get("response_type") != "code":
+		fail("unsupported_response_type", "only response_type=code is supported")
+		return
+	case !client.AllowsGrant("authorization_code"):
+		fail("unauthorized_client", "the client did not register the authorization_code grant")
+		return
+	case q.Get("code_challenge") == "":
+		fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256")
+		return
+	case q.Get("code_challenge_method") != "S256":
+		fail("invalid_request", "code_challenge_method must be S256; plain is not accepted")
+		return
+	}
+	granted, err := s.grantScopes(q.Get("scope"))
+	if err != nil {
+		fail("invalid_scope", err.Error())
+		return
+	}
+	aud, err := s.audience(q["resource"])
+	if err != nil {
+		fail("invalid_target", err.Error())
+		return
+	}
+	if !s.opts.AutoApprove {
+		switch {
+		case r.Method == http.MethodGet:
+			s.showConsent(w, client, redirectURI, granted, aud, q)
+			return
+		case q.Get("decision") != "approve":
+			fail("access_denied", "the user denied the request")
+			return
+		}
+	}
+	code := randomString(24)
+	s.mu.Lock()
+	s.codes[code] = &grant{clientID: client.ID, redirectURI: redirectURI, challenge: q.Get("code_challenge"),
+		subject: s.opts.Subject, scopes: granted, audience: aud, expires: s.opts.Now().Add(codeTTL)}
+	s.mu.Unlock()
+	v := url.Values{"code": {code}, "iss": {s.URL}}
+	if state != "" {
+		v.Set("state", state)
+	}
+	http.Redirect(w, r, withQuery(redirectURI, v), http.StatusFound)
+}
+
+func (s *Server) showConsent(w http.ResponseWriter, c *registration.Client, redirectURI string, granted scopes.Set, aud []string, q url.Values) {
+	params := url.Values{}
+	for _, k := range []string{"response_type", "client_id", "redirect_uri", "code_challenge", "code_challenge_method", "scope", "state", "resource"} {
+		if vs, ok := q[k]; ok {
+			params[k] = vs
+		}
+	}
+	host := redirectURI
+	if u, err := url.Parse(redirectURI); err == nil {
+		host = u.Host
+	}
+	name := c.Metadata.ClientName
+	if name == "" {
+		name = c.ID
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	_ = s.consent.Execute(w, map[string]any{
+		"ClientName": name, "ClientID": c.ID, "Kind": c.Kind, "RedirectHost": host, "Subject": s.opts.Subject,
+		"Scopes": granted.Slice(), "Resources": aud, "Params": params,
+	})
+}
+
+func withQuery(base string, v url.Values) string {
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + v.Encode()
+}
+
+// tokenError is an RFC 6749 §5.2 error.
+type tokenError struct {
+	status     int
+	code, desc string
+}
+
+func (e *tokenError) Error() string { return e.code + ": " + e.desc }
+
+func badGrant(desc string) error { return &tokenError{http.StatusBadRequest, "invalid_grant", desc} }
+
+// token is the token endpoint.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	resp, err := s.tokenResponse(r)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		var te *tokenError
+		if !errors.As(err, &te) {
+			te = &tokenError{http.StatusBadRequest, "invalid_request", err.Error()}
+		}
+		if te.status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="authtest"`)
+		}
+		w.WriteHeader(te.status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": te.code, "error_description": te.desc})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func (s *Server) tokenResponse(r *http.Request) (map[string]any, error) {
+	if r.Method != http.MethodPost {
+		return nil, &tokenError{http.StatusMethodNotAllowed, "invalid_request", "use POST"}
+	}
+	if err := r.ParseForm(); err != nil {
+		return nil, &tokenError{http.StatusBadRequest, "invalid_request", "malformed form body"}
+	}
+	client, err := s.authenticateClient(r)
+	if err != nil {
+		return nil, err
+	}
+	f := r.PostForm
+	switch gt := f.Get("grant_type"); gt {
+	case "authorization_code":
+		return s.exchangeCode(client, f)
+	case "refresh_token":
+		return s.exchangeRefresh(client, f)
+	case "client_credentials":
+		if client.Public() {
+			return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "public clients cannot use client_credentials"}
+		}
+		if !client.AllowsGrant(gt) {
+			return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register client_credentials"}
+		}
+		granted, err := s.grantScopes(f.Get("scope"))
+		if err != nil {
+			return nil, &tokenError{http.StatusBadRequest, "invalid_scope", err.Error()}
+		}
+		aud, err := s.audience(f["resource"])
+		if err != nil {
+			return nil, &tokenError{http.StatusBadRequest, "invalid_target", err.Error()}
+		}
+		return s.issue(client, client.ID, granted, aud, false, ""), nil
+	default:
+		return nil, &tokenError{http.StatusBadRequest, "unsupported_grant_type", "grant_type " + gt + " is not supported"}
+	}
+}
+
+// authenticateClient applies client_secret_basic, client_secret_post or
+// none, as the client registered.
+func (s *Server) authenticateClient(r *http.Request) (*registration.Client, error) {
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	unauthorized := &tokenError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
+	if id == "" {
+		return nil, unauthorized
+	}
+	client, err := s.resolver.Client(r.Context(), id)
+	if err != nil {
+		return nil, unauthorized
+	}
+	if client.Public() {
+		if secret != "" {
+			return nil, unauthorized
+		}
+		return client, nil
+	}
+	if !client.AuthenticateSecret(secret) {
+		return nil, unauthorized
+	}
+	return client, nil
+}
+
+func (s *Server) exchangeCode(client *registration.Client, f url.Values) (map[string]any, error) {
+	code := f.Get("code")
+	s.mu.Lock()
+	g, ok := s.codes[code]
+	reused := ok && g.used
+	if ok {
+		g.used = true
+	}
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		return nil, badGrant("unknown authorization code")
+	case reused:
+		return nil, badGrant("the authorization code was already used")
+	case s.opts.Now().After(g.expires):
+		return nil, badGrant("the authorization code expired")
+	case g.clientID != client.ID:
+		return nil, badGrant("the authorization code was issued to another client")
+	case f.Get("redirect_uri") != g.redirectURI:
+		return nil, badGrant("redirect_uri differs from the one in the authorization request")
+	case f.Get("code_verifier") == "":
+		return nil, badGrant("code_verifier is required (PKCE)")
+	case subtle.ConstantTimeCompare([]byte(s256(f.Get("code_verifier"))), []byte(g.challenge)) != 1:
+		return nil, badGrant("code_verifier does not match the code_challenge")
+	}
+	if res := f["resource"]; len(res) > 0 && strings.Join(res, " ") != strings.Join(g.audience, " ") {
+		return nil, &tokenError{http.StatusBadRequest, "invalid_target", "resource differs from the one authorized"}
+	}
+	return s.issue(client, g.subject, g.scopes, g.audience, client.AllowsGrant("refresh_token"), ""), nil
+}
+
+func (s *Server) exchangeRefresh(client *registration.Client, f url.Values) (map[string]any, error) {
+	if !client.AllowsGrant("refresh_token") {
+		return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register refresh_token"}
+	}
+	s.mu.Lock()
+	rec, ok := s.refresh[f.Get("refresh_token")]
+	var reused, revoked bool
+	if ok {
+		reused, revoked = rec.used, s.families[rec.family]
+		if reused {
+			s.families[rec.family] = true // reuse of a rotated token revokes its whole family
+		}
+		rec.used = true
+	}
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		return nil, badGrant("unknown refresh token")
+	case reused:
+		return nil, badGrant("the refresh token was already used; its family is revoked")
+	case revoked:
+		return nil, badGrant("the refresh token was revoked")
+	case rec.clientID != client.ID:
+		return nil, badGrant("the refresh token was issued to another client")
+	}
+	granted := rec.scopes
+	if sc := f.Get("scope"); sc != "" {
+		narrowed, err := scopes.Parse(sc)
+		if err != nil || !rec.scopes.ContainsAll(narrowed) {
+			return nil, &tokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes"}
+		}
+		granted = narrowed
+	}
+	return s.issue(client, rec.subject, granted, rec.audience, true, rec.family), nil
+}
+
+// issue mints an access token (and a rotated refresh token when asked).
+func (s *Server) issue(client *registration.Client, subject string, granted scopes.Set, aud []string, withRefresh bool, family string) map[string]any {
+	resp := map[string]any{
+		"access_token": s.Mint(TokenRequest{Subject: subject, ClientID: client.ID, Scopes: granted.Slice(), Audience: aud}),
+		"token_type":   "Bearer",
+		"expires_in":   int(s.opts.AccessTokenTTL.Seconds()),
+		"scope":        granted.String(),
+	}
+	if withRefresh {
+		if family == "" {
+			family = randomString(8)
+		}
+		rt := randomString(32)
+		s.mu.Lock()
+		s.refresh[rt] = &refreshRecord{clientID: client.ID, subject: subject, family: family, scopes: granted, audience: aud}
+		s.mu.Unlock()
+		resp["refresh_token"] = rt
+	}
+	return resp
+}

@@ -1,0 +1,407 @@
+package authtest
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/mcpauth/mcpauth/metadata"
+	"github.com/mcpauth/mcpauth/registration"
+	"github.com/mcpauth/mcpauth/scopes"
+)
+
+// Options configures a [Server]. The zero value is a server with DCR on,
+// CIMD off, a consent page, subject "dev-user", any scope granted and the
+// scope claim as an RFC 9068 string.
+type Options struct {
+	// Issuer is the issuer identifier, the server's public base URL. [Start]
+	// sets it to the listener's URL; [New] requires it.
+	Issuer string
+	// AutoApprove skips the consent page.
+	AutoApprove bool
+	// Subject is the sub of tokens issued through /authorize; "" means "dev-user".
+	Subject string
+	// Clients are pre-registered (static) clients.
+	Clients []*registration.Client
+	// DisableDCR turns the registration endpoint off.
+	DisableDCR bool
+	// DCR is the Dynamic Client Registration policy.
+	DCR registration.Policy
+	// CIMD enables Client ID Metadata Documents, fetched under CIMDOptions.
+	CIMD        bool
+	CIMDOptions registration.CIMDOptions
+	// ScopesSupported is advertised; when set, requests for other scopes are
+	// refused with invalid_scope, or silently dropped with DropUnknownScopes
+	// (as some real servers do).
+	ScopesSupported   []string
+	DropUnknownScopes bool
+	// ScopeClaim shapes granted scopes in tokens: "scope" (a space-delimited
+	// string, the default) or "scp" (an array, like Okta).
+	ScopeClaim string
+	// AccessTokenTTL is the access token lifetime; zero means one hour.
+	AccessTokenTTL time.Duration
+	// DefaultAudience is the aud of tokens requested without an RFC 8707
+	// resource parameter; without it such requests are refused.
+	DefaultAudience string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// JWKSFailure makes the key set endpoint misbehave, to test verifiers.
+type JWKSFailure int32
+
+// The JWKS failure modes.
+const (
+	JWKSOK      JWKSFailure = iota // serve the keys
+	JWKSError                      // answer 500
+	JWKSStall                      // never answer until the request is cancelled
+	JWKSGarbage                    // answer 200 with a body that is not JSON
+)
+
+// Server is the authorization server. It is an http.Handler.
+type Server struct {
+	// URL is the issuer identifier.
+	URL string
+
+	opts     Options
+	mux      *http.ServeMux
+	resolver *registration.Resolver
+	httpSrv  *httptest.Server
+	consent  *template.Template
+
+	mu       sync.Mutex
+	signing  jwk.Key   // current private key
+	public   []jwk.Key // published keys, newest last
+	codes    map[string]*grant
+	refresh  map[string]*refreshRecord
+	families map[string]bool // revoked refresh token families
+
+	jwksMode    atomic.Int32
+	jwksFetches atomic.Int64
+	stall       chan struct{}
+}
+
+type grant struct {
+	clientID, redirectURI, challenge, subject string
+	scopes                                    scopes.Set
+	audience                                  []string
+	expires                                   time.Time
+	used                                      bool
+}
+
+type refreshRecord struct {
+	clientID, subject, family string
+	scopes                    scopes.Set
+	audience                  []string
+	used                      bool
+}
+
+// New returns a Server for opts.Issuer, to be served on a listener of the
+// caller's (the quickstart does this).
+func New(opts Options) (*Server, error) {
+	if _, err := url.Parse(opts.Issuer); err != nil || opts.Issuer == "" {
+		return nil, fmt.Errorf("authtest: Options.Issuer %q must be the server's absolute base URL", opts.Issuer)
+	}
+	opts.Issuer = strings.TrimSuffix(opts.Issuer, "/")
+	if opts.Subject == "" {
+		opts.Subject = "dev-user"
+	}
+	if opts.AccessTokenTTL <= 0 {
+		opts.AccessTokenTTL = time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ScopeClaim == "" {
+		opts.ScopeClaim = "scope"
+	}
+	s := &Server{URL: opts.Issuer, opts: opts, mux: http.NewServeMux(), codes: map[string]*grant{},
+		refresh: map[string]*refreshRecord{}, families: map[string]bool{}, stall: make(chan struct{})}
+	s.consent = template.Must(template.New("consent").Parse(consentPage))
+	s.resolver = &registration.Resolver{Static: map[string]*registration.Client{}}
+	for _, c := range opts.Clients {
+		s.resolver.Static[c.ID] = c
+	}
+	if !opts.DisableDCR {
+		store := registration.NewMemoryStore(0)
+		s.resolver.Store = store
+		s.mux.Handle("/register", &registration.DCRHandler{Policy: opts.DCR, Store: store})
+	}
+	if opts.CIMD {
+		s.resolver.CIMD = registration.NewCIMDResolver(opts.CIMDOptions)
+	}
+	if _, err := s.RotateKey(); err != nil {
+		return nil, err
+	}
+	meta := metadata.AuthorizationServerHandler(s.Metadata())
+	s.mux.Handle("/.well-known/oauth-authorization-server", meta)
+	s.mux.Handle("/.well-known/openid-configuration", meta)
+	s.mux.HandleFunc("/jwks", s.serveJWKS)
+	s.mux.HandleFunc("/authorize", s.authorize)
+	s.mux.HandleFunc("/token", s.token)
+	return s, nil
+}
+
+// Start runs a Server on a loopback listener, like httptest.NewServer. It
+// panics if the server cannot be built. Close it when done.
+func Start(opts Options) *Server {
+	var s *Server
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.ServeHTTP(w, r) }))
+	srv.Start()
+	opts.Issuer = srv.URL
+	s, err := New(opts)
+	if err != nil {
+		srv.Close()
+		panic(err)
+	}
+	s.httpSrv = srv
+	return s
+}
+
+// Close stops a Server made by [Start] and releases stalled JWKS requests.
+func (s *Server) Close() {
+	s.SetJWKSFailure(JWKSOK)
+	if s.httpSrv != nil {
+		s.httpSrv.Close()
+	}
+}
+
+// ServeHTTP serves the endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Metadata returns the RFC 8414 document the server publishes.
+func (s *Server) Metadata() metadata.AuthorizationServer {
+	m := metadata.AuthorizationServer{
+		Issuer:                                     s.URL,
+		AuthorizationEndpoint:                      s.URL + "/authorize",
+		TokenEndpoint:                              s.URL + "/token",
+		JWKSURI:                                    s.URL + "/jwks",
+		ScopesSupported:                            s.opts.ScopesSupported,
+		ResponseTypesSupported:                     []string{"code"},
+		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials"},
+		TokenEndpointAuthMethodsSupported:          []string{"none", "client_secret_basic", "client_secret_post"},
+		CodeChallengeMethodsSupported:              []string{"S256"},
+		ClientIDMetadataDocumentSupported:          s.opts.CIMD,
+		AuthorizationResponseISSParameterSupported: true,
+		SubjectTypesSupported:                      []string{"public"},
+		IDTokenSigningAlgValuesSupported:           []string{"RS256"},
+	}
+	if !s.opts.DisableDCR {
+		m.RegistrationEndpoint = s.URL + "/register"
+	}
+	return m
+}
+
+// RotateKey makes a new signing key, publishes it beside the old ones and
+// signs with it from now on. It returns the new kid.
+func (s *Server) RotateKey() (string, error) {
+	raw, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", err
+	}
+	priv, err := jwk.FromRaw(raw)
+	if err != nil {
+		return "", err
+	}
+	kid := "authtest-" + randomString(6)
+	_ = priv.Set(jwk.KeyIDKey, kid)
+	_ = priv.Set(jwk.AlgorithmKey, jwa.RS256)
+	pub, err := jwk.PublicKeyOf(priv)
+	if err != nil {
+		return "", err
+	}
+	_ = pub.Set(jwk.KeyUsageKey, "sig")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.signing = priv
+	s.public = append(s.public, pub)
+	return kid, nil
+}
+
+// RetireOldKeys unpublishes every key but the current one: tokens signed
+// before the last rotation stop verifying.
+func (s *Server) RetireOldKeys() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.public = s.public[len(s.public)-1:]
+}
+
+// SetJWKSFailure makes the JWKS endpoint fail as mode says, until set back
+// to JWKSOK.
+func (s *Server) SetJWKSFailure(mode JWKSFailure) {
+	old := JWKSFailure(s.jwksMode.Swap(int32(mode)))
+	if old == JWKSStall && mode != JWKSStall {
+		s.mu.Lock()
+		close(s.stall)
+		s.stall = make(chan struct{})
+		s.mu.Unlock()
+	}
+}
+
+// JWKSFetches counts requests to the JWKS endpoint.
+func (s *Server) JWKSFetches() int64 { return s.jwksFetches.Load() }
+
+func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	s.jwksFetches.Add(1)
+	switch JWKSFailure(s.jwksMode.Load()) {
+	case JWKSError:
+		http.Error(w, "key set unavailable", http.StatusInternalServerError)
+		return
+	case JWKSGarbage:
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html>maintenance</html>"))
+		return
+	case JWKSStall:
+		s.mu.Lock()
+		stall := s.stall
+		s.mu.Unlock()
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	set := jwk.NewSet()
+	s.mu.Lock()
+	for _, k := range s.public {
+		_ = set.AddKey(k)
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=300")
+	_ = json.NewEncoder(w).Encode(set)
+}
+
+// TokenRequest describes a token for [Server.Mint].
+type TokenRequest struct {
+	Subject  string         // "" means Options.Subject
+	ClientID string         // "" means "authtest-client"
+	Scopes   []string       // granted scopes
+	Audience []string       // aud; empty means Options.DefaultAudience, if any
+	TTL      time.Duration  // zero means Options.AccessTokenTTL; negative mints an expired token
+	Claims   map[string]any // extra or overriding claims
+}
+
+// Mint signs an RFC 9068 access token directly, skipping the flows.
+func (s *Server) Mint(t TokenRequest) string {
+	if t.Subject == "" {
+		t.Subject = s.opts.Subject
+	}
+	if t.ClientID == "" {
+		t.ClientID = "authtest-client"
+	}
+	if len(t.Audience) == 0 && s.opts.DefaultAudience != "" {
+		t.Audience = []string{s.opts.DefaultAudience}
+	}
+	if t.TTL == 0 {
+		t.TTL = s.opts.AccessTokenTTL
+	}
+	now := s.opts.Now()
+	claims := map[string]any{
+		"iss":       s.URL,
+		"sub":       t.Subject,
+		"client_id": t.ClientID,
+		"iat":       now.Unix(),
+		"exp":       now.Add(t.TTL).Unix(),
+		"jti":       randomString(12),
+	}
+	switch len(t.Audience) {
+	case 0:
+	case 1:
+		claims["aud"] = t.Audience[0]
+	default:
+		claims["aud"] = t.Audience
+	}
+	granted := scopes.New(t.Scopes...)
+	if s.opts.ScopeClaim == "scp" {
+		claims["scp"] = granted.Slice()
+	} else {
+		claims["scope"] = granted.String()
+	}
+	for k, v := range t.Claims {
+		claims[k] = v
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		panic(fmt.Sprintf("authtest: claims: %v", err))
+	}
+	s.mu.Lock()
+	key := s.signing
+	s.mu.Unlock()
+	h := jws.NewHeaders()
+	_ = h.Set(jws.TypeKey, "at+jwt")
+	_ = h.Set(jws.KeyIDKey, key.KeyID())
+	tok, err := jws.Sign(payload, jws.WithKey(jwa.RS256, key, jws.WithProtectedHeaders(h)))
+	if err != nil {
+		panic(fmt.Sprintf("authtest: signing: %v", err))
+	}
+	return string(tok)
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// s256 is the PKCE S256 transform of a code verifier.
+func s256(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// grantScopes applies ScopesSupported and DropUnknownScopes to a request.
+func (s *Server) grantScopes(requested string) (scopes.Set, error) {
+	set, err := scopes.Parse(requested)
+	if err != nil {
+		return scopes.Set{}, err
+	}
+	if len(s.opts.ScopesSupported) == 0 {
+		return set, nil
+	}
+	supported := scopes.New(s.opts.ScopesSupported...)
+	unknown := set.Difference(supported)
+	if unknown.IsEmpty() {
+		return set, nil
+	}
+	if s.opts.DropUnknownScopes {
+		return set.Difference(unknown), nil
+	}
+	return scopes.Set{}, fmt.Errorf("scopes %q are not supported", unknown.String())
+}
+
+func validResource(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && u.IsAbs() && u.Fragment == "" && !strings.Contains(v, "#")
+}
+
+func (s *Server) audience(resources []string) ([]string, error) {
+	if len(resources) == 0 {
+		if s.opts.DefaultAudience == "" {
+			return nil, fmt.Errorf("the resource parameter (RFC 8707) is required")
+		}
+		return []string{s.opts.DefaultAudience}, nil
+	}
+	for _, r := range resources {
+		if !validResource(r) {
+			return nil, fmt.Errorf("resource %q is not an absolute URI without a fragment", r)
+		}
+	}
+	return slices.Clone(resources), nil
+}
