@@ -92,23 +92,23 @@ func ParseOperations(body []byte) ([]Operation, error) {
 // parseMessage reads one JSON-RPC message. ok is false for a message that
 // is not a guarded operation.
 func parseMessage(b []byte) (op Operation, ok bool, err error) {
-	members, err := objectMembers(b)
+	ms, err := objectMembers(b)
 	if err != nil {
 		return Operation{}, false, err
 	}
-	method, hasMethod := members["method"]
+	method, hasMethod := ms.get("method")
 	if !hasMethod {
 		return Operation{}, false, nil // a response or junk: nothing to run
 	}
-	if err := json.Unmarshal(method, &op.Method); err != nil {
+	if op.Method, err = decodeString(method); err != nil {
 		return Operation{}, false, errors.New("the JSON-RPC method is not a string")
 	}
 	param, guarded := guardedParam[op.Method]
 	if !guarded {
 		return op, false, nil
 	}
-	op.ID = members["id"]
-	params, has := members["params"]
+	op.ID, _ = ms.get("id")
+	params, has := ms.get("params")
 	if !has || bytes.Equal(bytes.TrimSpace(params), []byte("null")) {
 		return op, true, nil // no target: the server refuses it; checked as the empty name
 	}
@@ -116,36 +116,63 @@ func parseMessage(b []byte) (op Operation, ok bool, err error) {
 	if err != nil {
 		return Operation{}, false, fmt.Errorf("%s params: %w", op.Method, err)
 	}
-	if v, has := pm[param]; has {
-		if err := json.Unmarshal(v, &op.Name); err != nil {
+	if v, has := pm.get(param); has {
+		if op.Name, err = decodeString(v); err != nil {
 			return Operation{}, false, fmt.Errorf("%s params.%s is not a string", op.Method, param)
 		}
 	}
 	return op, true, nil
 }
 
-// objectMembers splits a JSON object into its members, keyed by lowercased
-// name, refusing a name that appears twice in any letter case.
-func objectMembers(b []byte) (map[string]json.RawMessage, error) {
+// member is one name/value pair of a JSON object, the name folded.
+type member struct {
+	name  string
+	value json.RawMessage
+}
+
+// members is a small JSON object: a handful of members, looked up linearly.
+type members []member
+
+func (ms members) get(name string) (json.RawMessage, bool) {
+	for _, m := range ms {
+		if m.name == name {
+			return m.value, true
+		}
+	}
+	return nil, false
+}
+
+// objectMembers splits a JSON object into its members, keyed by their
+// folded name (see foldKey), refusing a name that appears twice in any
+// letter case. A fast scanner handles the common case; anything it does not
+// understand goes to encoding/json's own tokenizer, so the answer never
+// depends on the scanner.
+func objectMembers(b []byte) (members, error) {
+	if m, err, ok := scanMembers(b); ok {
+		return m, err
+	}
+	return decodeMembers(b)
+}
+
+// decodeMembers is objectMembers with encoding/json's tokenizer.
+func decodeMembers(b []byte) (members, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, errNotJSONRPC
 	}
-	out := map[string]json.RawMessage{}
+	var out members
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
 			return nil, errNotJSONRPC
 		}
-		name := foldKey(t.(string))
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
 			return nil, errNotJSONRPC
 		}
-		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("the member %q appears more than once (names are compared ignoring case, as encoding/json does)", name)
+		if out, err = addMember(out, t.(string), v); err != nil {
+			return nil, err
 		}
-		out[name] = v
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, errNotJSONRPC
@@ -153,11 +180,185 @@ func objectMembers(b []byte) (map[string]json.RawMessage, error) {
 	return out, nil
 }
 
+func addMember(out members, name string, v json.RawMessage) (members, error) {
+	name = foldKey(name)
+	if _, dup := out.get(name); dup {
+		return nil, fmt.Errorf("the member %q appears more than once (names are compared ignoring case, as encoding/json does)", name)
+	}
+	return append(out, member{name, v}), nil
+}
+
+// scanMembers is the fast path of objectMembers for a well-formed object
+// whose names are plain ASCII without escapes. ok is false when it cannot decide; then the
+// caller uses encoding/json. It checks structure only: values are decoded
+// later by encoding/json, which rejects what this scan let through.
+func scanMembers(b []byte) (out members, err error, ok bool) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, nil, false
+	}
+	out = make(members, 0, 6)
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return out, nil, skipWS(b, i+1) == len(b)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, nil, false
+		}
+		end := scanString(b, i)
+		if end < 0 || !plainASCII(b[i+1:end-1]) {
+			return nil, nil, false // escapes and non-ASCII names (folds, invalid UTF-8) take the slow path
+		}
+		name := knownKey(b[i+1 : end-1])
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, nil, false
+		}
+		i = skipWS(b, i+1)
+		vend := scanValue(b, i)
+		if vend < 0 {
+			return nil, nil, false
+		}
+		if out, err = addMember(out, name, b[i:vend]); err != nil {
+			return nil, err, true
+		}
+		i = skipWS(b, vend)
+		if i >= len(b) {
+			return nil, nil, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return out, nil, skipWS(b, i+1) == len(b)
+		default:
+			return nil, nil, false
+		}
+	}
+}
+
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the index after the string starting at b[i] == '"', or -1.
+func scanString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '\\':
+			j++
+		case c == '"':
+			return j + 1
+		case c < 0x20:
+			return -1
+		}
+	}
+	return -1
+}
+
+// scanValue returns the index after the JSON value starting at b[i], or -1.
+func scanValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return scanString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end := scanString(b, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	default:
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+}
+
+// decodeString decodes a JSON string value, without encoding/json when it
+// is plain ASCII without escapes.
+func decodeString(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && plainASCII(raw[1:n-1]) && bytes.IndexByte(raw[1:n-1], '"') < 0 {
+		for _, c := range raw[1 : n-1] {
+			if c < 0x20 {
+				return "", errors.New("control character in a string")
+			}
+		}
+		return string(raw[1 : n-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+// knownKeys are the member names the check reads, and common others whose
+// names need no allocation.
+var knownKeys = [...]string{"method", "params", "id", "name", "uri", "jsonrpc", "arguments", "_meta"}
+
+// knownKey returns the folded name of an ASCII member name, without
+// allocating for the known ones.
+func knownKey(b []byte) string {
+	for _, k := range knownKeys {
+		if len(b) == len(k) && asciiEqualFold(b, k) {
+			return k
+		}
+	}
+	return string(b)
+}
+
+func asciiEqualFold(b []byte, k string) bool {
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != k[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // foldKey maps a member name to the lowercase form of the field name
 // encoding/json would match it to, including its Unicode folds (the Kelvin
 // sign for k, the long s for s).
 func foldKey(s string) string {
-	for _, known := range [...]string{"method", "params", "id", "name", "uri", "jsonrpc"} {
+	for _, known := range knownKeys {
 		if strings.EqualFold(s, known) {
 			return known
 		}
@@ -171,7 +372,25 @@ func peekBody(r *http.Request, limit int64) (body []byte, over bool, err error) 
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, false, nil
 	}
-	body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+	hint := 512
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		hint = int(r.ContentLength) + 1 // +1 so the read that sees EOF needs no growth
+	}
+	body = make([]byte, 0, hint)
+	lr := io.LimitReader(r.Body, limit+1)
+	for {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+		n, rerr := lr.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if rerr != nil {
+			if rerr != io.EOF {
+				err = rerr
+			}
+			break
+		}
+	}
 	if int64(len(body)) > limit {
 		return nil, true, nil
 	}
