@@ -188,6 +188,9 @@ func (a *Authenticator) Challenge(err error) Challenge {
 	default:
 		c.Scope = a.challengeBaseline
 	}
+	if c.Error == "" {
+		c.Description = "" // RFC 6750 §3.1: a request without credentials gets no error information
+	}
 	return c
 }
 

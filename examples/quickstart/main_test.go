@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+)
+
+// quickstart runs the quickstart in-process on free loopback ports, with
+// auto-approval (as `-auto-approve`) and loopback CIMD allowed for the test's
+// document server.
+func quickstart(t *testing.T, cimdTLS *http.Transport) (mcpURL, issuer string, out *bytes.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := config{addr: "127.0.0.1:0", authAddr: "127.0.0.1:0", clientID: "quickstart-client", secret: "quickstart-secret",
+		autoApprove: true, allowLoopbackCIMD: true, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if cimdTLS != nil {
+		cfg.cimdTLS = cimdTLS.TLSClientConfig
+	}
+	out = &bytes.Buffer{}
+	readyc := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	var mu sync.Mutex
+	go func() {
+		done <- run(ctx, cfg, &lockedWriter{w: out, mu: &mu}, func(m, i string) { readyc <- [2]string{m, i} })
+	}()
+	select {
+	case r := <-readyc:
+		mcpURL, issuer = r[0], r[1]
+	case err := <-done:
+		t.Fatalf("quickstart did not start: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return mcpURL, issuer, out
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+var browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// approve plays the browser on an authorization URL and returns the redirect's query.
+func approve(authURL string) (url.Values, error) {
+	resp, err := browser.Get(authURL)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusFound {
+		return nil, fmt.Errorf("authorization: HTTP %d %v", resp.StatusCode, err)
+	}
+	if e := loc.Query().Get("error"); e != "" {
+		return nil, fmt.Errorf("authorization error %s: %s", e, loc.Query().Get("error_description"))
+	}
+	return loc.Query(), nil
+}
+
+func TestStartupBannerAndChallenges(t *testing.T) {
+	mcpURL, issuer, out := quickstart(t, nil)
+	for _, want := range []string{mcpURL, issuer, "claude mcp add --transport http notes " + mcpURL, "quickstart-client"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	resp, err := http.Post(mcpURL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	prm := strings.TrimSuffix(mcpURL, "/mcp") + "/.well-known/oauth-protected-resource/mcp"
+	if got, want := resp.Header.Get("WWW-Authenticate"), `Bearer resource_metadata="`+prm+`", scope="notes:read"`; resp.StatusCode != 401 || got != want {
+		t.Fatalf("401 challenge:\n got %d %s\nwant 401 %s", resp.StatusCode, got, want)
+	}
+	// A notes:read token from the client_credentials grant gets the exact 403 for add_note.
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"notes:read"}, "resource": {mcpURL}}
+	req, _ := http.NewRequest("POST", issuer+"/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("quickstart-client", "quickstart-secret")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok map[string]any
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	req, _ = http.NewRequest("POST", mcpURL, strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"x"}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	want := `Bearer resource_metadata="` + prm + `", scope="notes:read notes:write", error="insufficient_scope", error_description="the token lacks scope notes:write that this request needs"`
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 403 || got != want {
+		t.Fatalf("403 challenge:\n got %d %s\nwant 403 %s", resp.StatusCode, got, want)
+	}
+}
+
+func sdkText(ctx context.Context, s *sdk.ClientSession, tool string) (string, error) {
+	res, err := s.CallTool(ctx, &sdk.CallToolParams{Name: tool, Arguments: map[string]any{"text": "buy milk"}})
+	if err != nil {
+		return "", err
+	}
+	text := res.Content[0].(*sdk.TextContent).Text
+	if res.IsError {
+		return "", fmt.Errorf("tool error: %s", text)
+	}
+	return text, nil
+}
+
+// TestGoSDKClientAgainstQuickstart: the official Go SDK client, for each
+// registration model, calls whoami and list_notes, gets the 403 on
+// add_note, steps up and succeeds.
+func TestGoSDKClientAgainstQuickstart(t *testing.T) {
+	cimd := httptest.NewTLSServer(nil)
+	defer cimd.Close()
+	cimdURL := cimd.URL + "/client.json"
+	cimd.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"client_id": cimdURL, "client_name": "CIMD client",
+			"redirect_uris": []string{"http://localhost/callback"}, "token_endpoint_auth_method": "none"})
+	})
+	mcpURL, _, _ := quickstart(t, cimd.Client().Transport.(*http.Transport))
+	models := map[string]func(*sdkauth.AuthorizationCodeHandlerConfig){
+		"static": func(c *sdkauth.AuthorizationCodeHandlerConfig) {
+			c.PreregisteredClient = &oauthex.ClientCredentials{ClientID: "quickstart-client", ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: "quickstart-secret"}}
+		},
+		"dcr": func(c *sdkauth.AuthorizationCodeHandlerConfig) {
+			c.RedirectURL = "http://localhost:33418/callback"
+			c.DynamicClientRegistrationConfig = &sdkauth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+				RedirectURIs: []string{"http://localhost:33418/callback"}, TokenEndpointAuthMethod: "none", ClientName: "VS Code-like"}}
+		},
+		"cimd": func(c *sdkauth.AuthorizationCodeHandlerConfig) {
+			c.RedirectURL = "http://localhost:33418/callback"
+			c.ClientIDMetadataDocumentConfig = &sdkauth.ClientIDMetadataDocumentConfig{URL: cimdURL}
+		},
+	}
+	for name, configure := range models {
+		t.Run(name, func(t *testing.T) {
+			var authorizations atomic.Int32
+			cfg := &sdkauth.AuthorizationCodeHandlerConfig{
+				RedirectURL: "http://127.0.0.1:33418/callback",
+				AuthorizationCodeFetcher: func(ctx context.Context, args *sdkauth.AuthorizationArgs) (*sdkauth.AuthorizationResult, error) {
+					authorizations.Add(1)
+					q, err := approve(args.URL)
+					if err != nil {
+						return nil, err
+					}
+					return &sdkauth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
+				},
+			}
+			configure(cfg)
+			h, err := sdkauth.NewAuthorizationCodeHandler(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			session, err := sdk.NewClient(&sdk.Implementation{Name: "go-sdk", Version: "1"}, nil).
+				Connect(ctx, &sdk.StreamableClientTransport{Endpoint: mcpURL, OAuthHandler: h}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer session.Close()
+			if who, err := sdkText(ctx, session, "whoami"); err != nil || !strings.Contains(who, "scopes=notes:read") {
+				t.Fatalf("whoami = %q %v", who, err)
+			}
+			if _, err := sdkText(ctx, session, "list_notes"); err != nil {
+				t.Fatalf("list_notes: %v", err)
+			}
+			if got, err := sdkText(ctx, session, "add_note"); err != nil || got != "added: buy milk" || authorizations.Load() != 2 {
+				t.Fatalf("add_note after step-up = %q %v (%d authorizations)", got, err, authorizations.Load())
+			}
+		})
+	}
+}
+
+// TestMCPGoClientAgainstQuickstart: mcp-go's OAuth client, with DCR and with
+// the static client, completes the flow and calls list_notes.
+func TestMCPGoClientAgainstQuickstart(t *testing.T) {
+	mcpURL, _, _ := quickstart(t, nil)
+	for name, oc := range map[string]transport.OAuthConfig{
+		"static": {ClientID: "quickstart-client", ClientSecret: "quickstart-secret", RedirectURI: "http://127.0.0.1:33419/callback", Scopes: []string{"notes:read"}, PKCEEnabled: true},
+		"dcr":    {RedirectURI: "http://localhost:33419/callback", Scopes: []string{"notes:read"}, PKCEEnabled: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			oc.TokenStore = transport.NewMemoryTokenStore()
+			c, err := client.NewOAuthStreamableHttpClient(mcpURL, oc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			init := mcp.InitializeRequest{Params: mcp.InitializeParams{ProtocolVersion: mcp.LATEST_PROTOCOL_VERSION, ClientInfo: mcp.Implementation{Name: "mcp-go", Version: "1"}}}
+			_, err = c.Initialize(ctx, init)
+			if !client.IsOAuthAuthorizationRequiredError(err) {
+				t.Fatalf("first initialize: %v, want an authorization-required error", err)
+			}
+			h := client.GetOAuthHandler(err)
+			if name == "dcr" {
+				if err := h.RegisterClient(ctx, "mcp-go quickstart test"); err != nil {
+					t.Fatalf("DCR: %v", err)
+				}
+			}
+			verifier, _ := transport.GenerateCodeVerifier()
+			state, _ := transport.GenerateState()
+			authURL, err := h.GetAuthorizationURL(ctx, state, transport.GenerateCodeChallenge(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := approve(authURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.ProcessAuthorizationResponse(ctx, q.Get("code"), q.Get("state"), verifier); err != nil {
+				t.Fatalf("token exchange: %v", err)
+			}
+			if _, err := c.Initialize(ctx, init); err != nil {
+				t.Fatalf("initialize with a token: %v", err)
+			}
+			res, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "list_notes"}})
+			if err != nil || res.IsError {
+				t.Fatalf("list_notes: %v %+v", err, res)
+			}
+		})
+	}
+}
