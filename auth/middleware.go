@@ -141,7 +141,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 			}
 		}
 	}
-	if sid := r.Header.Get("Mcp-Session-Id"); sid != "" {
+	if sid := sessionID(r); sid != "" {
 		if !a.bindSession(sid, t) {
 			a.Reject(w, r, t, fail(ReasonSessionMismatch, "unknown session"))
 			return

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/http"
+	"strings"
 
 	gocache "github.com/patrickmn/go-cache"
 )
@@ -10,6 +11,19 @@ import (
 // within its issuer. The client id is left out on purpose, so a client that
 // re-registered and stepped up keeps its user's session.
 func subjectKey(t *Token) string { return t.Issuer + "\x00" + t.Subject }
+
+// sessionID returns the MCP session a request belongs to: the Streamable
+// HTTP Mcp-Session-Id header, or the sessionId query parameter of the legacy
+// SSE transport's message endpoint.
+func sessionID(r *http.Request) string {
+	if sid := r.Header.Get("Mcp-Session-Id"); sid != "" {
+		return sid
+	}
+	if r.Method == http.MethodPost && strings.Contains(r.URL.RawQuery, "sessionId=") {
+		return "sse:" + r.URL.Query().Get("sessionId")
+	}
+	return ""
+}
 
 // bindSession reports whether t may use session sid, binding sid to t's
 // subject when it is not bound yet. Each use extends the binding.

@@ -2,6 +2,7 @@ package mcpgo_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -172,4 +173,29 @@ func TestDefenceInDepthInProcess(t *testing.T) {
 		t.Fatalf("unannotated tool: %q", text)
 	}
 	_ = auth.TokenFromContext
+}
+
+// TestSSESessionHijack: over the legacy SSE transport the session id travels
+// in the message endpoint's query; another subject's token cannot post to it.
+func TestSSESessionHijack(t *testing.T) {
+	f := newFixture(t, fixtureOptions{sse: true})
+	c := connect(t, f, f.as.Mint(authtestReq(f, "alice", "notes:read")), true)
+	if _, isErr, err := callTool(c, "whoami"); err != nil || isErr {
+		t.Fatalf("alice: %v", err)
+	}
+	endpoint := c.GetTransport().(*transport.SSE).GetEndpoint() // the message URL with alice's sessionId
+	if endpoint == nil || endpoint.Query().Get("sessionId") == "" {
+		t.Fatalf("no SSE session in %v", endpoint)
+	}
+	req, _ := http.NewRequest("POST", endpoint.String(), strings.NewReader(call("whoami")))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+f.as.Mint(authtestReq(f, "mallory", "notes:read")))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("mallory posting into alice's SSE session: %d", resp.StatusCode)
+	}
 }
