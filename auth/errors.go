@@ -85,6 +85,7 @@ type Error struct {
 	Err error
 }
 
+// Error returns the message: what was expected and what was seen.
 func (e *Error) Error() string {
 	s := "auth: " + string(e.Reason)
 	if e.Description != "" {
@@ -145,6 +146,7 @@ type AudienceError struct {
 	Hint string
 }
 
+// Error returns the message: what was expected and what was seen.
 func (e *AudienceError) Error() string {
 	s := fmt.Sprintf("audience %s is not %s", quoteAll(e.Actual), quoteAll(e.Expected))
 	switch e.Hint {
@@ -176,6 +178,7 @@ type IssuerError struct {
 	Actual  string // "" when the token has no iss
 }
 
+// Error returns the message: what was expected and what was seen.
 func (e *IssuerError) Error() string {
 	if e.Actual == "" {
 		return "token has no iss claim"

@@ -21,6 +21,7 @@ type ScopeError struct {
 	Hints    []scopes.Hint
 }
 
+// Error returns the message: what was expected and what was seen.
 func (e *ScopeError) Error() string {
 	s := "granted scopes [" + e.Granted.String() + "] do not satisfy [" + e.Required.String() + "]; missing [" + e.Result.Missing.String() + "]"
 	for _, h := range e.Hints {

@@ -120,6 +120,7 @@ type DiscoveryError struct {
 	Attempts []Attempt
 }
 
+// Error returns the message: what was expected and what was seen.
 func (e *DiscoveryError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "metadata: no authorization server metadata for issuer %q:", e.Issuer)

@@ -113,6 +113,7 @@ type CIMDError struct {
 	Err      error
 }
 
+// Error returns the message: what was expected and what was seen.
 func (e *CIMDError) Error() string {
 	s := fmt.Sprintf("registration: client metadata document %q: %s", e.ClientID, e.Reason)
 	if e.Err != nil {
@@ -121,6 +122,7 @@ func (e *CIMDError) Error() string {
 	return s
 }
 
+// Unwrap returns the underlying cause.
 func (e *CIMDError) Unwrap() error { return e.Err }
 
 // IsCIMDClientID reports whether id has the shape of a CIMD client id: an

@@ -102,6 +102,7 @@ type RegistrationError struct {
 	Description string
 }
 
+// Error returns the message: what was expected and what was seen.
 func (e *RegistrationError) Error() string { return e.Code + ": " + e.Description }
 
 // Register validates md under p and returns the new client and its secret
@@ -205,6 +206,7 @@ type DCRHandler struct {
 	count       int
 }
 
+// ServeHTTP handles one registration request.
 func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")

@@ -85,6 +85,7 @@ type RedirectMismatchError struct {
 	Part string
 }
 
+// Error returns the message: what was expected and what was seen.
 func (e *RedirectMismatchError) Error() string {
 	switch e.Part {
 	case "none_registered":

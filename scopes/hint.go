@@ -41,6 +41,7 @@ type Hint struct {
 	Message  string   `json:"message"`            // one sentence for an operator
 }
 
+// String returns the code and the message.
 func (h Hint) String() string { return string(h.Code) + ": " + h.Message }
 
 // Bounds on the work Explain does for one call: it runs on rejections, whose

@@ -24,6 +24,7 @@ type SyntaxError struct {
 	Offset int
 }
 
+// Error returns the message: what was expected and what was seen.
 func (e *SyntaxError) Error() string {
 	where := ""
 	if e.Claim != "" {
@@ -42,6 +43,7 @@ type ClaimTypeError struct {
 	Got   string // the JSON type seen: "number", "object", "array with a number", ...
 }
 
+// Error returns the message: what was expected and what was seen.
 func (e *ClaimTypeError) Error() string {
 	return fmt.Sprintf("scopes: claim %q must be a space-delimited string or an array of strings, got %s", e.Claim, e.Got)
 }
