@@ -218,26 +218,25 @@ func ServerOptions(a *auth.Authenticator, opts ...Option) []server.ServerOption 
 	if o.hide {
 		out = append(out,
 			server.WithToolFilter(func(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
-				var kept []mcp.Tool
-				for _, t := range tools {
-					if denied(ctx, a, t.Meta) == "" {
-						kept = append(kept, t)
-					}
-				}
-				return kept
+				return usable(ctx, a, tools, func(t mcp.Tool) *mcp.Meta { return t.Meta })
 			}),
 			server.WithPromptFilter(func(ctx context.Context, prompts []mcp.Prompt) []mcp.Prompt {
-				var kept []mcp.Prompt
-				for _, p := range prompts {
-					if denied(ctx, a, p.Meta) == "" {
-						kept = append(kept, p)
-					}
-				}
-				return kept
+				return usable(ctx, a, prompts, func(p mcp.Prompt) *mcp.Meta { return p.Meta })
 			}),
 		)
 	}
 	return out
+}
+
+// usable keeps the items the context's token may use.
+func usable[T any](ctx context.Context, a *auth.Authenticator, items []T, meta func(T) *mcp.Meta) []T {
+	var kept []T
+	for _, it := range items {
+		if denied(ctx, a, meta(it)) == "" {
+			kept = append(kept, it)
+		}
+	}
+	return kept
 }
 
 // denied returns why the context's token may not use an item annotated with

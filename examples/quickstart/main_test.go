@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +20,8 @@ import (
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/mcpauth/mcpauth/internal/clienttest"
 )
 
 // quickstart runs the quickstart in-process on free loopback ports, with
@@ -67,25 +68,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-var browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-// approve plays the browser on an authorization URL and returns the redirect's query.
-func approve(authURL string) (url.Values, error) {
-	resp, err := browser.Get(authURL)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || resp.StatusCode != http.StatusFound {
-		return nil, fmt.Errorf("authorization: HTTP %d %v", resp.StatusCode, err)
-	}
-	if e := loc.Query().Get("error"); e != "" {
-		return nil, fmt.Errorf("authorization error %s: %s", e, loc.Query().Get("error_description"))
-	}
-	return loc.Query(), nil
-}
-
 func TestStartupBannerAndChallenges(t *testing.T) {
 	mcpURL, issuer, out := quickstart(t, nil)
 	for _, want := range []string{mcpURL, issuer, "claude mcp add --transport http notes " + mcpURL, "quickstart-client"} {
@@ -129,18 +111,6 @@ func TestStartupBannerAndChallenges(t *testing.T) {
 	}
 }
 
-func sdkText(ctx context.Context, s *sdk.ClientSession, tool string) (string, error) {
-	res, err := s.CallTool(ctx, &sdk.CallToolParams{Name: tool, Arguments: map[string]any{"text": "buy milk"}})
-	if err != nil {
-		return "", err
-	}
-	text := res.Content[0].(*sdk.TextContent).Text
-	if res.IsError {
-		return "", fmt.Errorf("tool error: %s", text)
-	}
-	return text, nil
-}
-
 // TestGoSDKClientAgainstQuickstart: the official Go SDK client, for each
 // registration model, calls whoami and list_notes, gets the 403 on
 // add_note, steps up and succeeds.
@@ -172,15 +142,8 @@ func TestGoSDKClientAgainstQuickstart(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var authorizations atomic.Int32
 			cfg := &sdkauth.AuthorizationCodeHandlerConfig{
-				RedirectURL: "http://127.0.0.1:33418/callback",
-				AuthorizationCodeFetcher: func(ctx context.Context, args *sdkauth.AuthorizationArgs) (*sdkauth.AuthorizationResult, error) {
-					authorizations.Add(1)
-					q, err := approve(args.URL)
-					if err != nil {
-						return nil, err
-					}
-					return &sdkauth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
-				},
+				RedirectURL:              "http://127.0.0.1:33418/callback",
+				AuthorizationCodeFetcher: clienttest.CodeFetcher(&authorizations),
 			}
 			configure(cfg)
 			h, err := sdkauth.NewAuthorizationCodeHandler(cfg)
@@ -194,13 +157,13 @@ func TestGoSDKClientAgainstQuickstart(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer session.Close()
-			if who, err := sdkText(ctx, session, "whoami"); err != nil || !strings.Contains(who, "scopes=notes:read") {
+			if who, err := clienttest.CallText(ctx, session, "whoami", ""); err != nil || !strings.Contains(who, "scopes=notes:read") {
 				t.Fatalf("whoami = %q %v", who, err)
 			}
-			if _, err := sdkText(ctx, session, "list_notes"); err != nil {
+			if _, err := clienttest.CallText(ctx, session, "list_notes", ""); err != nil {
 				t.Fatalf("list_notes: %v", err)
 			}
-			if got, err := sdkText(ctx, session, "add_note"); err != nil || got != "added: buy milk" || authorizations.Load() != 2 {
+			if got, err := clienttest.CallText(ctx, session, "add_note", "buy milk"); err != nil || got != "added: buy milk" || authorizations.Load() != 2 {
 				t.Fatalf("add_note after step-up = %q %v (%d authorizations)", got, err, authorizations.Load())
 			}
 		})
@@ -243,7 +206,7 @@ func TestMCPGoClientAgainstQuickstart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			q, err := approve(authURL)
+			q, err := clienttest.Approve(authURL)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,62 @@
+// Package clienttest holds what the end-to-end tests need to drive real MCP
+// clients through OAuth: a browser that approves an authorization request,
+// and the official Go SDK's glue around it. Tests only.
+package clienttest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+
+	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+var browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// Approve plays the user's browser on an authorization URL of an
+// auto-approving server and returns the query of the redirect back.
+func Approve(authURL string) (url.Values, error) {
+	resp, err := browser.Get(authURL)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusFound {
+		return nil, fmt.Errorf("authorization: HTTP %d %v", resp.StatusCode, err)
+	}
+	if e := loc.Query().Get("error"); e != "" {
+		return nil, fmt.Errorf("authorization error %s: %s", e, loc.Query().Get("error_description"))
+	}
+	return loc.Query(), nil
+}
+
+// CodeFetcher is a go-sdk AuthorizationCodeFetcher that approves through
+// [Approve] and counts authorizations, so a test can see a step-up.
+func CodeFetcher(count *atomic.Int32) sdkauth.AuthorizationCodeFetcher {
+	return func(ctx context.Context, args *sdkauth.AuthorizationArgs) (*sdkauth.AuthorizationResult, error) {
+		count.Add(1)
+		q, err := Approve(args.URL)
+		if err != nil {
+			return nil, err
+		}
+		return &sdkauth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
+	}
+}
+
+// CallText calls a tool with a text argument through a go-sdk session and
+// returns its first text content; a tool error is an error.
+func CallText(ctx context.Context, s *sdk.ClientSession, tool, text string) (string, error) {
+	res, err := s.CallTool(ctx, &sdk.CallToolParams{Name: tool, Arguments: map[string]any{"text": text}})
+	if err != nil {
+		return "", err
+	}
+	out := res.Content[0].(*sdk.TextContent).Text
+	if res.IsError {
+		return "", fmt.Errorf("tool error: %s", out)
+	}
+	return out, nil
+}
