@@ -109,7 +109,13 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 	defer a.Close()
 
 	s := newNotesServer(a)
-	mcpSrv := &http.Server{Handler: mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s)), ReadHeaderTimeout: 10 * time.Second}
+	// CORS lets browser-based clients (MCP Inspector in direct mode) connect.
+	transport := server.NewStreamableHTTPServer(s, server.WithStreamableHTTPCORS(
+		server.WithCORSAllowedOrigins("*"),
+		server.WithCORSAllowedHeaders("Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID"),
+		server.WithCORSExposedHeaders("Mcp-Session-Id", "WWW-Authenticate"),
+	))
+	mcpSrv := &http.Server{Handler: mcpgo.Protect(a, s, transport), ReadHeaderTimeout: 10 * time.Second}
 	servers = append(servers, mcpSrv)
 	go mcpSrv.Serve(mcpLn)
 

@@ -22,6 +22,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/mcpauth/mcpauth/internal/clienttest"
+	"github.com/mcpauth/mcpauth/internal/doctor"
 )
 
 // quickstart runs the quickstart in-process on free loopback ports, with
@@ -219,6 +220,38 @@ func TestMCPGoClientAgainstQuickstart(t *testing.T) {
 			res, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "list_notes"}})
 			if err != nil || res.IsError {
 				t.Fatalf("list_notes: %v %+v", err, res)
+			}
+		})
+	}
+}
+
+// TestDoctorAgainstQuickstart: `mcpauth doctor` passes every check against
+// the quickstart, for each registration model's headless flow.
+func TestDoctorAgainstQuickstart(t *testing.T) {
+	cimd := httptest.NewTLSServer(nil)
+	defer cimd.Close()
+	cimdURL := cimd.URL + "/doctor.json"
+	cimd.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"client_id": cimdURL, "client_name": "doctor",
+			"redirect_uris": []string{"http://127.0.0.1/callback"}, "token_endpoint_auth_method": "none"})
+	})
+	mcpURL, _, _ := quickstart(t, cimd.Client().Transport.(*http.Transport))
+	for _, opts := range []doctor.Options{
+		{},
+		{Flow: "dcr"},
+		{Flow: "static", ClientID: "quickstart-client", ClientSecret: "quickstart-secret"},
+		{Flow: "cimd", ClientID: cimdURL},
+	} {
+		t.Run("flow "+opts.Flow, func(t *testing.T) {
+			r := doctor.Run(context.Background(), mcpURL, opts)
+			for _, c := range r.Checks {
+				if c.Status != doctor.Pass {
+					t.Fatalf("%s is %s:\n%s", c.Name, c.Status, r.Text())
+				}
+			}
+			if opts.Flow != "" && !strings.Contains(r.Text(), "3 tools: add_note, list_notes, whoami") {
+				t.Fatalf("the flow did not list the tools:\n%s", r.Text())
 			}
 		})
 	}
