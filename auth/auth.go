@@ -46,6 +46,9 @@ type Authenticator struct {
 
 	introspect *introspector
 
+	trace   *Trace
+	metrics *Metrics
+
 	challengeScopes   ChallengeScopes
 	challengeBaseline string // scope of 401 challenges
 	retryAfter        int    // seconds, for 503 answers
@@ -142,6 +145,8 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 		sessions:   gocache.New(sessionBindingTTL, time.Hour),
 		now:        cfg.Now,
 		logger:     cfg.Logger,
+		trace:      cfg.Trace,
+		metrics:    cfg.Metrics,
 		cacheTTL:   orDefault(cfg.TokenCacheTTL, defaultTokenCacheTTL),
 	}
 	if a.leeway < 0 {

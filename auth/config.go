@@ -85,6 +85,12 @@ type Config struct {
 	// whatever the client.
 	HTTPClient *http.Client
 
+	// Trace, when set, records every decision (see [Trace]).
+	Trace *Trace
+
+	// Metrics, when set, counts decisions and times verifications.
+	Metrics *Metrics
+
 	// Logger receives one record per refused request. Nil means slog.Default().
 	Logger *slog.Logger
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mcpauth/mcpauth/scopes"
 )
@@ -67,7 +68,14 @@ func (a *Authenticator) Check(r *http.Request) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
+	var start time.Time
+	if a.metrics != nil {
+		start = time.Now()
+	}
 	t, err := a.Verify(r.Context(), raw)
+	if a.metrics != nil {
+		a.metrics.observeLatency(time.Since(start))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -118,39 +126,113 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 		next.ServeHTTP(w, r)
 		return
 	}
-	t, err := a.Check(r)
-	if err != nil {
-		a.Reject(w, r, t, err)
+	o := a.decide(r, lookup)
+	a.observe(r, &o)
+	if o.err != nil {
+		if o.failed != nil {
+			a.writeOperationError(w, r, *o.failed, o.err)
+		} else {
+			a.WriteError(w, r, o.err)
+		}
 		return
 	}
+	if r.Method == http.MethodPost && sessionID(r) == "" {
+		w = &sessionCapture{ResponseWriter: w, a: a, t: o.t}
+	}
+	next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), o.t)))
+}
+
+// outcome is what decide found out about one request.
+type outcome struct {
+	t        *Token
+	ops      []Operation
+	failed   *Operation         // the operation refused, if one was
+	required scopes.Requirement // what the operations needed, beyond the baseline
+	err      error
+}
+
+// decide makes the whole decision for r: token, baseline scopes, the
+// operations' requirements, session binding.
+func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o outcome) {
+	if o.t, o.err = a.Check(r); o.err != nil {
+		return o
+	}
 	if lookup != nil && r.Method == http.MethodPost {
-		ops, err := a.operations(r)
-		if err != nil {
-			a.Reject(w, r, t, err)
-			return
+		if o.ops, o.err = a.operations(r); o.err != nil {
+			return o
 		}
-		for _, op := range ops {
+		for i, op := range o.ops {
 			req, known := lookup.Requirement(op.Method, op.Name)
-			if !known || a.norm.Satisfies(t.Scopes, req) {
+			if !known {
+				continue
+			}
+			o.required = o.required.And(req)
+			if a.norm.Satisfies(o.t.Scopes, req) {
 				continue
 			}
 			// The challenge names the baseline too, so no client drops it.
-			if err := a.CheckScopes(t, a.baseline.And(req)); err != nil {
-				a.logReject(r, t, &op, err)
-				a.writeOperationError(w, r, op, err)
-				return
+			if o.err = a.CheckScopes(o.t, a.baseline.And(req)); o.err != nil {
+				o.failed = &o.ops[i]
+				return o
 			}
 		}
 	}
-	if sid := sessionID(r); sid != "" {
-		if !a.bindSession(sid, t) {
-			a.Reject(w, r, t, fail(ReasonSessionMismatch, "unknown session"))
-			return
-		}
-	} else if r.Method == http.MethodPost {
-		w = &sessionCapture{ResponseWriter: w, a: a, t: t}
+	if sid := sessionID(r); sid != "" && !a.bindSession(sid, o.t) {
+		o.err = fail(ReasonSessionMismatch, "unknown session")
 	}
-	next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), t)))
+	return o
+}
+
+// observe logs a refusal and feeds the metrics and the trace.
+func (a *Authenticator) observe(r *http.Request, o *outcome) {
+	if o.err != nil {
+		a.logReject(r, o.t, o.failed, o.err)
+	}
+	if a.metrics == nil && a.trace == nil {
+		return
+	}
+	d := Decision{Allowed: o.err == nil, Status: http.StatusOK}
+	if o.err != nil {
+		e := asError(o.err)
+		d.Status, d.Reason, d.Explanation = e.Reason.Status(), e.Reason, e.Description
+		var se *ScopeError
+		if errors.As(e, &se) {
+			d.Required, d.Hints = se.Required.String(), se.Hints
+		}
+	}
+	if a.metrics != nil {
+		key := "allowed"
+		if !d.Allowed {
+			key = string(d.Reason)
+		}
+		a.metrics.Decisions.Add(key, 1)
+	}
+	if a.trace == nil {
+		return
+	}
+	d.Time, d.RequestID, d.HTTPMethod, d.Path = a.now(), a.trace.requestID(r), r.Method, r.URL.Path
+	if d.Required == "" {
+		d.Required = a.baseline.And(o.required).String()
+	}
+	ops := o.ops
+	if o.failed != nil {
+		ops = []Operation{*o.failed}
+	}
+	for i, op := range ops {
+		if i > 0 {
+			d.MCPMethod += ", "
+			d.MCPName += ", "
+		}
+		d.MCPMethod += op.Method
+		d.MCPName += trunc(op.Name)
+	}
+	if t := o.t; t != nil {
+		d.Token, d.Issuer, d.Subject, d.ClientID, d.Audience, d.Granted = t.Fingerprint, t.Issuer, t.Subject, t.ClientID, t.Audience, t.Scopes.String()
+	} else if raw, err := BearerToken(r); err == nil {
+		d.Token = Fingerprint(raw)
+		d.Issuer, d.Audience = peekClaims(raw)
+	}
+	a.trace.Record(d)
 }
 
 // MetadataHandler serves the protected resource metadata document.

@@ -92,7 +92,10 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 		go srv.Serve(asLn)
 	}
 
+	trace, metrics := auth.NewTrace(200), auth.NewMetrics()
 	acfg := auth.Config{
+		Trace:          trace,
+		Metrics:        metrics,
 		Resource:       mcpURL,
 		Issuers:        []auth.Issuer{{URL: issuer}},
 		BaselineScopes: []string{"notes:read"},
@@ -115,7 +118,11 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 		server.WithCORSAllowedHeaders("Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID"),
 		server.WithCORSExposedHeaders("Mcp-Session-Id", "WWW-Authenticate"),
 	))
-	mcpSrv := &http.Server{Handler: mcpgo.Protect(a, s, transport), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/debug/auth", trace) // loopback callers only
+	mux.Handle("/debug/auth/metrics", loopbackOnly(metrics))
+	mux.Handle("/", mcpgo.Protect(a, s, transport))
+	mcpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	servers = append(servers, mcpSrv)
 	go mcpSrv.Serve(mcpLn)
 
@@ -124,6 +131,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
   protected resource:    %s
   authorization server:  %s%s
   pre-registered client: %s / %s (redirect http://127.0.0.1:<any port>/callback; client_credentials allowed)
+  decision trace:        %s (and /debug/auth/metrics)
 
 Connect a client:
   MCP Inspector:  npx @modelcontextprotocol/inspector  (Streamable HTTP, URL %s)
@@ -131,7 +139,7 @@ Connect a client:
 Tools: whoami, list_notes (notes:read), add_note (notes:write: a notes:read token gets a 403 step-up)
 Press Ctrl+C to stop.
 `, mcpURL, a.ResourceMetadataURL(), issuer, map[bool]string{true: " (external)", false: " (development only)"}[cfg.issuer != ""],
-		cfg.clientID, cfg.secret, mcpURL, mcpURL)
+		cfg.clientID, cfg.secret, strings.TrimSuffix(mcpURL, "/mcp")+"/debug/auth", mcpURL, mcpURL)
 	if ready != nil {
 		ready(mcpURL, issuer)
 	}
@@ -147,6 +155,18 @@ Press Ctrl+C to stop.
 	}
 	fmt.Fprintln(out, "stopped")
 	return errors.Join(errs...)
+}
+
+// loopbackOnly serves h to loopback callers only.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			http.Error(w, "loopback only", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // devAuthorizationServer is the embedded development authorization server:

@@ -71,7 +71,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 func TestStartupBannerAndChallenges(t *testing.T) {
 	mcpURL, issuer, out := quickstart(t, nil)
-	for _, want := range []string{mcpURL, issuer, "claude mcp add --transport http notes " + mcpURL, "quickstart-client"} {
+	for _, want := range []string{mcpURL, issuer, "claude mcp add --transport http notes " + mcpURL, "quickstart-client", "/debug/auth"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("banner lacks %q:\n%s", want, out)
 		}
@@ -109,6 +109,17 @@ func TestStartupBannerAndChallenges(t *testing.T) {
 	want := `Bearer resource_metadata="` + prm + `", scope="notes:read notes:write", error="insufficient_scope", error_description="the token lacks scope notes:write that this request needs"`
 	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 403 || got != want {
 		t.Fatalf("403 challenge:\n got %d %s\nwant 403 %s", resp.StatusCode, got, want)
+	}
+	// The decision trace lines the refusal up with the tool call.
+	resp, err = http.Get(strings.TrimSuffix(mcpURL, "/mcp") + "/debug/auth?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decisions []map[string]any
+	json.NewDecoder(resp.Body).Decode(&decisions)
+	resp.Body.Close()
+	if len(decisions) == 0 || decisions[0]["mcp_name"] != "add_note" || decisions[0]["reason"] != "scope_insufficient" || decisions[0]["client_id"] != "quickstart-client" {
+		t.Fatalf("trace = %v", decisions)
 	}
 }
 

@@ -232,7 +232,7 @@ func (r *run) checkCORS() bool {
 		case resp.StatusCode >= 300 || resp.Header.Get("Access-Control-Allow-Origin") == "":
 			r.add(Check{Name: "CORS preflight", Status: Warn, Expected: "a 2xx preflight answer with Access-Control-Allow-Origin",
 				Seen: fmt.Sprintf("HTTP %d, Access-Control-Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin")),
-				Fix: "browser-based clients cannot connect; enable CORS on the MCP handler (mcp-go: server.WithStreamableHTTPCORS)"})
+				Fix:  "browser-based clients cannot connect; enable CORS on the MCP handler (mcp-go: server.WithStreamableHTTPCORS)"})
 		default:
 			r.add(Check{Name: "CORS preflight", Status: Pass, Seen: fmt.Sprintf("HTTP %d", resp.StatusCode)})
 		}
@@ -299,7 +299,7 @@ func (r *run) checkMetadata() bool {
 		if !sameDoc(root, r.prm) {
 			r.add(Check{Name: "root and path metadata agree", Status: Fail, Expected: "the same document at " + pathURL + " and " + rootURL,
 				Seen: fmt.Sprintf("resource %q vs %q, authorization_servers %v vs %v", r.prm.Resource, root.Resource, r.prm.AuthorizationServers, root.AuthorizationServers),
-				Fix: "serve one document at both URLs, or clients pick different authorization servers (SPEC failure mode 15)"})
+				Fix:  "serve one document at both URLs, or clients pick different authorization servers (SPEC failure mode 15)"})
 		} else {
 			r.add(Check{Name: "root and path metadata agree", Status: Pass})
 		}

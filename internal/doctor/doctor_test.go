@@ -126,11 +126,15 @@ func TestBrokenServers(t *testing.T) {
 			b.challenge = func(string) string { return `Bearer scope="notes:read"` }
 		}, "path-inserted metadata", Fail, "between host and path"},
 		{"resource is the origin (failure mode 2)", func(b *brokenServer) {
-			b.pathDoc = func(base string) any { return map[string]any{"resource": base, "authorization_servers": []string{b.issuer()}} }
+			b.pathDoc = func(base string) any {
+				return map[string]any{"resource": base, "authorization_servers": []string{b.issuer()}}
+			}
 			b.rootDoc = b.pathDoc
 		}, "resource equals the URL", Fail, "origin"},
 		{"resource with a trailing slash (failure mode 2)", func(b *brokenServer) {
-			b.pathDoc = func(base string) any { return map[string]any{"resource": base + "/mcp/", "authorization_servers": []string{b.issuer()}} }
+			b.pathDoc = func(base string) any {
+				return map[string]any{"resource": base + "/mcp/", "authorization_servers": []string{b.issuer()}}
+			}
 			b.rootDoc = b.pathDoc
 		}, "resource equals the URL", Fail, "trailing slash"},
 		{"401 without WWW-Authenticate (failure mode 6)", func(b *brokenServer) { b.challenge = func(string) string { return "" } }, "401 challenge", Fail, "proxy"},
@@ -145,7 +149,9 @@ func TestBrokenServers(t *testing.T) {
 			b.challenge = func(string) string { return `Bearer resource_metadata="/.well-known/oauth-protected-resource/mcp"` }
 		}, "challenge well formed", Fail, "absolute"},
 		{"unquoted challenge value (failure mode 8)", func(b *brokenServer) {
-			b.challenge = func(base string) string { return `Bearer resource_metadata=` + base + `/.well-known/oauth-protected-resource/mcp` }
+			b.challenge = func(base string) string {
+				return `Bearer resource_metadata=` + base + `/.well-known/oauth-protected-resource/mcp`
+			}
 		}, "challenge well formed", Fail, "quoted"},
 		{"authorization_servers differs from the issuer by a trailing slash (failure mode 10)", func(b *brokenServer) {
 			b.asMeta = func(base string) any {
@@ -153,7 +159,9 @@ func TestBrokenServers(t *testing.T) {
 			}
 		}, "authorization server metadata", Fail, "trailing slash"},
 		{"AS metadata without code_challenge_methods_supported (failure mode 11)", func(b *brokenServer) {
-			b.asMeta = func(base string) any { return map[string]any{"issuer": base + "/as", "registration_endpoint": base + "/register"} }
+			b.asMeta = func(base string) any {
+				return map[string]any{"issuer": base + "/as", "registration_endpoint": base + "/register"}
+			}
 		}, "PKCE S256 advertised", Fail, "S256"},
 		{"root and path metadata disagree (failure mode 15)", func(b *brokenServer) {
 			b.rootDoc = func(base string) any {
@@ -161,7 +169,9 @@ func TestBrokenServers(t *testing.T) {
 			}
 		}, "root and path metadata agree", Fail, "different authorization servers"},
 		{"no way to register", func(b *brokenServer) {
-			b.asMeta = func(base string) any { return map[string]any{"issuer": base + "/as", "code_challenge_methods_supported": []string{"S256"}} }
+			b.asMeta = func(base string) any {
+				return map[string]any{"issuer": base + "/as", "code_challenge_methods_supported": []string{"S256"}}
+			}
 		}, "client registration", Warn, "CIMD or DCR"},
 	}
 	for _, tt := range tests {
@@ -196,8 +206,8 @@ func TestTokenChecks(t *testing.T) {
 		fix   string
 	}{
 		"token for another resource (failure mode 3)": {"https://elsewhere.example/mcp", "token aud", "resource="},
-		"aud with a trailing slash (failure mode 4)":   {b.mcpURL + "/", "token aud", "trailing slash"},
-		"aud is the origin":                            {b.srv.URL, "token aud", "origin"},
+		"aud with a trailing slash (failure mode 4)":  {b.mcpURL + "/", "token aud", "trailing slash"},
+		"aud is the origin":                           {b.srv.URL, "token aud", "origin"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tok := b.as.Mint(authtest.TokenRequest{Audience: []string{tc.aud}, Scopes: []string{"notes:read"}})

@@ -1,0 +1,194 @@
+package auth
+
+import (
+	"encoding/json"
+	"expvar"
+	"html/template"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcpauth/mcpauth/scopes"
+)
+
+// Decision is one authorization decision, as the [Trace] keeps it: the
+// request, the MCP operation it carried, who called, and what was decided
+// and why. It never holds a token, only its fingerprint.
+type Decision struct {
+	Time        time.Time     `json:"time"`
+	RequestID   string        `json:"request_id"`
+	HTTPMethod  string        `json:"http_method"`
+	Path        string        `json:"path"`
+	MCPMethod   string        `json:"mcp_method,omitempty"`
+	MCPName     string        `json:"mcp_name,omitempty"`
+	Token       string        `json:"token,omitempty"` // fingerprint
+	Issuer      string        `json:"issuer,omitempty"`
+	Subject     string        `json:"subject,omitempty"`
+	ClientID    string        `json:"client_id,omitempty"`
+	Audience    []string      `json:"audience,omitempty"`
+	Granted     string        `json:"granted,omitempty"`
+	Required    string        `json:"required,omitempty"`
+	Allowed     bool          `json:"allowed"`
+	Status      int           `json:"status"`
+	Reason      Reason        `json:"reason,omitempty"`
+	Explanation string        `json:"explanation,omitempty"`
+	Hints       []scopes.Hint `json:"hints,omitempty"`
+}
+
+// Trace is a bounded ring buffer of recent decisions, opt-in through
+// [Config.Trace], served by its ServeHTTP as JSON or as a small HTML page
+// that refreshes itself. Mount it where you choose; it answers only loopback
+// callers unless AllowRemote is set.
+type Trace struct {
+	// AllowRemote lets non-loopback callers read the trace. The trace holds
+	// subjects, client ids and scopes: expose it only behind your own
+	// access control.
+	AllowRemote bool
+
+	mu   sync.Mutex
+	buf  []Decision
+	next int
+	full bool
+	seq  atomic.Uint64
+}
+
+// NewTrace returns a Trace keeping the last size decisions (at least 1).
+func NewTrace(size int) *Trace {
+	return &Trace{buf: make([]Decision, max(size, 1))}
+}
+
+// Record adds d, dropping the oldest decision when full.
+func (t *Trace) Record(d Decision) {
+	t.mu.Lock()
+	t.buf[t.next] = d
+	t.next = (t.next + 1) % len(t.buf)
+	if t.next == 0 {
+		t.full = true
+	}
+	t.mu.Unlock()
+}
+
+// Decisions returns the recorded decisions, newest first.
+func (t *Trace) Decisions() []Decision {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.next
+	if t.full {
+		n = len(t.buf)
+	}
+	out := make([]Decision, 0, n)
+	for i := 1; i <= n; i++ {
+		out = append(out, t.buf[(t.next-i+len(t.buf))%len(t.buf)])
+	}
+	return out
+}
+
+func (t *Trace) requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
+		return id
+	}
+	return "req-" + strconv.FormatUint(t.seq.Add(1), 10)
+}
+
+// isLoopback reports whether the request comes from a loopback address.
+func isLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+var tracePage = template.Must(template.New("trace").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>mcpauth decisions</title>
+<style>body{font-family:system-ui,sans-serif;margin:1rem}table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:.2rem .4rem;vertical-align:top}.deny{background:#fee}.allow{background:#efe}</style></head>
+<body><h1>mcpauth: recent decisions</h1><p>Newest first; refreshes every 2 seconds. <a href="?format=json">JSON</a></p>
+<table><tr><th>time</th><th>request</th><th>MCP</th><th>caller</th><th>scopes granted / required</th><th>decision</th><th>explanation</th></tr>
+{{range .}}<tr class="{{if .Allowed}}allow{{else}}deny{{end}}"><td>{{.Time.Format "15:04:05.000"}}</td>
+<td>{{.RequestID}}<br>{{.HTTPMethod}} {{.Path}}</td><td>{{.MCPMethod}} {{.MCPName}}</td>
+<td>{{.Subject}}<br>{{.ClientID}}<br>{{.Issuer}}<br>{{.Token}}</td><td>{{.Granted}}<br>{{.Required}}</td>
+<td>{{if .Allowed}}allow{{else}}deny{{end}} {{.Status}}<br>{{.Reason}}</td><td>{{.Explanation}}{{range .Hints}}<br>{{.Code}}: {{.Message}}{{end}}</td></tr>
+{{end}}</table></body></html>`))
+
+// ServeHTTP serves the decisions: JSON with ?format=json or an Accept of
+// application/json, otherwise the HTML page. Non-loopback callers get 403
+// unless AllowRemote.
+func (t *Trace) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !t.AllowRemote && !isLoopback(r) {
+		http.Error(w, "the decision trace is served to loopback callers only", http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	ds := t.Decisions()
+	if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(ds)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	_ = tracePage.Execute(w, ds)
+}
+
+// Metrics counts decisions by reason and records verification latency, in
+// expvar form, opt-in through [Config.Metrics]. Serve it with its ServeHTTP,
+// or add it to /debug/vars with Publish.
+type Metrics struct {
+	// Decisions counts decisions: "allowed", and each refusal [Reason].
+	Decisions *expvar.Map
+	// Latency is a cumulative histogram of token verification time: counts
+	// of verifications at or under each bound ("le_1us" ... "le_1s", "le_inf"),
+	// "count" and "sum_ns".
+	Latency *expvar.Map
+}
+
+var latencyBounds = []struct {
+	name string
+	d    time.Duration
+}{
+	{"le_1us", time.Microsecond}, {"le_10us", 10 * time.Microsecond}, {"le_100us", 100 * time.Microsecond},
+	{"le_1ms", time.Millisecond}, {"le_10ms", 10 * time.Millisecond}, {"le_100ms", 100 * time.Millisecond},
+	{"le_1s", time.Second},
+}
+
+// NewMetrics returns empty Metrics.
+func NewMetrics() *Metrics {
+	m := &Metrics{Decisions: new(expvar.Map).Init(), Latency: new(expvar.Map).Init()}
+	for _, b := range latencyBounds {
+		m.Latency.Add(b.name, 0)
+	}
+	m.Latency.Add("le_inf", 0)
+	m.Latency.Add("count", 0)
+	m.Latency.Add("sum_ns", 0)
+	return m
+}
+
+// Publish adds the metrics to expvar's /debug/vars as name+"_decisions" and
+// name+"_verify_latency". Like expvar.Publish, it panics on a name in use.
+func (m *Metrics) Publish(name string) {
+	expvar.Publish(name+"_decisions", m.Decisions)
+	expvar.Publish(name+"_verify_latency", m.Latency)
+}
+
+func (m *Metrics) observeLatency(d time.Duration) {
+	for _, b := range latencyBounds {
+		if d <= b.d {
+			m.Latency.Add(b.name, 1)
+		}
+	}
+	m.Latency.Add("le_inf", 1)
+	m.Latency.Add("count", 1)
+	m.Latency.Add("sum_ns", int64(d))
+}
+
+// ServeHTTP serves both maps as one JSON object.
+func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte(`{"decisions":` + m.Decisions.String() + `,"verify_latency":` + m.Latency.String() + "}\n"))
+}
