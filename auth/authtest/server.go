@@ -296,6 +296,10 @@ type TokenRequest struct {
 	Audience []string       // aud; empty means Options.DefaultAudience, if any
 	TTL      time.Duration  // zero means Options.AccessTokenTTL; negative mints an expired token
 	Claims   map[string]any // extra or overriding claims
+	// Header sets extra or overriding JOSE header parameters (a nil value
+	// removes one), for tokens that test how verifiers treat crit, cty, jku,
+	// typ and kid.
+	Header map[string]any
 }
 
 // Mint signs an RFC 9068 access token directly, skipping the flows.
@@ -347,6 +351,13 @@ func (s *Server) Mint(t TokenRequest) string {
 	h := jws.NewHeaders()
 	_ = h.Set(jws.TypeKey, "at+jwt")
 	_ = h.Set(jws.KeyIDKey, key.KeyID())
+	for name, v := range t.Header {
+		if v == nil {
+			_ = h.Remove(name)
+		} else {
+			_ = h.Set(name, v)
+		}
+	}
 	tok, err := jws.Sign(payload, jws.WithKey(jwa.RS256, key, jws.WithProtectedHeaders(h)))
 	if err != nil {
 		panic(fmt.Sprintf("authtest: signing: %v", err))
