@@ -89,6 +89,7 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	go a.sweep(bg)
 	cache := jwk.NewCache(bg, jwk.WithRefreshWindow(max(time.Second, refresh/2)))
 	for _, ic := range cfg.Issuers {
 		jwksURL := ic.JWKSURL
@@ -142,7 +143,7 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 		norm:       cfg.Scopes,
 		maxToken:   cfg.MaxTokenBytes,
 		maxBody:    cfg.MaxBodyBytes,
-		sessions:   gocache.New(sessionBindingTTL, time.Hour),
+		sessions:   gocache.New(sessionBindingTTL, 0), // swept by sweep, not a go-cache janitor
 		now:        cfg.Now,
 		logger:     cfg.Logger,
 		trace:      cfg.Trace,
@@ -165,7 +166,7 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 		a.logger = slog.Default()
 	}
 	if a.cacheTTL > 0 {
-		a.tokens = gocache.New(a.cacheTTL, time.Minute)
+		a.tokens = gocache.New(a.cacheTTL, 0)
 	}
 	for _, ic := range cfg.Issuers {
 		if err := checkURL("issuer", ic.URL, cfg.InsecureAllowHTTP); err != nil {
@@ -286,6 +287,24 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
+// sweep drops expired cache entries every minute until ctx ends. The
+// caches have no go-cache janitor, whose goroutine would outlive Close.
+func (a *Authenticator) sweep(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if a.tokens != nil {
+				a.tokens.DeleteExpired()
+			}
+			a.sessions.DeleteExpired()
+		}
+	}
+}
+
 // Close stops background key set refreshes. The Authenticator keeps
 // validating with the keys it has.
 func (a *Authenticator) Close() error {
@@ -367,7 +386,7 @@ func (a *Authenticator) Verify(ctx context.Context, raw string) (*Token, error) 
 		if t.Introspected {
 			ttl = min(ttl, a.introspect.ttl)
 		}
-		if ttl > 0 {
+		if ttl > 0 && a.tokens.ItemCount() < maxCachedTokens {
 			a.tokens.Set(raw, t, ttl)
 		}
 	}

@@ -163,6 +163,11 @@ const (
 	defaultMaxTokenBytes = 16 << 10
 	defaultMaxBodyBytes  = 4 << 20
 	sessionBindingTTL    = 24 * time.Hour
+	// Bounds on the in-memory maps, so no flood of requests, even with valid
+	// tokens, grows memory without limit. Past them, new entries are not kept:
+	// tokens are verified again, sessions are left to the MCP server.
+	maxCachedTokens      = 100_000
+	maxSessions          = 100_000
 	defaultTokenCacheTTL = 5 * time.Minute
 	defaultRefresh       = 15 * time.Minute
 	defaultMinGap        = 10 * time.Second

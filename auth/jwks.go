@@ -245,6 +245,7 @@ type capReader struct {
 
 func (c *capReader) Read(p []byte) (int, error) {
 	if c.left <= 0 {
+		c.cancel() // give the connection up now: nobody will read or close it
 		return 0, fmt.Errorf("response larger than %d bytes", maxKeySetBytes)
 	}
 	if int64(len(p)) > c.left {
@@ -256,6 +257,7 @@ func (c *capReader) Read(p []byte) (int, error) {
 	}
 	c.left -= int64(n)
 	if c.left < 0 {
+		c.cancel()
 		return n, fmt.Errorf("response larger than %d bytes", maxKeySetBytes)
 	}
 	return n, err

@@ -312,7 +312,7 @@ func scanValue(b []byte, i int) int {
 // decodeString decodes a JSON string value, without encoding/json when it
 // is plain ASCII without escapes.
 func decodeString(raw json.RawMessage) (string, error) {
-	raw = bytes.TrimSpace(raw)
+	raw = bytes.Trim(raw, " \t\r\n") // JSON whitespace only: not \f or \v
 	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && plainASCII(raw[1:n-1]) && bytes.IndexByte(raw[1:n-1], '"') < 0 {
 		for _, c := range raw[1 : n-1] {
 			if c < 0x20 {

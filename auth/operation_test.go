@@ -82,3 +82,18 @@ func FuzzScanMembersMatchesDecoder(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeString holds the fast string decoder to encoding/json.
+func FuzzDecodeString(f *testing.F) {
+	for _, s := range []string{`"add_note"`, `"a\u0062"`, `"\ud800"`, " \"x\" ", `"a"b"`, "\"\x01\"", `1`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ferr := decodeString(b)
+		var slow string
+		serr := json.Unmarshal(b, &slow)
+		if (ferr == nil) != (serr == nil) || (ferr == nil && fast != slow) {
+			t.Fatalf("decodeString(%q) = %q, %v; encoding/json: %q, %v", b, fast, ferr, slow, serr)
+		}
+	})
+}

@@ -29,10 +29,13 @@ func sessionID(r *http.Request) string {
 // subject when it is not bound yet. Each use extends the binding.
 func (a *Authenticator) bindSession(sid string, t *Token) bool {
 	key := subjectKey(t)
-	if v, ok := a.sessions.Get(sid); ok && v.(string) != key {
+	v, ok := a.sessions.Get(sid)
+	if ok && v.(string) != key {
 		return false
 	}
-	a.sessions.Set(sid, key, gocache.DefaultExpiration)
+	if ok || a.sessions.ItemCount() < maxSessions {
+		a.sessions.Set(sid, key, gocache.DefaultExpiration)
+	}
 	return true
 }
 
@@ -52,6 +55,8 @@ func (s *sessionCapture) capture() {
 	}
 	s.wrote = true
 	if sid := s.Header().Get("Mcp-Session-Id"); sid != "" {
+		// A session the server just created is always bound, even past the
+		// bound on first-sight bindings.
 		s.a.sessions.Set(sid, subjectKey(s.t), gocache.DefaultExpiration)
 	}
 }

@@ -96,11 +96,15 @@ func NewCIMDResolver(opts CIMDOptions) *CIMDResolver {
 	return &CIMDResolver{
 		client: &http.Client{Transport: transport, Timeout: opts.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		cache:    gocache.New(opts.MinTTL, 10*time.Minute),
+		cache:    gocache.New(opts.MinTTL, 0), // swept on Set, no janitor goroutine
 		opts:     opts,
 		redirect: opts.Redirects,
 	}
 }
+
+// maxCachedDocuments bounds the document cache; past it, documents are
+// fetched again.
+const maxCachedDocuments = 10_000
 
 // ErrForbiddenAddress is wrapped when a document's host resolves to an
 // address the resolver refuses (SSRF protection).
@@ -180,7 +184,12 @@ func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*Client, e
 		return fail(err.Error(), nil)
 	}
 	if ttl := r.ttl(resp.Header.Get("Cache-Control")); ttl > 0 {
-		r.cache.Set(clientID, c, ttl)
+		if r.cache.ItemCount() >= maxCachedDocuments {
+			r.cache.DeleteExpired()
+		}
+		if r.cache.ItemCount() < maxCachedDocuments {
+			r.cache.Set(clientID, c, ttl)
+		}
 	}
 	return c, nil
 }

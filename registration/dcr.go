@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
@@ -38,8 +39,9 @@ var ErrNotFound = errors.New("registration: client not found")
 // for its TTL, so abandoned registrations (every MCP client run may register
 // anew) do not pile up.
 type MemoryStore struct {
-	c   *gocache.Cache
-	ttl time.Duration
+	c    *gocache.Cache
+	ttl  time.Duration
+	puts atomic.Int64
 }
 
 // NewMemoryStore returns a MemoryStore; ttl zero means 30 days.
@@ -47,11 +49,16 @@ func NewMemoryStore(ttl time.Duration) *MemoryStore {
 	if ttl <= 0 {
 		ttl = 30 * 24 * time.Hour
 	}
-	return &MemoryStore{c: gocache.New(ttl, time.Hour), ttl: ttl}
+	// No go-cache janitor: its goroutine would outlive the store. Expired
+	// entries are swept on every 256th Put instead.
+	return &MemoryStore{c: gocache.New(ttl, 0), ttl: ttl}
 }
 
 // Put stores c.
 func (s *MemoryStore) Put(_ context.Context, c *Client) error {
+	if s.puts.Add(1)%256 == 0 {
+		s.c.DeleteExpired()
+	}
 	s.c.Set(c.ID, c, s.ttl)
 	return nil
 }

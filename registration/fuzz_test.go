@@ -41,3 +41,41 @@ func FuzzCIMDDocument(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDCRRegister: whatever a registration request holds, an accepted one
+// has only valid redirect URIs, within the limit, and no client-chosen id or
+// secret.
+func FuzzDCRRegister(f *testing.F) {
+	for _, s := range []string{
+		`{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}`,
+		`{"redirect_uris":["javascript:alert(1)"]}`,
+		`{"redirect_uris":["https://a.example/cb#x"],"client_secret":"x"}`,
+		`{"redirect_uris":["https://a.example/cb"],"grant_types":["implicit"],"scope":"a\"b"}`,
+		`{"redirect_uris":[]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	p := &Policy{MaxRedirectURIs: 3}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var md Metadata
+		if json.Unmarshal(b, &md) != nil {
+			return
+		}
+		sentID, sentSecret := md.ClientID, md.ClientSecret
+		c, secret, err := p.Register(md)
+		if err != nil {
+			return
+		}
+		if sentID != "" || sentSecret != "" || c.ID == sentID || len(c.Metadata.RedirectURIs) > 3 || len(c.Metadata.RedirectURIs) == 0 {
+			t.Fatalf("accepted %s", b)
+		}
+		for _, u := range c.Metadata.RedirectURIs {
+			if p.Redirects.Validate(u) != nil {
+				t.Fatalf("accepted invalid redirect %q", u)
+			}
+		}
+		if (secret == "") != c.Public() {
+			t.Fatalf("secret issued %v for public=%v", secret != "", c.Public())
+		}
+	})
+}

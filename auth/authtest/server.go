@@ -341,6 +341,13 @@ func (s *Server) Mint(t TokenRequest) string {
 	for k, v := range t.Claims {
 		claims[k] = v
 	}
+	return s.MintClaims(claims, t.Header)
+}
+
+// MintClaims signs exactly claims, with no defaults, under the current key:
+// for tokens that lack a claim or carry one of the wrong type. header sets
+// extra or overriding JOSE header parameters (a nil value removes one).
+func (s *Server) MintClaims(claims map[string]any, header map[string]any) string {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		panic(fmt.Sprintf("authtest: claims: %v", err))
@@ -351,7 +358,7 @@ func (s *Server) Mint(t TokenRequest) string {
 	h := jws.NewHeaders()
 	_ = h.Set(jws.TypeKey, "at+jwt")
 	_ = h.Set(jws.KeyIDKey, key.KeyID())
-	for name, v := range t.Header {
+	for name, v := range header {
 		if v == nil {
 			_ = h.Remove(name)
 		} else {

@@ -1,0 +1,236 @@
+package security
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"hash"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/auth/mcpgo"
+	"github.com/mcpauth/mcpauth/registration"
+)
+
+// env is the target of the catalogue: a notes MCP server protected by
+// mcpauth (and a strict twin that enforces typ at+jwt), a development
+// authorization server with DCR and CIMD, and a CIMD document server.
+type env struct {
+	as, asLoopback *authtest.Server
+	srv            *httptest.Server
+	mcpURL         string
+	strictURL      string
+	cimd           *httptest.Server
+	toolRuns       atomic.Int64 // times a guarded tool actually ran
+	lastSession    string       // the last Mcp-Session-Id the MCP server assigned
+	lastRefresh    string       // the last refresh token issued
+	foreignRSA     *rsa.PrivateKey
+	foreignEC      *ecdsa.PrivateKey
+	rsaPublicDER   []byte
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	e := &env{}
+	e.as = authtest.Start(authtest.Options{AutoApprove: true, CIMD: true, Clients: []*registration.Client{staticClient()}})
+	t.Cleanup(e.as.Close)
+	e.cimd = httptest.NewTLSServer(http.HandlerFunc(e.serveCIMD))
+	t.Cleanup(e.cimd.Close)
+	e.asLoopback = authtest.Start(authtest.Options{AutoApprove: true, CIMD: true, CIMDOptions: registration.CIMDOptions{
+		InsecureAllowLoopback: true, TLSConfig: e.cimd.Client().Transport.(*http.Transport).TLSClientConfig}})
+	t.Cleanup(e.asLoopback.Close)
+
+	mux := http.NewServeMux()
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	e.mcpURL, e.strictURL = e.srv.URL+"/mcp", e.srv.URL+"/strict/mcp"
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, strict := range []bool{false, true} {
+		resource := e.mcpURL
+		if strict {
+			resource = e.strictURL
+		}
+		a, err := auth.New(context.Background(), auth.Config{
+			Resource: resource, Issuers: []auth.Issuer{{URL: e.as.URL}}, BaselineScopes: []string{"notes:read"},
+			RequireJWTAccessTokenType: strict, MaxTokenBytes: 8 << 10, MaxBodyBytes: 64 << 10, Logger: quiet,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		s := server.NewMCPServer("notes", "1.0.0", mcpgo.ServerOptions(a)...)
+		s.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultText(auth.TokenFromContext(ctx).Subject), nil
+		})
+		s.AddTool(mcp.NewTool("add_note", mcpgo.RequireScopes("notes:write")), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			e.toolRuns.Add(1)
+			return mcp.NewToolResultText("added"), nil
+		})
+		h := mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s, server.WithStateful(true)))
+		if strict {
+			mux.Handle("/strict/", h)
+			mux.Handle("/.well-known/oauth-protected-resource/strict/mcp", h)
+		} else {
+			mux.Handle("/", h)
+		}
+	}
+	testKeys(e)
+	return e
+}
+
+func testKeys(e *env) {
+	e.foreignRSA, _ = rsa.GenerateKey(rand.Reader, 2048)
+	e.foreignEC, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+}
+
+func authtestReq(resource, subject string) authtest.TokenRequest {
+	return authtest.TokenRequest{Subject: subject, Audience: []string{resource}, Scopes: []string{"notes:read"}}
+}
+
+func staticClient() *registration.Client {
+	return registration.Static("quickstart-client", "quickstart-secret", registration.Metadata{
+		RedirectURIs: []string{"http://127.0.0.1/callback", "https://app.example.com/callback"},
+		GrantTypes:   []string{"authorization_code", "refresh_token", "client_credentials"},
+	}, registration.RedirectPolicy{})
+}
+
+// serveCIMD serves client metadata documents, good and hostile, by path.
+func (e *env) serveCIMD(w http.ResponseWriter, r *http.Request) {
+	base := "https://" + r.Host
+	doc := map[string]any{"client_id": base + r.URL.Path, "client_name": "c", "redirect_uris": []string{"http://127.0.0.1/callback"}}
+	switch r.URL.Path {
+	case "/mismatch.json":
+		doc["client_id"] = "https://evil.example/client.json"
+	case "/secret.json":
+		doc["client_secret"] = "s3cret"
+	case "/javascript.json":
+		doc["redirect_uris"] = []string{"javascript:alert(1)"}
+	case "/redirect.json":
+		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
+		return
+	case "/html.json":
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html></html>")
+		return
+	case "/huge.json":
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"client_name":"`+strings.Repeat("a", 70<<10)+`"}`)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(doc)
+}
+
+// mint returns a valid token for resource with scope.
+func (e *env) mint(resource, scope string, header map[string]any) string {
+	return e.as.Mint(authtest.TokenRequest{Subject: "alice", Audience: []string{resource}, Scopes: strings.Fields(scope), Header: header})
+}
+
+// with returns a valid claim set for the default resource, edited: a nil
+// value removes the claim.
+func (e *env) with(set map[string]any) map[string]any {
+	c := e.claims(e.mcpURL)
+	for k, v := range set {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+// signForeign signs claims with a key the AS never published, under header.
+func (e *env) signForeign(alg jwa.SignatureAlgorithm, claims map[string]any, header map[string]any) string {
+	var raw any = e.foreignRSA
+	if alg == jwa.ES256 {
+		raw = e.foreignEC
+	}
+	key, _ := jwk.FromRaw(raw)
+	payload, _ := json.Marshal(claims)
+	h := jws.NewHeaders()
+	for k, v := range header {
+		_ = h.Set(k, v)
+	}
+	tok, _ := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
+	return string(tok)
+}
+
+// claims returns the payload of a valid token, to be edited.
+func (e *env) claims(resource string) map[string]any {
+	tok := e.mint(resource, "notes:read", nil)
+	b, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	var c map[string]any
+	json.Unmarshal(b, &c)
+	return c
+}
+
+// hmacToken signs claims with HMAC using key as the secret: the classic
+// algorithm-confusion attack with a public key as the HMAC secret.
+func hmacToken(alg string, kid string, key []byte, claims map[string]any) string {
+	h, _ := json.Marshal(map[string]any{"alg": alg, "kid": kid, "typ": "at+jwt"})
+	p, _ := json.Marshal(claims)
+	in := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p)
+	var fn func() hash.Hash
+	switch alg {
+	case "HS384":
+		fn = sha512.New384
+	case "HS512":
+		fn = sha512.New
+	default:
+		fn = sha256.New
+	}
+	m := hmac.New(fn, key)
+	m.Write([]byte(in))
+	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func unsignedToken(header, claims map[string]any) string {
+	h, _ := json.Marshal(header)
+	p, _ := json.Marshal(claims)
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p) + "."
+}
+
+func publicDER(pub any) []byte {
+	b, _ := x509.MarshalPKIXPublicKey(pub)
+	return b
+}
+
+// publishedKey fetches the AS's published RSA key over HTTP, as an attacker would.
+func (e *env) publishedKey(t testing.TB) (kid string, der []byte) {
+	resp, err := http.Get(e.as.URL + "/jwks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	set, err := jwk.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := set.Key(0)
+	var pub rsa.PublicKey
+	k.Raw(&pub)
+	return k.KeyID(), publicDER(&pub)
+}
