@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the comparison benchmarks (count 6), feeds benchstat, and writes
+# RESULTS.md with the machine, the Go version and the date.
+set -euo pipefail
+cd "$(dirname "$0")"
+export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
+command -v benchstat >/dev/null || go install golang.org/x/perf/cmd/benchstat@latest
+raw=results.txt
+go test -run XX -bench 'Verify|HTTP|ToolsCall' -count 6 -benchtime 0.5s -benchmem ./ | tee "$raw"
+go test -run XX -bench 'Rotation' -count 1 -benchtime 3x ./ | tee -a "$raw"
+{
+  echo "# Benchmark results"
+  echo
+  echo "Produced by \`bench/run.sh\` in one run on $(date -u +%Y-%m-%d)."
+  echo
+  echo "- machine: $(uname -sm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "- $(go version)"
+  echo "- peers: $(go list -m -f '{{.Path}} {{.Version}}' github.com/auth0/go-jwt-middleware/v2 github.com/golang-jwt/jwt/v5 github.com/MicahParks/keyfunc/v3 github.com/coreos/go-oidc/v3 | paste -sd, - | sed 's/,/, /g')"
+  echo
+  echo "Every implementation verifies the same tokens against the same JWKS served over loopback."
+  echo "\`mcpauth-cached\` is a repeated token (the validated-token cache); \`mcpauth-uncached\` verifies the"
+  echo "signature every time. Rotation spaces rotations 2.5 s apart with mcpauth's rate window at 2 s."
+  echo
+  go run ./cmd/summarize < "$raw"
+  echo
+  echo "## All benchmarks (benchstat)"
+  echo
+  echo '```'
+  benchstat "$raw"
+  echo '```'
+} > RESULTS.md
+echo "wrote bench/RESULTS.md"
