@@ -6,8 +6,10 @@ cd "$(dirname "$0")"
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 command -v benchstat >/dev/null || go install golang.org/x/perf/cmd/benchstat@latest
 raw=results.txt
-go test -run XX -bench 'Verify|HTTP|ToolsCall' -count 6 -benchtime 0.5s -benchmem ./ | tee "$raw"
-go test -run XX -bench 'Rotation' -count 1 -benchtime 3x ./ | tee -a "$raw"
+if [ "${1:-}" != "--render" ]; then # --render: rewrite RESULTS.md from the last results.txt
+  go test -run XX -bench 'Verify|HTTP|ToolsCall' -count 6 -benchtime 0.5s -benchmem ./ | tee "$raw"
+  go test -run XX -bench 'Rotation' -count 1 -benchtime 3x ./ | tee -a "$raw"
+fi
 {
   echo "# Benchmark results"
   echo
