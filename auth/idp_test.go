@@ -96,8 +96,8 @@ func TestRealIdPTokenShapes(t *testing.T) {
 			if tok.Scopes.String() != tt.want || tok.Issuer != iss || (tt.clientID != "" && tok.ClientID != tt.clientID) {
 				t.Fatalf("token = scopes %q issuer %q client %q", tok.Scopes.String(), tok.Issuer, tok.ClientID)
 			}
-			if !strings.HasPrefix(tok.Fingerprint, "sha256:") {
-				t.Fatalf("fingerprint %q", tok.Fingerprint)
+			if !strings.HasPrefix(tok.Fingerprint(), "sha256:") {
+				t.Fatalf("fingerprint %q", tok.Fingerprint())
 			}
 		})
 	}

@@ -74,7 +74,7 @@ func (in *introspector) verify(ctx context.Context, a *Authenticator, raw string
 		}
 		is = &issuer{url: iss}
 	}
-	t, err := a.checkClaims(claims, is, raw)
+	t, err := a.checkClaims(mapClaims(claims), &claimsMap{m: claims}, is, raw)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"math"
 	"strings"
 	"time"
@@ -15,32 +14,6 @@ import (
 )
 
 var b64 = base64.RawURLEncoding.Strict()
-
-// jwtHeader holds the JOSE header fields the verifier looks at. Anything
-// else (jku, x5u, jwk, x5c) is ignored: keys come only from the trusted
-// issuer's key set, never from the token.
-type jwtHeader struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Cty  string          `json:"cty"`
-	Crit json.RawMessage `json:"crit"`
-	Enc  string          `json:"enc"`
-}
-
-func decodeSegment(seg, what string, v any) *Error {
-	b, err := b64.DecodeString(seg)
-	if err != nil {
-		return fail(ReasonTokenMalformed, "the %s is not unpadded base64url", what)
-	}
-	if v == nil {
-		return nil
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
-	}
-	return nil
-}
 
 // verifyJWT checks a compact JWS access token: structure, algorithm,
 // issuer, signature with the issuer's key, then the claims.
@@ -57,16 +30,28 @@ func (a *Authenticator) verifyJWT(ctx context.Context, raw string) (*Token, erro
 		return nil, fail(ReasonTokenMalformed, "expected a JWT of three dot-separated parts, got %d", extra+3)
 	}
 
-	var h jwtHeader
-	if err := decodeSegment(raw[:d1], "JOSE header", &h); err != nil {
+	// Only alg, kid, typ, cty, enc and crit are read. jku, x5u, jwk and x5c
+	// are ignored: keys come only from the trusted issuer's key set.
+	hdr, err := decodeObject(raw[:d1], "JOSE header")
+	if err != nil {
 		return nil, err
 	}
+	var h struct{ Alg, Kid, Typ, Cty, Enc string }
+	for _, p := range [...]struct {
+		name string
+		dst  *string
+	}{{"alg", &h.Alg}, {"kid", &h.Kid}, {"typ", &h.Typ}, {"cty", &h.Cty}, {"enc", &h.Enc}} {
+		if *p.dst, err = headerString(hdr, p.name); err != nil {
+			return nil, err
+		}
+	}
+	crit, _, _ := hdr.get("crit")
 	switch {
 	case h.Enc != "":
 		return nil, fail(ReasonTokenMalformed, "the header has \"enc\": an encrypted token where a signed one was expected")
 	case strings.EqualFold(h.Cty, "JWT"):
 		return nil, fail(ReasonTokenMalformed, "nested JWTs (cty \"JWT\") are not accepted")
-	case len(h.Crit) > 0 && string(h.Crit) != "null":
+	case crit != nil:
 		return nil, fail(ReasonTokenMalformed, "the header lists critical extensions (crit) this server does not understand")
 	}
 	verifier, ok := a.verifiers[h.Alg]
@@ -77,8 +62,8 @@ func (a *Authenticator) verifyJWT(ctx context.Context, raw string) (*Token, erro
 		return nil, fail(ReasonTypInvalid, "typ %q is not \"at+jwt\" (RFC 9068 §2.1)", h.Typ)
 	}
 
-	var claims map[string]any
-	if err := decodeSegment(raw[d1+1:d2], "payload", &claims); err != nil {
+	claims, err := decodeObject(raw[d1+1:d2], "payload")
+	if err != nil {
 		return nil, err
 	}
 	sig, err := b64.DecodeString(raw[d2+1:])
@@ -86,7 +71,8 @@ func (a *Authenticator) verifyJWT(ctx context.Context, raw string) (*Token, erro
 		return nil, fail(ReasonTokenMalformed, "the signature is not unpadded base64url")
 	}
 
-	iss, _ := claims["iss"].(string)
+	issv, _, _ := claims.get("iss")
+	iss, _ := issv.(string)
 	is := a.issuers[iss]
 	if is == nil {
 		return nil, &Error{Reason: ReasonIssuerUntrusted, Description: (&IssuerError{Trusted: a.trusted, Actual: iss}).Error()}
@@ -106,7 +92,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, raw string) (*Token, erro
 	if !verified {
 		return nil, fail(ReasonSignatureInvalid, "the %s signature does not verify with the issuer's key %q", h.Alg, h.Kid)
 	}
-	return a.checkClaims(claims, is, raw)
+	return a.checkClaims(claims, &claimsMap{payload: claims.payload}, is, raw)
 }
 
 func (a *Authenticator) algorithmError(alg string) *Error {
@@ -123,7 +109,7 @@ func (a *Authenticator) algorithmError(alg string) *Error {
 
 // checkClaims validates the registered claims of a verified payload and
 // builds the Token.
-func (a *Authenticator) checkClaims(claims map[string]any, is *issuer, raw string) (*Token, error) {
+func (a *Authenticator) checkClaims(claims claimSet, all *claimsMap, is *issuer, raw string) (*Token, error) {
 	now := a.now()
 	exp, ok, err := numericDate(claims, "exp")
 	if err != nil {
@@ -154,7 +140,7 @@ func (a *Authenticator) checkClaims(claims map[string]any, is *issuer, raw strin
 	if err := a.checkAudience(aud, is); err != nil {
 		return nil, err
 	}
-	t, err := a.tokenFromClaims(claims, raw)
+	t, err := a.tokenFromClaims(claims, all, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -166,8 +152,8 @@ func (a *Authenticator) checkClaims(claims map[string]any, is *issuer, raw strin
 }
 
 // tokenFromClaims fills the fields common to JWT and introspected tokens.
-func (a *Authenticator) tokenFromClaims(claims map[string]any, raw string) (*Token, error) {
-	t := &Token{Claims: claims, Fingerprint: Fingerprint(raw)}
+func (a *Authenticator) tokenFromClaims(claims claimSet, all *claimsMap, raw string) (*Token, error) {
+	t := &Token{claims: all, raw: raw}
 	var err error
 	if t.Issuer, err = optString(claims, "iss"); err != nil {
 		return nil, err
@@ -189,7 +175,7 @@ func (a *Authenticator) tokenFromClaims(claims map[string]any, raw string) (*Tok
 			break
 		}
 	}
-	if t.Scopes, err = a.norm.FromClaims(claims); err != nil {
+	if t.Scopes, err = a.norm.FromLookup(claims.get); err != nil {
 		return nil, &Error{Reason: ReasonClaimInvalid, Description: strings.TrimPrefix(err.Error(), "scopes: "), Err: err}
 	}
 	return t, nil
@@ -250,9 +236,12 @@ func originOf(u string) string {
 // maxNumericDate is 9999-12-31, a bound that keeps time arithmetic exact.
 const maxNumericDate = 253402300799
 
-func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
-	v, ok := claims[name]
-	if !ok || v == nil {
+func numericDate(claims claimSet, name string) (time.Time, bool, error) {
+	v, _, err := claims.get(name)
+	if err != nil {
+		return time.Time{}, false, fail(ReasonClaimInvalid, "%s cannot be decoded", name)
+	}
+	if v == nil {
 		return time.Time{}, false, nil
 	}
 	f, isNum := v.(float64)
@@ -264,8 +253,12 @@ func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
 	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
 }
 
-func stringOrList(claims map[string]any, name string) ([]string, error) {
-	switch v := claims[name].(type) {
+func stringOrList(claims claimSet, name string) ([]string, error) {
+	val, _, err := claims.get(name)
+	if err != nil {
+		return nil, fail(ReasonClaimInvalid, "%s cannot be decoded", name)
+	}
+	switch v := val.(type) {
 	case nil:
 		return nil, nil
 	case string:
@@ -285,8 +278,12 @@ func stringOrList(claims map[string]any, name string) ([]string, error) {
 	}
 }
 
-func optString(claims map[string]any, name string) (string, error) {
-	switch v := claims[name].(type) {
+func optString(claims claimSet, name string) (string, error) {
+	val, _, err := claims.get(name)
+	if err != nil {
+		return "", fail(ReasonClaimInvalid, "%s cannot be decoded", name)
+	}
+	switch v := val.(type) {
 	case nil:
 		return "", nil
 	case string:

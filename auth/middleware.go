@@ -227,7 +227,7 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) {
 		d.MCPName += trunc(op.Name)
 	}
 	if t := o.t; t != nil {
-		d.Token, d.Issuer, d.Subject, d.ClientID, d.Audience, d.Granted = t.Fingerprint, t.Issuer, t.Subject, t.ClientID, t.Audience, t.Scopes.String()
+		d.Token, d.Issuer, d.Subject, d.ClientID, d.Audience, d.Granted = t.Fingerprint(), t.Issuer, t.Subject, t.ClientID, t.Audience, t.Scopes.String()
 	} else if raw, err := BearerToken(r); err == nil {
 		d.Token = Fingerprint(raw)
 		d.Issuer, d.Audience = peekClaims(raw)
@@ -386,7 +386,7 @@ func (a *Authenticator) logReject(r *http.Request, t *Token, op *Operation, err 
 		attrs = append(attrs, slog.String("mcp_method", op.Method), slog.String("mcp_name", trunc(op.Name)))
 	}
 	if t != nil {
-		attrs = append(attrs, slog.String("token", t.Fingerprint), slog.String("iss", t.Issuer),
+		attrs = append(attrs, slog.String("token", t.Fingerprint()), slog.String("iss", t.Issuer),
 			slog.String("sub", t.Subject), slog.String("client_id", t.ClientID), slog.Any("aud", t.Audience),
 			slog.String("scopes", t.Scopes.String()))
 	} else if raw, berr := BearerToken(r); berr == nil {
@@ -409,23 +409,17 @@ func peekClaims(raw string) (iss string, aud []string) {
 	if len(parts) != 3 {
 		return "", nil
 	}
-	var c struct {
-		Iss any `json:"iss"`
-		Aud any `json:"aud"`
-	}
-	if decodeSegment(parts[1], "payload", &c) != nil {
+	c, err := decodeObject(parts[1], "payload")
+	if err != nil {
 		return "", nil
 	}
-	iss, _ = c.Iss.(string)
-	switch v := c.Aud.(type) {
-	case string:
-		aud = []string{trunc(v)}
-	case []any:
-		for i, x := range v {
-			if s, ok := x.(string); ok && i < 8 {
-				aud = append(aud, trunc(s))
-			}
-		}
+	iss, _ = optString(c, "iss")
+	aud, _ = stringOrList(c, "aud")
+	if len(aud) > 8 {
+		aud = aud[:8]
+	}
+	for i := range aud {
+		aud[i] = trunc(aud[i])
 	}
 	return trunc(iss), aud
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"sync"
 	"time"
 
 	"github.com/mcpauth/mcpauth/scopes"
@@ -29,15 +30,32 @@ type Token struct {
 	IssuedAt time.Time
 	// ID is jti, "" when absent.
 	ID string
-	// Claims holds every claim of the token (JWT payload or introspection
-	// response), as encoding/json decodes them.
-	Claims map[string]any
-	// Fingerprint is a short hash of the raw token, safe to log: it
-	// identifies a token across log lines without revealing it.
-	Fingerprint string
 	// Introspected reports whether the token was validated by RFC 7662
 	// introspection rather than as a JWT.
 	Introspected bool
+
+	claims *claimsMap
+	raw    string // kept only to compute the fingerprint; never exposed
+	fpOnce sync.Once
+	fp     string
+}
+
+// Fingerprint returns a short hash of the raw token, safe to log: it
+// identifies a token across log lines without revealing it (see
+// [Fingerprint]). It is computed on first use.
+func (t *Token) Fingerprint() string {
+	t.fpOnce.Do(func() { t.fp = Fingerprint(t.raw) })
+	return t.fp
+}
+
+// Claims returns every claim of the token (the JWT payload or the
+// introspection response) as encoding/json decodes them. The map is decoded
+// on first use and shared: do not modify it.
+func (t *Token) Claims() map[string]any {
+	if t.claims == nil {
+		return nil
+	}
+	return t.claims.get()
 }
 
 // Fingerprint returns a short, non-reversible identifier of a raw token,

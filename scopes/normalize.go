@@ -223,12 +223,26 @@ func (n *Normalizer) appendToken(out []string, claim, tok string) ([]string, err
 // a token with a character RFC 6749 forbids, is an error wrapping
 // [ErrInvalid]. No claim present is an empty Set, not an error.
 func (n *Normalizer) FromClaims(claims map[string]any) (Set, error) {
+	return n.FromLookup(func(name string) (any, bool, error) {
+		v, ok := claims[name]
+		return v, ok, nil
+	})
+}
+
+// FromLookup is [Normalizer.FromClaims] for claims kept other than in a
+// map: lookup returns a claim's decoded JSON value and whether it is
+// present, or an error that is passed on.
+func (n *Normalizer) FromLookup(lookup func(name string) (any, bool, error)) (Set, error) {
 	names := DefaultClaims
 	if n != nil {
 		names = n.claims
 	}
 	for _, name := range names {
-		if v, ok := claims[name]; ok {
+		v, ok, err := lookup(name)
+		if err != nil {
+			return Set{}, err
+		}
+		if ok {
 			return fromValue(name, v, n)
 		}
 	}

@@ -200,7 +200,7 @@ func TestClientCredentialsAndScopes(t *testing.T) {
 	a, _ := auth.New(context.Background(), auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: s.URL}}})
 	defer a.Close()
 	tok, err := a.Verify(context.Background(), out["access_token"].(string))
-	if err != nil || tok.Subject != "quickstart-client" || tok.Claims["scp"] == nil || tok.Scopes.String() != "notes:read" {
+	if err != nil || tok.Subject != "quickstart-client" || tok.Claims()["scp"] == nil || tok.Scopes.String() != "notes:read" {
 		t.Fatalf("%+v %v", tok, err)
 	}
 	if status, out := tokenRequest(t, s, url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}, "resource": {mcpURL}}, true); status != 400 || out["error"] != "invalid_scope" {

@@ -1,0 +1,186 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+)
+
+// claimSet is a token's claims, as a verifier reads them: get returns a
+// claim's value as encoding/json would decode it into any, whether it is
+// present, and an error for a value that cannot be decoded.
+type claimSet interface {
+	get(name string) (any, bool, error)
+}
+
+// mapClaims are claims already decoded (introspection responses).
+type mapClaims map[string]any
+
+func (m mapClaims) get(name string) (any, bool, error) {
+	v, ok := m[name]
+	return v, ok, nil
+}
+
+// payloadClaims are a JWT payload split into its members without decoding
+// them: a verifier decodes only the handful of claims it checks, and the
+// whole map only when someone asks for [Token.Claims]. Member names are
+// compared exactly, as a map would; a payload the scanner does not handle
+// (escaped or non-ASCII names, repeated names) is decoded into a map instead,
+// so both ways give the same answers. One difference remains, on purpose: a
+// number out of float64 range makes encoding/json refuse a whole payload,
+// while here it refuses only the claim that holds it, if the verifier reads
+// it (exp, nbf, iat); Claims leaves such a claim out.
+type payloadClaims struct {
+	payload []byte
+	members []rawMember // exact names; nil when m is used
+	m       map[string]any
+}
+
+// rawMember is a member of a JSON object, name and value still encoded
+// (the name without its quotes, and free of escapes).
+type rawMember struct{ name, value []byte }
+
+// parseObject checks that b (the JOSE header or the payload, as what says)
+// is one valid JSON object and splits it into members.
+func parseObject(b []byte, what string) (*payloadClaims, error) {
+	if !json.Valid(b) {
+		return nil, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
+	}
+	if ms, ok := scanExact(b); ok {
+		return &payloadClaims{payload: b, members: ms}, nil
+	}
+	var m map[string]any
+	err := json.Unmarshal(b, &m)
+	var typeErr *json.UnmarshalTypeError
+	if (err != nil && !errors.As(err, &typeErr)) || m == nil {
+		return nil, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
+	}
+	return &payloadClaims{payload: b, m: m}, nil // a claim out of range is left out, as Claims does
+}
+
+// decodeObject base64url-decodes a token segment and splits its JSON object.
+func decodeObject(seg, what string) (*payloadClaims, error) {
+	b, err := b64.DecodeString(seg)
+	if err != nil {
+		return nil, fail(ReasonTokenMalformed, "the %s is not unpadded base64url", what)
+	}
+	return parseObject(b, what)
+}
+
+// headerString reads a JOSE header parameter that must be a string when
+// present.
+func headerString(h claimSet, name string) (string, error) {
+	v, _, err := h.get(name)
+	if v == nil && err == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok || err != nil {
+		return "", fail(ReasonTokenMalformed, "the header parameter %q must be a string", name)
+	}
+	return s, nil
+}
+
+// scanExact splits a valid JSON object into members with exact names; ok is
+// false for names with escapes or non-ASCII bytes, repeated names, or
+// anything but an object.
+func scanExact(b []byte) ([]rawMember, bool) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	out := make([]rawMember, 0, 12)
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return out, true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, false
+		}
+		end := scanString(b, i)
+		if end < 0 || !plainASCII(b[i+1:end-1]) {
+			return nil, false
+		}
+		name := b[i+1 : end-1]
+		for _, m := range out {
+			if string(m.name) == string(name) {
+				return nil, false // repeated: the map decoder's last-wins rule applies
+			}
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false
+		}
+		i = skipWS(b, i+1)
+		vend := scanValue(b, i)
+		if vend < 0 {
+			return nil, false
+		}
+		out = append(out, rawMember{name: name, value: b[i:vend]})
+		i = skipWS(b, vend)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return out, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+func (p *payloadClaims) get(name string) (any, bool, error) {
+	if p.m != nil {
+		v, ok := p.m[name]
+		return v, ok, nil
+	}
+	for _, m := range p.members {
+		if string(m.name) == name {
+			v, err := decodeValue(m.value)
+			return v, true, err
+		}
+	}
+	return nil, false, nil
+}
+
+// decodeValue decodes one JSON value as encoding/json decodes into any,
+// without encoding/json for plain strings, numbers, booleans and null.
+func decodeValue(raw []byte) (any, error) {
+	switch raw[0] {
+	case '"':
+		return decodeString(raw)
+	case 'n':
+		return nil, nil
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	case '{', '[':
+		var v any
+		err := json.Unmarshal(raw, &v)
+		return v, err
+	default:
+		return strconv.ParseFloat(string(raw), 64)
+	}
+}
+
+// claimsMap decodes the whole payload, once, for [Token.Claims].
+type claimsMap struct {
+	once    sync.Once
+	payload []byte
+	m       map[string]any
+}
+
+func (c *claimsMap) get() map[string]any {
+	c.once.Do(func() {
+		if c.m == nil {
+			_ = json.Unmarshal(c.payload, &c.m)
+		}
+	})
+	return c.m
+}

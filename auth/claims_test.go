@@ -1,0 +1,50 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+// FuzzPayloadClaimsMatchMap holds the claim scanner to encoding/json: for
+// any payload, every claim reads as it would from the decoded map, present
+// or not, and a payload is refused exactly when the map decoder refuses it.
+func FuzzPayloadClaimsMatchMap(f *testing.F) {
+	for _, s := range []string{
+		`{"iss":"https://as","aud":["a","b"],"exp":1.7e9,"scope":"a b","x":{"y":[1,"}"]}}`,
+		`{"iss":"a","iss":"b"}`, `{"ISS":"a","iss":"b"}`, `{"n\u0061me":1}`, `{"exp":1e400}`, `{}`, `[]`,
+		`{"iss":null,"sub":true,"jti":"\u00e9"}`, `{"aud":"x"} `, `{"a":"\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	names := []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "ISS", "name", "a", "x"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m map[string]any
+		mapErr := json.Unmarshal(b, &m)
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(mapErr, &typeErr) {
+			// A number out of float64 range: encoding/json refuses the whole
+			// payload; the verifier refuses the claim only if it reads it (and
+			// Claims() leaves it out). Nothing else may differ.
+			mapErr = nil
+		}
+		c, err := parseObject(b, "payload")
+		if (err == nil) != (mapErr == nil && m != nil) {
+			t.Fatalf("parseObject err %v, map decoder err %v (map nil %v) for %q", err, mapErr, m == nil, b)
+		}
+		if err != nil {
+			return
+		}
+		for _, name := range names {
+			got, ok, gerr := c.get(name)
+			want, wok := m[name]
+			if gerr != nil {
+				continue // a value the verifier refuses (e.g. 1e400); the map decoder refused the payload above
+			}
+			if ok != wok || !reflect.DeepEqual(got, want) {
+				t.Fatalf("claim %q: scanner %#v (%v), map %#v (%v) for %q", name, got, ok, want, wok, b)
+			}
+		}
+	})
+}
