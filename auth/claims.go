@@ -86,52 +86,17 @@ func headerString(h claimSet, name string) (string, error) {
 // false for names with escapes or non-ASCII bytes, repeated names, or
 // anything but an object.
 func scanExact(b []byte) ([]rawMember, bool) {
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return nil, false
-	}
 	out := make([]rawMember, 0, 12)
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return out, true
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return nil, false
-		}
-		end := scanString(b, i)
-		if end < 0 || !plainASCII(b[i+1:end-1]) {
-			return nil, false
-		}
-		name := b[i+1 : end-1]
+	ok := walkObject(b, func(name, value []byte) bool {
 		for _, m := range out {
 			if string(m.name) == string(name) {
-				return nil, false // repeated: the map decoder's last-wins rule applies
+				return false // repeated: the map decoder's last-wins rule applies
 			}
 		}
-		i = skipWS(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return nil, false
-		}
-		i = skipWS(b, i+1)
-		vend := scanValue(b, i)
-		if vend < 0 {
-			return nil, false
-		}
-		out = append(out, rawMember{name: name, value: b[i:vend]})
-		i = skipWS(b, vend)
-		if i >= len(b) {
-			return nil, false
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return out, true
-		default:
-			return nil, false
-		}
-	}
+		out = append(out, rawMember{name: name, value: value})
+		return true
+	})
+	return out, ok
 }
 
 func (p *payloadClaims) get(name string) (any, bool, error) {
