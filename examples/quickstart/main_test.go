@@ -123,18 +123,26 @@ func TestStartupBannerAndChallenges(t *testing.T) {
 	}
 }
 
+// cimdDocument serves a public client's metadata document over TLS on
+// loopback and returns the server and the document URL (the client id).
+func cimdDocument(t *testing.T, name, redirect string) (*httptest.Server, string) {
+	t.Helper()
+	srv := httptest.NewTLSServer(nil)
+	t.Cleanup(srv.Close)
+	id := srv.URL + "/client.json"
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"client_id": id, "client_name": name,
+			"redirect_uris": []string{redirect}, "token_endpoint_auth_method": "none"})
+	})
+	return srv, id
+}
+
 // TestGoSDKClientAgainstQuickstart: the official Go SDK client, for each
 // registration model, calls whoami and list_notes, gets the 403 on
 // add_note, steps up and succeeds.
 func TestGoSDKClientAgainstQuickstart(t *testing.T) {
-	cimd := httptest.NewTLSServer(nil)
-	defer cimd.Close()
-	cimdURL := cimd.URL + "/client.json"
-	cimd.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"client_id": cimdURL, "client_name": "CIMD client",
-			"redirect_uris": []string{"http://localhost/callback"}, "token_endpoint_auth_method": "none"})
-	})
+	cimd, cimdURL := cimdDocument(t, "CIMD client", "http://localhost/callback")
 	mcpURL, _, _ := quickstart(t, cimd.Client().Transport.(*http.Transport))
 	models := map[string]func(*sdkauth.AuthorizationCodeHandlerConfig){
 		"static": func(c *sdkauth.AuthorizationCodeHandlerConfig) {
@@ -239,14 +247,7 @@ func TestMCPGoClientAgainstQuickstart(t *testing.T) {
 // TestDoctorAgainstQuickstart: `mcpauth doctor` passes every check against
 // the quickstart, for each registration model's headless flow.
 func TestDoctorAgainstQuickstart(t *testing.T) {
-	cimd := httptest.NewTLSServer(nil)
-	defer cimd.Close()
-	cimdURL := cimd.URL + "/doctor.json"
-	cimd.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"client_id": cimdURL, "client_name": "doctor",
-			"redirect_uris": []string{"http://127.0.0.1/callback"}, "token_endpoint_auth_method": "none"})
-	})
+	cimd, cimdURL := cimdDocument(t, "doctor", "http://127.0.0.1/callback")
 	mcpURL, _, _ := quickstart(t, cimd.Client().Transport.(*http.Transport))
 	for _, opts := range []doctor.Options{
 		{},
