@@ -18,7 +18,11 @@
 //	defer a.Close()
 //	http.ListenAndServe(":8080", a.Handler(mcpHandler))
 //
-// Handlers read the caller with [TokenFromContext].
+// Handlers read the caller with [TokenFromContext]. [Authenticator.Protect]
+// adds the per-operation scope check for MCP (tools/call, prompts/get,
+// resources/read) and session binding; package auth/mcpgo wires it to
+// mark3labs/mcp-go. [Config.Trace] and [Config.Metrics] record decisions for
+// debugging.
 //
 // # One request
 //

@@ -1,12 +1,16 @@
 package auth_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/auth/authtest"
 )
 
 func ExampleChallenge() {
@@ -44,4 +48,36 @@ func ExampleReason() {
 	// expired 401 "invalid_token"
 	// scope_insufficient 403 "insufficient_scope"
 	// keyset_unavailable 503 ""
+}
+
+func ExampleAuthenticator_Handler() {
+	as := authtest.Start(authtest.Options{})
+	defer as.Close()
+	const resource = "https://mcp.example.com/mcp"
+	a, err := auth.New(context.Background(), auth.Config{
+		Resource:       resource,
+		Issuers:        []auth.Issuer{{URL: as.URL}},
+		BaselineScopes: []string{"notes:read"},
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	h := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello", auth.TokenFromContext(r.Context()).Subject)
+	}))
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, resource, nil))
+	fmt.Println(rec.Code, rec.Header().Get("WWW-Authenticate"))
+
+	req := httptest.NewRequest(http.MethodPost, resource, nil)
+	req.Header.Set("Authorization", "Bearer "+as.Mint(authtest.TokenRequest{Subject: "alice", Audience: []string{resource}, Scopes: []string{"notes:read"}}))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output:
+	// 401 Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="notes:read"
+	// 200 hello alice
 }
