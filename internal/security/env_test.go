@@ -47,7 +47,6 @@ type env struct {
 	lastRefresh    string       // the last refresh token issued
 	foreignRSA     *rsa.PrivateKey
 	foreignEC      *ecdsa.PrivateKey
-	rsaPublicDER   []byte
 }
 
 func newEnv(t testing.TB) *env {

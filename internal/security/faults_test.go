@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +21,6 @@ type jwksFront struct {
 	as   *authtest.Server
 	mode atomic.Value // string
 	stop chan struct{}
-	once sync.Once
 }
 
 func (f *jwksFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -64,7 +62,7 @@ func (f *jwksFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		resp, err := http.Get(f.as.URL + "/jwks")
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()
@@ -166,7 +164,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 	t.Run("introspection endpoint down", func(t *testing.T) {
-		down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
+		down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }))
 		defer down.Close()
 		as := authtest.Start(authtest.Options{})
 		defer as.Close()
