@@ -58,44 +58,68 @@ var errNotJSONRPC = errors.New("not a JSON-RPC message")
 // "Name" decode into the same field), and a method or name that is not a
 // string.
 func ParseOperations(body []byte) ([]Operation, error) {
-	b := bytes.TrimLeft(body, " \t\r\n")
-	if len(b) == 0 {
-		return nil, errNotJSONRPC
+	// The common case: one object and nothing else.
+	if ms, err, ok := scanMembers(body); ok {
+		if err != nil {
+			return nil, err
+		}
+		op, guarded, err := messageOp(ms)
+		if err != nil || !guarded {
+			return nil, err
+		}
+		return []Operation{op}, nil
 	}
-	if b[0] == '[' {
-		var msgs []json.RawMessage
-		if err := json.Unmarshal(b, &msgs); err != nil {
-			return nil, errNotJSONRPC
+	// Otherwise every top-level JSON value in the body, as a decoder reading
+	// a stream would see them: mcp-go's SSE transport decodes the first value
+	// and ignores what follows, so trailing data must not hide a call.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var ops []Operation
+	n := 0
+	for {
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			break
 		}
-		if len(msgs) > maxBatch {
-			return nil, fmt.Errorf("a batch of %d messages; at most %d are accepted", len(msgs), maxBatch)
-		}
-		var ops []Operation
-		for _, m := range msgs {
-			op, ok, err := parseMessage(m)
-			if err != nil {
-				return nil, err
+		msgs := []json.RawMessage{v}
+		if bytes.TrimLeft(v, " \t\r\n")[0] == '[' {
+			if json.Unmarshal(v, &msgs) != nil {
+				break
 			}
-			if ok {
+		}
+		if n += len(msgs); n > maxBatch {
+			return nil, fmt.Errorf("%d messages in one request; at most %d are accepted", n, maxBatch)
+		}
+		for _, m := range msgs {
+			op, guarded, err := parseMessage(m)
+			switch {
+			case errors.Is(err, errNotJSONRPC):
+				// Not a message (a number, a string...): nothing runs it. The
+				// messages around it are still checked.
+			case err != nil:
+				return nil, err
+			case guarded:
 				ops = append(ops, op)
 			}
 		}
-		return ops, nil
 	}
-	op, ok, err := parseMessage(b)
-	if err != nil || !ok {
-		return nil, err
+	if n == 0 {
+		return nil, errNotJSONRPC
 	}
-	return []Operation{op}, nil
+	return ops, nil
 }
 
 // parseMessage reads one JSON-RPC message. ok is false for a message that
 // is not a guarded operation.
-func parseMessage(b []byte) (op Operation, ok bool, err error) {
+func parseMessage(b []byte) (Operation, bool, error) {
 	ms, err := objectMembers(b)
 	if err != nil {
 		return Operation{}, false, err
 	}
+	return messageOp(ms)
+}
+
+// messageOp reads the guarded operation of one message's members.
+func messageOp(ms members) (op Operation, ok bool, err error) {
 	method, hasMethod := ms.get("method")
 	if !hasMethod {
 		return Operation{}, false, nil // a response or junk: nothing to run

@@ -97,3 +97,23 @@ func FuzzDecodeString(f *testing.F) {
 		}
 	})
 }
+
+// TestTrailingDataCannotHideACall: a decoder that reads only the first JSON
+// value (mcp-go's SSE transport) or one that reads them all must find every
+// guarded call the check found.
+func TestTrailingDataCannotHideACall(t *testing.T) {
+	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_note"}}`
+	for name, body := range map[string]string{
+		"call then junk":              call + ` junk`,
+		"call then a number":          call + ` 5`,
+		"a number then a call":        `5 ` + call,
+		"two values back to back":     `{"jsonrpc":"2.0","id":0,"method":"ping"}` + call,
+		"batch then junk":             `[` + call + `] }`,
+		"call then an unclosed value": call + ` {"a":`,
+	} {
+		ops, err := ParseOperations([]byte(body))
+		if err != nil || len(ops) != 1 || ops[0].Name != "add_note" {
+			t.Errorf("%s: ops %v, err %v", name, ops, err)
+		}
+	}
+}

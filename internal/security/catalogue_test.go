@@ -274,6 +274,12 @@ func requestRows() []attack {
 		row("batch hiding a guarded call behind a harmless one", func(t *testing.T, e *env) observed {
 			return e.send(t, e.mcpURL, "", bearerHeader(e.mint(e.mcpURL, "notes:read", nil)), `[{"jsonrpc":"2.0","id":1,"method":"ping"},`+toolBody("add_note")+`]`)
 		}, 403, "scope_insufficient", "insufficient_scope"),
+		row("guarded call followed by trailing data (a first-value decoder runs it)", func(t *testing.T, e *env) observed {
+			return e.send(t, e.mcpURL, "", bearerHeader(e.mint(e.mcpURL, "notes:read", nil)), toolBody("add_note")+` trailing`)
+		}, 403, "scope_insufficient", "insufficient_scope"),
+		row("harmless message, then a guarded call, back to back", func(t *testing.T, e *env) observed {
+			return e.send(t, e.mcpURL, "", bearerHeader(e.mint(e.mcpURL, "notes:read", nil)), `{"jsonrpc":"2.0","id":0,"method":"ping"}`+toolBody("add_note"))
+		}, 403, "scope_insufficient", "insufficient_scope"),
 		row("Mcp-Name header naming a free tool, body calling a guarded one", func(t *testing.T, e *env) observed {
 			h := bearerHeader(e.mint(e.mcpURL, "notes:read", nil))
 			h.Set("Mcp-Method", "tools/call")
