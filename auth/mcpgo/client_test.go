@@ -199,3 +199,24 @@ func TestSSESessionHijack(t *testing.T) {
 		t.Fatalf("mallory posting into alice's SSE session: %d", resp.StatusCode)
 	}
 }
+
+// TestSSETrailingDataCannotHideACall: mcp-go's SSE transport decodes the
+// first JSON value of a message and ignores what follows; the check sees the
+// same call.
+func TestSSETrailingDataCannotHideACall(t *testing.T) {
+	f := newFixture(t, fixtureOptions{sse: true})
+	tok := f.token("notes:read")
+	c := connect(t, f, tok, true)
+	endpoint := c.GetTransport().(*transport.SSE).GetEndpoint()
+	req, _ := http.NewRequest("POST", endpoint.String(), strings.NewReader(call("add_note")+` {"trailing":`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("guarded call with trailing data over SSE: HTTP %d", resp.StatusCode)
+	}
+}
