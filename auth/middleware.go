@@ -166,7 +166,9 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o out
 			if !known {
 				continue
 			}
-			o.required = o.required.And(req)
+			if a.trace != nil {
+				o.required = o.required.And(req) // shown in the trace only
+			}
 			if a.norm.Satisfies(o.t.Scopes, req) {
 				continue
 			}
@@ -185,8 +187,12 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o out
 
 // observe logs a refusal and feeds the metrics and the trace.
 func (a *Authenticator) observe(r *http.Request, o *outcome) {
+	var who caller
+	if o.err != nil || a.trace != nil {
+		who = callerOf(r, o.t)
+	}
 	if o.err != nil {
-		a.logReject(r, o.t, o.failed, o.err)
+		a.logReject(r, who, o.failed, o.err)
 	}
 	if a.metrics == nil && a.trace == nil {
 		return
@@ -226,13 +232,28 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) {
 		d.MCPMethod += op.Method
 		d.MCPName += trunc(op.Name)
 	}
-	if t := o.t; t != nil {
-		d.Token, d.Issuer, d.Subject, d.ClientID, d.Audience, d.Granted = t.Fingerprint(), t.Issuer, t.Subject, t.ClientID, t.Audience, t.Scopes.String()
-	} else if raw, err := BearerToken(r); err == nil {
-		d.Token = Fingerprint(raw)
-		d.Issuer, d.Audience = peekClaims(raw)
-	}
+	d.Token, d.Issuer, d.Subject, d.ClientID, d.Audience, d.Granted = who.token, who.iss, who.sub, who.clientID, who.aud, who.scopes
 	a.trace.Record(d)
+}
+
+// caller is who a request says it is, for the log and the trace: the
+// validated token when there is one, otherwise what an unverified token
+// claims (never the token itself, only its fingerprint).
+type caller struct {
+	token, iss, sub, clientID, scopes string
+	aud                               []string
+}
+
+func callerOf(r *http.Request, t *Token) caller {
+	if t != nil {
+		return caller{token: t.Fingerprint(), iss: t.Issuer, sub: t.Subject, clientID: t.ClientID, aud: t.Audience, scopes: t.Scopes.String()}
+	}
+	raw, err := BearerToken(r)
+	if err != nil {
+		return caller{}
+	}
+	iss, aud := peekClaims(raw)
+	return caller{token: Fingerprint(raw), iss: iss, aud: aud}
 }
 
 // MetadataHandler serves the protected resource metadata document.
@@ -277,11 +298,12 @@ func (a *Authenticator) Challenge(err error) Challenge {
 	return c
 }
 
-// Reject logs err once and writes its response with
+// Reject records err like every refusal of the middleware (one log record,
+// the trace and the metrics when configured) and writes its response with
 // [Authenticator.WriteError]. t is the token when one was validated (a scope
 // failure), else nil.
 func (a *Authenticator) Reject(w http.ResponseWriter, r *http.Request, t *Token, err error) {
-	a.logReject(r, t, nil, err)
+	a.observe(r, &outcome{t: t, err: err})
 	a.WriteError(w, r, err)
 }
 
@@ -363,7 +385,7 @@ func asError(err error) *Error {
 // logReject writes the one log record of a refused request: reason, status,
 // method and path, the token's fingerprint and the unverified iss and aud it
 // claims (never the token itself).
-func (a *Authenticator) logReject(r *http.Request, t *Token, op *Operation, err error) {
+func (a *Authenticator) logReject(r *http.Request, who caller, op *Operation, err error) {
 	e := asError(err)
 	level := slog.LevelWarn
 	switch e.Reason {
@@ -385,13 +407,11 @@ func (a *Authenticator) logReject(r *http.Request, t *Token, op *Operation, err 
 	if op != nil {
 		attrs = append(attrs, slog.String("mcp_method", op.Method), slog.String("mcp_name", trunc(op.Name)))
 	}
-	if t != nil {
-		attrs = append(attrs, slog.String("token", t.Fingerprint()), slog.String("iss", t.Issuer),
-			slog.String("sub", t.Subject), slog.String("client_id", t.ClientID), slog.Any("aud", t.Audience),
-			slog.String("scopes", t.Scopes.String()))
-	} else if raw, berr := BearerToken(r); berr == nil {
-		iss, aud := peekClaims(raw)
-		attrs = append(attrs, slog.String("token", Fingerprint(raw)), slog.String("iss", iss), slog.Any("aud", aud))
+	if who.token != "" {
+		attrs = append(attrs, slog.String("token", who.token), slog.String("iss", who.iss), slog.Any("aud", who.aud))
+	}
+	if who.sub != "" {
+		attrs = append(attrs, slog.String("sub", who.sub), slog.String("client_id", who.clientID), slog.String("scopes", who.scopes))
 	}
 	attrs = append(attrs, slog.String("error", e.Error()))
 	if se := (*ScopeError)(nil); errors.As(e, &se) {
