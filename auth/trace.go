@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpauth/mcpauth/metadata"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -94,14 +95,25 @@ func (t *Trace) requestID(r *http.Request) string {
 	return "req-" + strconv.FormatUint(t.seq.Add(1), 10)
 }
 
-// isLoopback reports whether the request comes from a loopback address.
-func isLoopback(r *http.Request) bool {
+// fromLoopback reports whether the request comes from a loopback address.
+func fromLoopback(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return metadata.IsLoopbackHost(host)
+}
+
+// LoopbackOnly serves h to loopback callers only, and 403 to everyone else:
+// for debugging endpoints such as [Metrics] that must not leave the machine.
+func LoopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !fromLoopback(r) {
+			http.Error(w, "served to loopback callers only", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 var tracePage = template.Must(template.New("trace").Parse(`<!doctype html>
@@ -119,7 +131,7 @@ var tracePage = template.Must(template.New("trace").Parse(`<!doctype html>
 // application/json, otherwise the HTML page. Non-loopback callers get 403
 // unless AllowRemote.
 func (t *Trace) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !t.AllowRemote && !isLoopback(r) {
+	if !t.AllowRemote && !fromLoopback(r) {
 		http.Error(w, "the decision trace is served to loopback callers only", http.StatusForbidden)
 		return
 	}

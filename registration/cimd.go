@@ -17,6 +17,8 @@ import (
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/mcpauth/mcpauth/metadata"
 )
 
 // CIMDResolver fetches and validates Client ID Metadata Documents: the
@@ -150,7 +152,7 @@ func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*Client, e
 	if err != nil || !IsCIMDClientID(clientID) {
 		return fail("the client_id is not an https URL with a path", nil)
 	}
-	if u.Scheme != "https" && !(r.opts.InsecureAllowLoopback && isLoopbackName(u.Hostname())) {
+	if u.Scheme != "https" && !(r.opts.InsecureAllowLoopback && metadata.IsLoopbackHost(u.Hostname())) {
 		return fail("the client_id must use https", nil)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, clientID, nil)
@@ -192,14 +194,6 @@ func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*Client, e
 		}
 	}
 	return c, nil
-}
-
-func isLoopbackName(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // validate checks a fetched document and builds its client.

@@ -76,6 +76,18 @@ func TestDecisionTraceAndMetrics(t *testing.T) {
 		t.Fatalf("latency = %s", metrics.Latency.String())
 	}
 	rec = httptest.NewRecorder()
+	remote := httptest.NewRequest("GET", "/", nil)
+	remote.RemoteAddr = "192.0.2.7:5555"
+	auth.LoopbackOnly(metrics).ServeHTTP(rec, remote)
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("metrics served to a remote caller: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	auth.LoopbackOnly(metrics).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil)) // httptest's RemoteAddr is 192.0.2.1
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("httptest default remote address served: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
 	metrics.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	var m map[string]map[string]any
 	if json.Unmarshal(rec.Body.Bytes(), &m) != nil || m["decisions"]["allowed"] != 2.0 {

@@ -120,7 +120,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 	))
 	mux := http.NewServeMux()
 	mux.Handle("/debug/auth", trace) // loopback callers only
-	mux.Handle("/debug/auth/metrics", loopbackOnly(metrics))
+	mux.Handle("/debug/auth/metrics", auth.LoopbackOnly(metrics))
 	mux.Handle("/", mcpgo.Protect(a, s, transport))
 	mcpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	servers = append(servers, mcpSrv)
@@ -155,18 +155,6 @@ Press Ctrl+C to stop.
 	}
 	fmt.Fprintln(out, "stopped")
 	return errors.Join(errs...)
-}
-
-// loopbackOnly serves h to loopback callers only.
-func loopbackOnly(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			http.Error(w, "loopback only", http.StatusForbidden)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // devAuthorizationServer is the embedded development authorization server:
