@@ -139,20 +139,28 @@ func fail(r Reason, format string, args ...any) *Error {
 type AudienceError struct {
 	Expected []string // the audiences this server accepts
 	Actual   []string // the token's aud values
-	// Hint names a recognized near miss: "trailing_slash" when a value differs
-	// from an accepted one only by a trailing slash, "origin_only" when the
-	// token names the resource's origin but the server expects its full URL (or
-	// the reverse), "" otherwise.
+	// Hint names a recognized near miss: [AudienceTrailingSlash],
+	// [AudienceOriginOnly], or "" for none.
 	Hint string
 }
+
+// The near misses an [AudienceError] recognizes.
+const (
+	// AudienceTrailingSlash: a value differs from an accepted one only by a
+	// trailing slash.
+	AudienceTrailingSlash = "trailing_slash"
+	// AudienceOriginOnly: the token names the resource's origin where the
+	// server expects its full URL, or the reverse.
+	AudienceOriginOnly = "origin_only"
+)
 
 // Error returns the message: what was expected and what was seen.
 func (e *AudienceError) Error() string {
 	s := fmt.Sprintf("audience %s is not %s", quoteAll(e.Actual), quoteAll(e.Expected))
 	switch e.Hint {
-	case "trailing_slash":
+	case AudienceTrailingSlash:
 		s += " (they differ only by a trailing slash; fix the resource the client requests, or set Config.AllowAudienceTrailingSlash)"
-	case "origin_only":
+	case AudienceOriginOnly:
 		s += " (the token names the origin, not the MCP endpoint URL, or the reverse; the client must request resource=<the exact resource URL> per RFC 8707, or add the value to Config.Audiences)"
 	}
 	return s

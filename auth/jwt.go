@@ -189,7 +189,7 @@ func (a *Authenticator) checkAudience(aud []string, is *issuer) error {
 		}
 	}
 	expected := append(append([]string(nil), a.audiences...), is.audiences...)
-	ae := &AudienceError{Expected: expected, Actual: aud, Hint: audienceHint(aud, expected)}
+	ae := NewAudienceError(expected, aud)
 	return &Error{Reason: ReasonAudienceMismatch, Description: "the token is not for this resource: " + ae.Error(), Err: ae}
 }
 
@@ -202,18 +202,25 @@ func (a *Authenticator) audienceOK(v string, accepted []string) bool {
 	return false
 }
 
+// NewAudienceError compares the audiences a token carries (actual) with the
+// ones accepted (expected) and names the near miss, if there is one, in
+// Hint: [AudienceTrailingSlash] or [AudienceOriginOnly].
+func NewAudienceError(expected, actual []string) *AudienceError {
+	return &AudienceError{Expected: expected, Actual: actual, Hint: audienceHint(actual, expected)}
+}
+
 func audienceHint(actual, expected []string) string {
 	for _, v := range actual {
 		for _, e := range expected {
 			if strings.TrimSuffix(v, "/") == strings.TrimSuffix(e, "/") {
-				return "trailing_slash"
+				return AudienceTrailingSlash
 			}
 		}
 	}
 	for _, v := range actual {
 		for _, e := range expected {
 			if originOf(e) == strings.TrimSuffix(v, "/") || originOf(v) == strings.TrimSuffix(e, "/") {
-				return "origin_only"
+				return AudienceOriginOnly
 			}
 		}
 	}

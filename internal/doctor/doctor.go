@@ -307,11 +307,13 @@ func (r *run) checkMetadata() bool {
 	if r.prm.Resource != r.mcpURL {
 		c := Check{Name: "resource equals the URL", Status: Fail, Expected: r.mcpURL, Seen: r.prm.Resource,
 			Fix: "set the resource to the exact URL clients use (auth.Config.Resource); clients refuse metadata for another resource"}
-		switch {
-		case strings.TrimSuffix(r.prm.Resource, "/") == strings.TrimSuffix(r.mcpURL, "/"):
+		switch auth.NewAudienceError([]string{r.mcpURL}, []string{r.prm.Resource}).Hint {
+		case auth.AudienceTrailingSlash:
 			c.Fix = "they differ only by a trailing slash; " + c.Fix
-		case strings.HasPrefix(r.mcpURL, r.prm.Resource):
+		case auth.AudienceOriginOnly:
 			c.Fix = "the metadata names the origin, not the MCP endpoint; " + c.Fix
+		}
+		switch {
 		case strings.HasPrefix(r.prm.Resource, "http://") && strings.HasPrefix(r.mcpURL, "https://"):
 			c.Fix = "an http:// URL leaked from behind a TLS-terminating proxy; take the public URL from configuration; " + c.Fix
 		}

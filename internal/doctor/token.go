@@ -58,12 +58,11 @@ func (r *run) inspectToken(token, label string) {
 			r.add(Check{Name: label + " aud", Status: Pass, Seen: strings.Join(aud, " ")})
 		default:
 			fix := "the client must request resource=" + r.prm.Resource + " (RFC 8707), or the server must accept this audience"
-			for _, a := range aud {
-				if strings.TrimSuffix(a, "/") == strings.TrimSuffix(r.prm.Resource, "/") {
-					fix = "the audience differs from the resource only by a trailing slash (SPEC failure mode 4); " + fix
-				} else if strings.HasPrefix(r.prm.Resource, strings.TrimSuffix(a, "/")+"/") {
-					fix = "the audience is the origin, not the MCP endpoint; " + fix
-				}
+			switch auth.NewAudienceError([]string{r.prm.Resource}, aud).Hint {
+			case auth.AudienceTrailingSlash:
+				fix = "the audience differs from the resource only by a trailing slash (SPEC failure mode 4); " + fix
+			case auth.AudienceOriginOnly:
+				fix = "the audience is the origin, not the MCP endpoint; " + fix
 			}
 			r.add(Check{Name: label + " aud", Status: Fail, Expected: r.prm.Resource, Seen: fmt.Sprintf("%q", aud), Fix: fix})
 		}
