@@ -41,7 +41,8 @@ type Authenticator struct {
 	logger     *slog.Logger
 
 	tokens   *gocache.Cache // raw token -> *Token; nil when disabled
-	sessions *gocache.Cache // Mcp-Session-Id -> subjectKey of its creator
+	sessions *sessionTable  // Mcp-Session-Id -> the subject that created it
+	inflight *inflightTable // JSON-RPC ids of sessionless requests in flight -> their subject
 	cacheTTL time.Duration
 
 	introspect *introspector
@@ -143,7 +144,6 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 		norm:       cfg.Scopes,
 		maxToken:   cfg.MaxTokenBytes,
 		maxBody:    cfg.MaxBodyBytes,
-		sessions:   gocache.New(sessionBindingTTL, 0), // swept by sweep, not a go-cache janitor
 		now:        cfg.Now,
 		logger:     cfg.Logger,
 		trace:      cfg.Trace,
@@ -162,6 +162,9 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.sessions = newSessionTable(orDefaultInt(cfg.MaxSessions, defaultMaxSessions), orDefaultInt(cfg.MaxSessionsPerSubject, defaultMaxPerSubject),
+		orDefault(cfg.SessionIdleTimeout, defaultSessionIdle), a.now)
+	a.inflight = newInflightTable(maxInflight)
 	if a.logger == nil {
 		a.logger = slog.Default()
 	}
@@ -287,6 +290,18 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
+func orDefaultInt(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+// SessionIdleTimeout returns how long a session binding lives without use
+// ([Config.SessionIdleTimeout]); the MCP server's sessions should idle out
+// after the same time.
+func (a *Authenticator) SessionIdleTimeout() time.Duration { return a.sessions.ttl }
+
 // sweep drops expired cache entries every minute until ctx ends. The
 // caches have no go-cache janitor, whose goroutine would outlive Close.
 func (a *Authenticator) sweep(ctx context.Context) {
@@ -300,7 +315,7 @@ func (a *Authenticator) sweep(ctx context.Context) {
 			if a.tokens != nil {
 				a.tokens.DeleteExpired()
 			}
-			a.sessions.DeleteExpired()
+			a.sessions.sweep()
 		}
 	}
 }

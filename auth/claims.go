@@ -2,7 +2,6 @@ package auth
 
 import (
 	"encoding/json"
-	"errors"
 	"strconv"
 	"sync"
 )
@@ -25,20 +24,18 @@ func (m mapClaims) get(name string) (any, bool, error) {
 // payloadClaims are a JWT payload split into its members without decoding
 // them: a verifier decodes only the handful of claims it checks, and the
 // whole map only when someone asks for [Token.Claims]. Member names are
-// compared exactly, as a map would; a payload the scanner does not handle
-// (escaped or non-ASCII names, repeated names) is decoded into a map instead,
-// so both ways give the same answers. One difference remains, on purpose: a
+// compared exactly, as a map would, and the last of a repeated name wins,
+// as in a map. One difference remains, on purpose: a
 // number out of float64 range makes encoding/json refuse a whole payload,
 // while here it refuses only the claim that holds it, if the verifier reads
 // it (exp, nbf, iat); Claims leaves such a claim out.
 type payloadClaims struct {
 	payload []byte
-	members []rawMember // exact names; nil when m is used
-	m       map[string]any
+	members []rawMember
 }
 
-// rawMember is a member of a JSON object, name and value still encoded
-// (the name without its quotes, and free of escapes).
+// rawMember is a member of a JSON object: the decoded name, and the value
+// still encoded.
 type rawMember struct{ name, value []byte }
 
 // parseObject checks that b (the JOSE header or the payload, as what says)
@@ -47,16 +44,11 @@ func parseObject(b []byte, what string) (*payloadClaims, error) {
 	if !json.Valid(b) {
 		return nil, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
 	}
-	if ms, ok := scanExact(b); ok {
-		return &payloadClaims{payload: b, members: ms}, nil
-	}
-	var m map[string]any
-	err := json.Unmarshal(b, &m)
-	var typeErr *json.UnmarshalTypeError
-	if (err != nil && !errors.As(err, &typeErr)) || m == nil {
+	ms, ok := scanExact(b) // on valid JSON, it fails only for other values than an object
+	if !ok {
 		return nil, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
 	}
-	return &payloadClaims{payload: b, m: m}, nil // a claim out of range is left out, as Claims does
+	return &payloadClaims{payload: b, members: ms}, nil
 }
 
 // decodeObject base64url-decodes a token segment and splits its JSON object.
@@ -82,16 +74,20 @@ func headerString(h claimSet, name string) (string, error) {
 	return s, nil
 }
 
-// scanExact splits a valid JSON object into members with exact names; ok is
-// false for names with escapes or non-ASCII bytes, repeated names, or
-// anything but an object.
+// scanExact splits a valid JSON object into members with exact names,
+// decoding names that are escaped or not ASCII; ok is false for anything but
+// an object. A repeated name is kept twice: get reads the last one, as the
+// map decoder does, so no member is compared with the others and the cost
+// stays linear in len(b).
 func scanExact(b []byte) ([]rawMember, bool) {
 	out := make([]rawMember, 0, 12)
-	ok := walkObject(b, func(name, value []byte) bool {
-		for _, m := range out {
-			if string(m.name) == string(name) {
-				return false // repeated: the map decoder's last-wins rule applies
+	ok := isObject(b, func(name []byte, plain bool, value []byte) bool {
+		if !plain {
+			d, ok := appendUnquoted(make([]byte, 0, len(name)), name)
+			if !ok {
+				return false
 			}
+			name = d
 		}
 		out = append(out, rawMember{name: name, value: value})
 		return true
@@ -100,12 +96,8 @@ func scanExact(b []byte) ([]rawMember, bool) {
 }
 
 func (p *payloadClaims) get(name string) (any, bool, error) {
-	if p.m != nil {
-		v, ok := p.m[name]
-		return v, ok, nil
-	}
-	for _, m := range p.members {
-		if string(m.name) == name {
+	for i := len(p.members) - 1; i >= 0; i-- { // the last one wins
+		if m := p.members[i]; string(m.name) == name {
 			v, err := decodeValue(m.value)
 			return v, true, err
 		}

@@ -119,6 +119,22 @@ type Config struct {
 	// concurrent callers. Zero means 10 seconds.
 	KeyRefreshMinGap time.Duration
 
+	// SessionIdleTimeout is how long a binding of an MCP session to its
+	// subject lives without use. Set the MCP server's own session idle
+	// timeout to the same value (mcp-go: server.WithSessionIdleTTL, or
+	// mcpgo.TransportOptions), so a binding never ends while its session
+	// lives. Zero means 1 hour.
+	SessionIdleTimeout time.Duration
+
+	// MaxSessions bounds the bound sessions; when it is reached, requests
+	// that would create or bind another session get 503 until some idle out
+	// or are closed. Zero means 10,000.
+	MaxSessions int
+
+	// MaxSessionsPerSubject bounds the sessions one subject (issuer and
+	// sub) may hold, so one caller cannot take them all. Zero means 100.
+	MaxSessionsPerSubject int
+
 	// InsecureAllowHTTP permits plain http issuer, key set and resource URLs
 	// on non-loopback hosts. Only for tests on private networks: tokens and
 	// keys travel unprotected. Loopback http is always allowed.
@@ -162,12 +178,14 @@ const (
 	defaultLeeway        = 30 * time.Second
 	defaultMaxTokenBytes = 16 << 10
 	defaultMaxBodyBytes  = 4 << 20
-	sessionBindingTTL    = 24 * time.Hour
+	defaultSessionIdle   = time.Hour
+	defaultMaxSessions   = 10_000
+	defaultMaxPerSubject = 100
+	maxInflight          = 100_000
 	// Bounds on the in-memory maps, so no flood of requests, even with valid
 	// tokens, grows memory without limit. Past them, new entries are not kept:
 	// tokens are verified again, sessions are left to the MCP server.
 	maxCachedTokens      = 100_000
-	maxSessions          = 100_000
 	defaultTokenCacheTTL = 5 * time.Minute
 	defaultRefresh       = 15 * time.Minute
 	defaultMinGap        = 10 * time.Second

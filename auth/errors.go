@@ -32,6 +32,9 @@ const (
 	ReasonScopeInsufficient   Reason = "scope_insufficient"    // valid token without the required scopes: 403
 	ReasonRequestTooLarge     Reason = "request_too_large"     // JSON-RPC body over Config.MaxBodyBytes: 413
 	ReasonSessionMismatch     Reason = "session_mismatch"      // Mcp-Session-Id created by another subject: 404
+	ReasonHeaderMismatch      Reason = "header_mismatch"       // Mcp-Method/Mcp-Name disagree with the body or are malformed: 400, JSON-RPC -32020
+	ReasonSessionLimit        Reason = "session_limit"         // no room to bind another session (Config.MaxSessions, MaxSessionsPerSubject): 503
+	ReasonRequestIDConflict   Reason = "request_id_conflict"   // a sessionless request or cancellation names another subject's in-flight request id: 409
 )
 
 // Status returns the HTTP status the middleware answers for r.
@@ -39,9 +42,11 @@ func (r Reason) Status() int {
 	switch r {
 	case ReasonTokenMissing:
 		return http.StatusUnauthorized
-	case ReasonRequestInvalid, ReasonTokenTooLarge:
+	case ReasonRequestInvalid, ReasonTokenTooLarge, ReasonHeaderMismatch:
 		return http.StatusBadRequest
-	case ReasonKeysetUnavailable, ReasonIntrospectionFailed:
+	case ReasonRequestIDConflict:
+		return http.StatusConflict
+	case ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonSessionLimit:
 		return http.StatusServiceUnavailable
 	case ReasonScopeInsufficient:
 		return http.StatusForbidden
@@ -60,7 +65,8 @@ func (r Reason) Status() int {
 // none.
 func (r Reason) OAuthError() string {
 	switch r {
-	case ReasonTokenMissing, ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonRequestTooLarge, ReasonSessionMismatch:
+	case ReasonTokenMissing, ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonRequestTooLarge, ReasonSessionMismatch,
+		ReasonHeaderMismatch, ReasonSessionLimit, ReasonRequestIDConflict:
 		return ""
 	case ReasonRequestInvalid, ReasonTokenTooLarge:
 		return "invalid_request"
@@ -128,6 +134,9 @@ var (
 	ErrScopeInsufficient   = &Error{Reason: ReasonScopeInsufficient}
 	ErrRequestTooLarge     = &Error{Reason: ReasonRequestTooLarge}
 	ErrSessionMismatch     = &Error{Reason: ReasonSessionMismatch}
+	ErrHeaderMismatch      = &Error{Reason: ReasonHeaderMismatch}
+	ErrSessionLimit        = &Error{Reason: ReasonSessionLimit}
+	ErrRequestIDConflict   = &Error{Reason: ReasonRequestIDConflict}
 )
 
 func fail(r Reason, format string, args ...any) *Error {

@@ -129,40 +129,52 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	o := a.decide(r, lookup)
 	a.observe(r, &o)
 	if o.err != nil {
-		if o.failed != nil {
-			a.writeOperationError(w, r, *o.failed, o.err)
-		} else {
-			a.WriteError(w, r, o.err)
-		}
+		a.writeError(w, r, o.err, o.failed)
 		return
 	}
-	if r.Method == http.MethodPost && sessionID(r) == "" {
-		w = &sessionCapture{ResponseWriter: w, a: a, t: o.t}
+	if o.flights != nil {
+		defer a.inflight.release(o.flights)
 	}
+	w = &sessionWriter{ResponseWriter: w, a: a, r: r, t: o.t, sid: o.sid, firstSight: o.firstSight}
 	next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), o.t)))
 }
 
 // outcome is what decide found out about one request.
 type outcome struct {
-	t        *Token
-	ops      []Operation
-	failed   *Operation         // the operation refused, if one was
-	required scopes.Requirement // what the operations needed, beyond the baseline
-	err      error
+	t          *Token
+	msgs       []message
+	failed     *Operation         // the operation refused, if one was
+	required   scopes.Requirement // what the operations needed, beyond the baseline
+	sid        string             // the session the request names
+	firstSight bool               // the request bound sid at first sight
+	flights    []string           // in-flight id keys claimed for the request
+	err        error
 }
 
 // decide makes the whole decision for r: token, baseline scopes, the
-// operations' requirements, session binding.
+// operations' requirements, then the session binding, or for a request
+// without a session, its JSON-RPC ids.
 func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o outcome) {
 	if o.t, o.err = a.Check(r); o.err != nil {
 		return o
 	}
+	if o.sid, o.err = sessionID(r); o.err != nil {
+		return o
+	}
 	if lookup != nil && r.Method == http.MethodPost {
-		if o.ops, o.err = a.operations(r); o.err != nil {
+		o.msgs, o.err = a.operations(r)
+		if o.err != nil {
+			if len(o.msgs) == 1 {
+				o.failed = &o.msgs[0].Operation
+			}
 			return o
 		}
-		for i, op := range o.ops {
-			req, known := lookup.Requirement(op.Method, op.Name)
+		for i := range o.msgs {
+			m := &o.msgs[i]
+			if !m.guarded {
+				continue
+			}
+			req, known := lookup.Requirement(m.Method, m.Name)
 			if !known {
 				continue
 			}
@@ -174,13 +186,22 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o out
 			}
 			// The challenge names the baseline too, so no client drops it.
 			if o.err = a.CheckScopes(o.t, a.baseline.And(req)); o.err != nil {
-				o.failed = &o.ops[i]
+				o.failed = &m.Operation
 				return o
 			}
 		}
 	}
-	if sid := sessionID(r); sid != "" && !a.bindSession(sid, o.t) {
-		o.err = fail(ReasonSessionMismatch, "unknown session")
+	subject := subjectKey(o.t)
+	if o.sid != "" {
+		var res bindResult
+		res, o.err = a.sessions.bind(o.sid, subject)
+		o.firstSight = res == bindNew
+		return o
+	}
+	if keys := inflightKeys(o.msgs); len(keys) > 0 {
+		if o.err = a.inflight.claim(keys, subject); o.err == nil {
+			o.flights = keys
+		}
 	}
 	return o
 }
@@ -220,9 +241,15 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) {
 	if d.Required == "" {
 		d.Required = a.baseline.And(o.required).String()
 	}
-	ops := o.ops
+	var ops []Operation
 	if o.failed != nil {
 		ops = []Operation{*o.failed}
+	} else {
+		for _, m := range o.msgs {
+			if m.guarded {
+				ops = append(ops, m.Operation)
+			}
+		}
 	}
 	for i, op := range ops {
 		if i > 0 {
@@ -304,7 +331,7 @@ func (a *Authenticator) Challenge(err error) Challenge {
 // failure), else nil.
 func (a *Authenticator) Reject(w http.ResponseWriter, r *http.Request, t *Token, err error) {
 	a.observe(r, &outcome{t: t, err: err})
-	a.WriteError(w, r, err)
+	a.writeError(w, r, err, nil)
 }
 
 // WriteError writes the response for an authentication or authorization
@@ -312,27 +339,48 @@ func (a *Authenticator) Reject(w http.ResponseWriter, r *http.Request, t *Token,
 // challenge, exposed to browsers through CORS; for 503 a Retry-After; and a
 // small JSON body with error, error_description and reason.
 func (a *Authenticator) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	e := a.writeHeaders(w, r, err)
-	code := e.Reason.OAuthError()
-	if code == "" {
-		code = string(e.Reason)
-	}
-	_ = json.NewEncoder(w).Encode(struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description,omitempty"`
-		Reason      Reason `json:"reason"`
-	}{code, sanitize(e.Description), e.Reason})
+	a.writeError(w, r, err, nil)
 }
 
 // JSONRPCForbidden is the JSON-RPC error code of the body that accompanies
 // a 403 for an MCP operation.
 const JSONRPCForbidden = -32003
 
-// writeOperationError answers a refused MCP operation: the headers of
-// WriteError and a JSON-RPC error response carrying the same information.
-func (a *Authenticator) writeOperationError(w http.ResponseWriter, r *http.Request, op Operation, err error) {
+// JSONRPCHeaderMismatch is the JSON-RPC error code of the body of a 400 for
+// Mcp-Method or Mcp-Name headers that disagree with the body or cannot be
+// decoded (HeaderMismatch in the 2026-07-28 Streamable HTTP transport).
+const JSONRPCHeaderMismatch = -32020
+
+// writeError answers a refusal. A refused MCP operation (op, or any header
+// mismatch) gets a JSON-RPC error response carrying the same information as
+// the headers; anything else the body of WriteError.
+func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err error, op *Operation) {
 	e := a.writeHeaders(w, r, err)
-	data := map[string]any{"reason": e.Reason, "method": op.Method, "name": op.Name, "resource_metadata": a.resourceMetadataURL}
+	if op == nil && e.Reason != ReasonHeaderMismatch {
+		code := e.Reason.OAuthError()
+		if code == "" {
+			code = string(e.Reason)
+		}
+		_ = json.NewEncoder(w).Encode(struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description,omitempty"`
+			Reason      Reason `json:"reason"`
+		}{code, sanitize(e.Description), e.Reason})
+		return
+	}
+	data := map[string]any{"reason": e.Reason}
+	id := json.RawMessage("null")
+	if op != nil {
+		data["method"], data["name"] = op.Method, op.Name
+		if len(op.ID) > 0 {
+			id = op.ID
+		}
+	}
+	code := JSONRPCHeaderMismatch
+	if e.Reason != ReasonHeaderMismatch {
+		code = JSONRPCForbidden
+		data["resource_metadata"] = a.resourceMetadataURL
+	}
 	var se *ScopeError
 	if errors.As(e, &se) {
 		data["scope"] = a.Challenge(e).Scope
@@ -342,14 +390,10 @@ func (a *Authenticator) writeOperationError(w http.ResponseWriter, r *http.Reque
 			data["hints"] = se.Hints
 		}
 	}
-	id := op.ID
-	if len(id) == 0 {
-		id = json.RawMessage("null")
-	}
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"jsonrpc": "2.0",
 		"id":      id,
-		"error":   map[string]any{"code": JSONRPCForbidden, "message": string(e.Reason) + ": " + sanitize(e.Description), "data": data},
+		"error":   map[string]any{"code": code, "message": string(e.Reason) + ": " + sanitize(e.Description), "data": data},
 	})
 }
 
@@ -358,14 +402,14 @@ func (a *Authenticator) writeHeaders(w http.ResponseWriter, r *http.Request, err
 	e := asError(err)
 	status := e.Reason.Status()
 	h := w.Header()
-	switch status {
-	case http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest:
+	switch {
+	case status == http.StatusUnauthorized || e.Reason.OAuthError() != "":
 		h.Set("WWW-Authenticate", a.Challenge(e).String())
 		h.Add("Access-Control-Expose-Headers", "WWW-Authenticate")
 		if r.Header.Get("Origin") != "" && h.Get("Access-Control-Allow-Origin") == "" {
 			h.Set("Access-Control-Allow-Origin", "*")
 		}
-	case http.StatusServiceUnavailable:
+	case status == http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(a.retryAfter))
 	}
 	h.Set("Content-Type", "application/json")

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,11 +37,14 @@ func (f RequirementFunc) Requirement(method, name string) (scopes.Requirement, b
 }
 
 // guardedParam maps each guarded method to the params member naming its target.
-var guardedParam = map[string]string{
-	"tools/call":     "name",
-	"prompts/get":    "name",
-	"resources/read": "uri",
+var guardedParam = map[string]int{
+	"tools/call":     slotName,
+	"prompts/get":    slotName,
+	"resources/read": slotURI,
 }
+
+// methodCancelled is the notification that cancels an in-flight request.
+const methodCancelled = "notifications/cancelled"
 
 // maxBatch bounds the messages of one JSON-RPC batch that are inspected; a
 // longer batch is refused.
@@ -51,225 +55,215 @@ const maxBatch = 64
 // nothing.
 var errNotJSONRPC = errors.New("not a JSON-RPC message")
 
+// message is what the check reads of one JSON-RPC request or notification.
+type message struct {
+	Operation
+	guarded   bool            // a tools/call, prompts/get or resources/read
+	cancelled json.RawMessage // params.requestId of a notifications/cancelled
+}
+
 // ParseOperations returns the guarded operations in a JSON-RPC body, a single
 // message or a batch. To leave no room between what this check sees and what
 // the MCP server executes, it refuses what encoding/json would read
 // ambiguously: a member named twice, also in another letter case ("name" and
 // "Name" decode into the same field), and a method or name that is not a
-// string.
+// string. Its cost is linear in the size of body.
 func ParseOperations(body []byte) ([]Operation, error) {
-	// The common case: one object and nothing else.
-	if ms, err, ok := scanMembers(body); ok {
-		if err != nil {
-			return nil, err
-		}
-		op, guarded, err := messageOp(ms)
-		if err != nil || !guarded {
-			return nil, err
-		}
-		return []Operation{op}, nil
+	msgs, err := parseMessages(body)
+	if err != nil {
+		return nil, err
 	}
-	// Otherwise every top-level JSON value in the body, as a decoder reading
-	// a stream would see them: mcp-go's SSE transport decodes the first value
-	// and ignores what follows, so trailing data must not hide a call.
-	dec := json.NewDecoder(bytes.NewReader(body))
 	var ops []Operation
-	n := 0
-	for {
-		var v json.RawMessage
-		if dec.Decode(&v) != nil {
-			break
+	for _, m := range msgs {
+		if m.guarded {
+			ops = append(ops, m.Operation)
 		}
-		msgs := []json.RawMessage{v}
-		if bytes.TrimLeft(v, " \t\r\n")[0] == '[' {
-			if json.Unmarshal(v, &msgs) != nil {
-				break
-			}
-		}
-		if n += len(msgs); n > maxBatch {
-			return nil, fmt.Errorf("%d messages in one request; at most %d are accepted", n, maxBatch)
-		}
-		for _, m := range msgs {
-			op, guarded, err := parseMessage(m)
-			switch {
-			case errors.Is(err, errNotJSONRPC):
-				// Not a message (a number, a string...): nothing runs it. The
-				// messages around it are still checked.
-			case err != nil:
-				return nil, err
-			case guarded:
-				ops = append(ops, op)
-			}
-		}
-	}
-	if n == 0 {
-		return nil, errNotJSONRPC
 	}
 	return ops, nil
 }
 
-// parseMessage reads one JSON-RPC message. ok is false for a message that
-// is not a guarded operation.
-func parseMessage(b []byte) (Operation, bool, error) {
-	ms, err := objectMembers(b)
-	if err != nil {
-		return Operation{}, false, err
-	}
-	return messageOp(ms)
-}
-
-// messageOp reads the guarded operation of one message's members.
-func messageOp(ms members) (op Operation, ok bool, err error) {
-	method, hasMethod := ms.get("method")
-	if !hasMethod {
-		return Operation{}, false, nil // a response or junk: nothing to run
-	}
-	if op.Method, err = decodeString(method); err != nil {
-		return Operation{}, false, errors.New("the JSON-RPC method is not a string")
-	}
-	param, guarded := guardedParam[op.Method]
-	if !guarded {
-		return op, false, nil
-	}
-	op.ID, _ = ms.get("id")
-	params, has := ms.get("params")
-	if !has || bytes.Equal(bytes.TrimSpace(params), []byte("null")) {
-		return op, true, nil // no target: the server refuses it; checked as the empty name
-	}
-	pm, err := objectMembers(params)
-	if err != nil {
-		return Operation{}, false, fmt.Errorf("%s params: %w", op.Method, err)
-	}
-	if v, has := pm.get(param); has {
-		if op.Name, err = decodeString(v); err != nil {
-			return Operation{}, false, fmt.Errorf("%s params.%s is not a string", op.Method, param)
+// parseMessages reads every JSON-RPC message in body: every top-level JSON
+// value, as a decoder reading a stream would see them (mcp-go's SSE
+// transport decodes the first value and ignores what follows, so trailing
+// data must not hide a call), and every element of a batch. Values that are
+// not messages (a number, a string) are skipped; nothing runs them.
+func parseMessages(body []byte) ([]message, error) {
+	var (
+		out []message
+		n   int
+		err error
+	)
+	add := func(v []byte) bool {
+		if n++; n > maxBatch {
+			err = fmt.Errorf("more than %d messages in one request", maxBatch)
+			return false
 		}
-	}
-	return op, true, nil
-}
-
-// member is one name/value pair of a JSON object, the name folded.
-type member struct {
-	name  string
-	value json.RawMessage
-}
-
-// members is a small JSON object: a handful of members, looked up linearly.
-type members []member
-
-func (ms members) get(name string) (json.RawMessage, bool) {
-	for _, m := range ms {
-		if m.name == name {
-			return m.value, true
+		m, perr := parseMessage(v)
+		switch {
+		case errors.Is(perr, errNotJSONRPC):
+		case perr != nil:
+			err = perr
+			return false
+		default:
+			out = append(out, m)
 		}
+		return true
 	}
-	return nil, false
-}
-
-// objectMembers splits a JSON object into its members, keyed by their
-// folded name (see foldKey), refusing a name that appears twice in any
-// letter case. A fast scanner handles the common case; anything it does not
-// understand goes to encoding/json's own tokenizer, so the answer never
-// depends on the scanner.
-func objectMembers(b []byte) (members, error) {
-	if m, err, ok := scanMembers(b); ok {
-		return m, err
-	}
-	return decodeMembers(b)
-}
-
-// decodeMembers is objectMembers with encoding/json's tokenizer.
-func decodeMembers(b []byte) (members, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, errNotJSONRPC
-	}
-	var out members
-	for dec.More() {
-		t, err := dec.Token()
+	for i := skipWS(body, 0); i < len(body); i = skipWS(body, i) {
+		end := -1
+		switch body[i] {
+		case '[':
+			end = walkArray(body, i, add)
+		case '{':
+			if end = scanValue(body, i); end > 0 && !add(body[i:end]) {
+				end = -1
+			}
+		default:
+			end = scanValue(body, i)
+		}
 		if err != nil {
-			return nil, errNotJSONRPC
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, errNotJSONRPC
-		}
-		if out, err = addMember(out, t.(string), v); err != nil {
 			return nil, err
 		}
+		if end < 0 {
+			break // where a decoder stops too
+		}
+		i = end
 	}
-	if _, err := dec.Token(); err != nil {
+	if n == 0 {
 		return nil, errNotJSONRPC
 	}
 	return out, nil
 }
 
-func addMember(out members, name string, v json.RawMessage) (members, error) {
-	name = foldKey(name)
-	if _, dup := out.get(name); dup {
-		return nil, fmt.Errorf("the member %q appears more than once (names are compared ignoring case, as encoding/json does)", name)
-	}
-	return append(out, member{name, v}), nil
-}
-
-// scanMembers is the fast path of objectMembers for a well-formed object
-// whose names are plain ASCII without escapes (escapes and non-ASCII names,
-// with their Unicode folds and invalid UTF-8, take the slow path). It checks
-// structure only: values are decoded later by encoding/json, which rejects
-// what this scan let through.
-func scanMembers(b []byte) (out members, err error, ok bool) {
-	out = make(members, 0, 6)
-	ok = walkObject(b, func(name, value []byte) bool {
-		out, err = addMember(out, knownKey(name), value)
-		return err == nil
-	})
+// parseMessage reads one JSON-RPC message, an object; errNotJSONRPC means it
+// is not a request or notification (a response, junk) and runs nothing.
+func parseMessage(b []byte) (m message, err error) {
+	ms, err := readMembers(b)
 	if err != nil {
-		return nil, err, true
+		return m, err
 	}
-	if !ok {
-		return nil, nil, false
+	method, has := ms.get(slotMethod)
+	if !has {
+		return m, errNotJSONRPC // a response or junk: nothing to run
 	}
-	return out, nil, true
-}
-
-// knownKeys are the member names the check reads, and common others whose
-// names need no allocation.
-var knownKeys = [...]string{"method", "params", "id", "name", "uri", "jsonrpc", "arguments", "_meta"}
-
-// knownKey returns the folded name of an ASCII member name, without
-// allocating for the known ones.
-func knownKey(b []byte) string {
-	for _, k := range knownKeys {
-		if len(b) == len(k) && asciiEqualFold(b, k) {
-			return k
+	if m.Method, err = decodeString(method); err != nil {
+		return message{}, errors.New("the JSON-RPC method is not a string")
+	}
+	m.ID, _ = ms.get(slotID)
+	params, hasParams := ms.get(slotParams)
+	hasParams = hasParams && !bytes.Equal(bytes.TrimSpace(params), []byte("null"))
+	if slot, guarded := guardedParam[m.Method]; guarded {
+		m.guarded = true
+		if !hasParams {
+			return m, nil // no target: the server refuses it; checked as the empty name
+		}
+		pm, err := readMembers(params)
+		if err != nil {
+			return message{}, fmt.Errorf("%s params: %w", m.Method, err)
+		}
+		if v, has := pm.get(slot); has {
+			if m.Name, err = decodeString(v); err != nil {
+				return message{}, fmt.Errorf("%s params.%s is not a string", m.Method, slotNames[slot])
+			}
+		}
+		return m, nil
+	}
+	if m.Method == methodCancelled && hasParams {
+		if pm, err := readMembers(params); err == nil {
+			m.cancelled, _ = pm.get(slotRequestID)
 		}
 	}
-	return string(b)
+	return m, nil
 }
 
-func asciiEqualFold(b []byte, k string) bool {
+// The members the check reads. The first five are matched as encoding/json
+// matches struct fields, ignoring case (with Unicode folds: the long s is an
+// s); requestId exactly, as mcp-go reads it from a map.
+const (
+	slotMethod = iota
+	slotParams
+	slotID
+	slotName
+	slotURI
+	slotRequestID
+	nSlots
+)
+
+var slotNames = [nSlots]string{"method", "params", "id", "name", "uri", "requestId"}
+
+var foldedNames = func() (b [slotRequestID][]byte) {
 	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+		b[i] = []byte(slotNames[i])
+	}
+	return b
+}()
+
+// members are the values of the members the check reads, of one object.
+type members struct {
+	v   [nSlots]json.RawMessage
+	set uint8
+}
+
+func (ms *members) get(slot int) (json.RawMessage, bool) {
+	return ms.v[slot], ms.set&(1<<slot) != 0
+}
+
+// readMembers reads the members the check needs from the JSON object b,
+// refusing one named twice (in any letter case for the folded names).
+// Other members are skipped unread, so the cost is linear in len(b) whatever
+// their number. A b that is not a well-formed object is errNotJSONRPC.
+func readMembers(b []byte) (ms members, err error) {
+	ok := isObject(b, func(name []byte, plain bool, value []byte) bool {
+		slot := slotOf(name, plain)
+		if slot < 0 {
+			return true
 		}
-		if c != k[i] {
+		if ms.set&(1<<slot) != 0 {
+			err = fmt.Errorf("the member %q appears more than once (names are compared ignoring case, as encoding/json does)", slotNames[slot])
 			return false
 		}
+		ms.set |= 1 << slot
+		ms.v[slot] = value
+		return true
+	})
+	if err != nil {
+		return members{}, err
 	}
-	return true
+	if !ok {
+		return members{}, errNotJSONRPC
+	}
+	return ms, nil
 }
 
-// foldKey maps a member name to the lowercase form of the field name
-// encoding/json would match it to, including its Unicode folds (the Kelvin
-// sign for k, the long s for s).
-func foldKey(s string) string {
-	for _, known := range knownKeys {
-		if strings.EqualFold(s, known) {
-			return known
+// maxEscapedName bounds the raw length of an escaped or non-ASCII member
+// name that can still decode to one of slotNames: each of their at most 9
+// characters takes at most 6 bytes escaped (\uXXXX).
+const maxEscapedName = 64
+
+// slotOf returns the slot of a member name (raw, between its quotes), or -1.
+func slotOf(name []byte, plain bool) int {
+	if !plain {
+		if len(name) > maxEscapedName {
+			return -1
+		}
+		var buf [4 * maxEscapedName]byte
+		d, ok := appendUnquoted(buf[:0], name)
+		if !ok {
+			return -1 // invalid JSON: nothing decodes it
+		}
+		name = d
+	}
+	if string(name) == slotNames[slotRequestID] {
+		return slotRequestID
+	}
+	for i, k := range foldedNames {
+		// A plain name folds only to a name of its length; an escaped one may
+		// be longer (the Kelvin sign takes three bytes for a k).
+		if (len(name) == len(k) || !plain && len(name) > len(k)) && bytes.EqualFold(name, k) {
+			return i
 		}
 	}
-	return s
+	return -1
 }
 
 // peekBody reads the whole body, up to limit bytes, and puts back an
@@ -304,10 +298,11 @@ func peekBody(r *http.Request, limit int64) (body []byte, over bool, err error) 
 	return body, false, err
 }
 
-// operations finds the guarded operations of r: from the body, and from the
+// operations finds the messages of r: from the body, and from the
 // Mcp-Method and Mcp-Name headers of the 2026-07-28 transport, which must
-// agree with the body when both are present.
-func (a *Authenticator) operations(r *http.Request) ([]Operation, error) {
+// agree with the body when both are present. With a header mismatch it
+// returns the body's messages too, for the JSON-RPC id of the answer.
+func (a *Authenticator) operations(r *http.Request) ([]message, error) {
 	hMethod, hName := r.Header.Get("Mcp-Method"), r.Header.Get("Mcp-Name")
 	body, over, err := peekBody(r, a.maxBody)
 	switch {
@@ -316,27 +311,55 @@ func (a *Authenticator) operations(r *http.Request) ([]Operation, error) {
 	case err != nil:
 		return nil, fail(ReasonRequestInvalid, "the request body cannot be read")
 	}
-	ops, err := ParseOperations(body)
+	msgs, err := parseMessages(body)
 	if err != nil && !errors.Is(err, errNotJSONRPC) {
 		return nil, fail(ReasonRequestInvalid, "%v", err)
 	}
 	if hMethod == "" {
-		return ops, nil
+		return msgs, nil
 	}
-	if _, guarded := guardedParam[hMethod]; !guarded {
-		for _, op := range ops {
-			return nil, fail(ReasonRequestInvalid, "the Mcp-Method header says %q but the body calls %q", hMethod, op.Method)
+	name, err := decodeHeaderValue(hName)
+	if err != nil {
+		return msgs, fail(ReasonHeaderMismatch, "the Mcp-Name header: %v", err)
+	}
+	_, guarded := guardedParam[hMethod]
+	if len(msgs) > 1 {
+		return msgs, fail(ReasonHeaderMismatch, "Mcp-Method and Mcp-Name headers cannot describe a batch")
+	}
+	if len(msgs) == 1 {
+		m := msgs[0]
+		if m.Method != hMethod || guarded && m.Name != name {
+			return msgs, fail(ReasonHeaderMismatch, "the Mcp-Method/Mcp-Name headers (%q, %q) disagree with the body (%q, %q)", hMethod, trunc(name), m.Method, trunc(m.Name))
 		}
+		return msgs, nil
+	}
+	if !guarded {
 		return nil, nil
 	}
-	if len(ops) > 1 {
-		return nil, fail(ReasonRequestInvalid, "Mcp-Method and Mcp-Name headers cannot describe a batch")
+	return []message{{Operation: Operation{Method: hMethod, Name: name}, guarded: true}}, nil
+}
+
+// The sentinel around a header value in base64, for values outside the
+// header-safe characters (the 2026-07-28 Streamable HTTP transport).
+const (
+	base64HeaderPrefix = "=?base64?"
+	base64HeaderSuffix = "?="
+)
+
+// decodeHeaderValue decodes an Mcp-Name value: plain, or standard base64
+// (with padding) between =?base64? and ?=.
+func decodeHeaderValue(v string) (string, error) {
+	rest, ok := strings.CutPrefix(v, base64HeaderPrefix)
+	if !ok {
+		return v, nil
 	}
-	if len(ops) == 1 && (ops[0].Method != hMethod || ops[0].Name != hName) {
-		return nil, fail(ReasonRequestInvalid, "the Mcp-Method/Mcp-Name headers (%q, %q) disagree with the body (%q, %q)", hMethod, hName, ops[0].Method, ops[0].Name)
+	enc, ok := strings.CutSuffix(rest, base64HeaderSuffix)
+	if !ok {
+		return v, nil
 	}
-	if len(ops) == 0 {
-		ops = []Operation{{Method: hMethod, Name: hName}}
+	b, err := base64.StdEncoding.DecodeString(enc) // as mcp-go decodes it
+	if err != nil {
+		return "", fmt.Errorf("%q is not valid base64 between %s and %s", trunc(enc), base64HeaderPrefix, base64HeaderSuffix)
 	}
-	return ops, nil
+	return string(b), nil
 }

@@ -3,8 +3,10 @@ package auth
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -48,37 +50,99 @@ func FuzzParseOperations(f *testing.F) {
 	})
 }
 
-// FuzzScanMembersMatchesDecoder holds the fast scanner to encoding/json: on
-// valid JSON, whenever the scanner decides, it must decide as the decoder
-// does, member by member.
+// FuzzScanMembersMatchesDecoder holds the linear member reader to
+// encoding/json: on a valid JSON object, the members it reads are the ones
+// encoding/json's tokenizer finds under the same names (folded as struct
+// fields are matched, requestId exactly), and it refuses exactly when one
+// of them appears twice.
 func FuzzScanMembersMatchesDecoder(f *testing.F) {
 	for _, s := range []string{
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":[1,{"b":"}"}]}}}`,
-		`{"method":"tools/call","METHOD":"x"}`, `{}`, ` { "a" : "b\"}" , "c":[] } `, `{"a":1}x`, `{"n\u0061me":1}`,
-		`{"a":"\\"}`, `{"k":true,"K":false}`,
+		`{"method":"tools/call","METHOD":"x"}`, `{}`, ` { "a" : "b\"}" , "c":[] } `, `{"n\u0061me":1}`,
+		`{"a":"\\"}`, `{"paramſ":true,"params":false}`, `{"requestId":1,"requestid":2}`, `{"\ud800":1,"\u0069d":2}`,
+		"{\"na\xffme\":1}", `{"requestId":1,"requestId":2}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fast, ferr, ok := scanMembers(b)
-		if !ok || !json.Valid(b) {
+		if !json.Valid(b) || bytes.TrimSpace(b)[0] != '{' {
 			return
 		}
-		slow, serr := decodeMembers(b)
-		if (ferr == nil) != (serr == nil) {
-			t.Fatalf("scanner error %v, decoder error %v for %q", ferr, serr, b)
+		ms, err := readMembers(b)
+		if errors.Is(err, errNotJSONRPC) {
+			t.Fatalf("a valid object %q was not read", b)
 		}
-		if ferr != nil {
-			return
-		}
-		if len(fast) != len(slow) {
-			t.Fatalf("members %v vs %v", fast, slow)
-		}
-		for _, m := range slow {
-			got, _ := fast.get(m.name)
-			if !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(m.value)) {
-				t.Fatalf("member %q: scanner %q, decoder %q", m.name, got, m.value)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.Token()
+		var want [nSlots][]json.RawMessage
+		for dec.More() {
+			tok, _ := dec.Token()
+			var v json.RawMessage
+			if dec.Decode(&v) != nil {
+				t.Fatal("decoder failed on valid JSON")
 			}
+			name := tok.(string)
+			for slot, sn := range slotNames {
+				if slot == slotRequestID && name == sn || slot != slotRequestID && strings.EqualFold(name, sn) {
+					want[slot] = append(want[slot], v)
+				}
+			}
+		}
+		dup := false
+		for _, w := range want {
+			dup = dup || len(w) > 1
+		}
+		if dup != (err != nil) {
+			t.Fatalf("duplicate %v, reader error %v for %q", dup, err, b)
+		}
+		if err != nil {
+			return
+		}
+		for slot, w := range want {
+			got, has := ms.get(slot)
+			if has != (len(w) == 1) || has && !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(w[0])) {
+				t.Fatalf("member %s: reader %q (%v), decoder %q for %q", slotNames[slot], got, has, w, b)
+			}
+		}
+	})
+}
+
+// FuzzParseMessageMatchesDecoder holds the message reader to what an MCP
+// SDK decoding a request with encoding/json sees: the same method and the
+// same target name for every valid single-message body it accepts.
+func FuzzParseMessageMatchesDecoder(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}`,
+		`{"method":"resources/read","params":{"URI":"notes://all"}}`,
+		`{"Method":"prompts/get","PARAMS":{"n\u0061me":"p"}}`,
+		`{"method":"tools/call","params":{"name":"a\u00e9\ud83d\ude00"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		m, err := parseMessage(b)
+		if err != nil || !m.guarded {
+			return
+		}
+		var sdk struct {
+			Method string
+			Params struct {
+				Name string
+				URI  string
+			}
+		}
+		if json.Unmarshal(b, &sdk) != nil {
+			return // the SDK refuses it: nothing runs
+		}
+		name := sdk.Params.Name
+		if m.Method == "resources/read" {
+			name = sdk.Params.URI
+		}
+		if sdk.Method != m.Method || name != m.Name {
+			t.Fatalf("reader (%q, %q), encoding/json (%q, %q) for %q", m.Method, m.Name, sdk.Method, name, b)
 		}
 	})
 }

@@ -3,9 +3,15 @@ package auth
 import (
 	"net/http"
 	"strings"
-
-	gocache "github.com/patrickmn/go-cache"
+	"sync"
+	"time"
 )
+
+// MaxSessionIDBytes is the longest Mcp-Session-Id (or legacy SSE sessionId)
+// accepted. Session ids are visible ASCII (0x21-0x7E) per the Streamable
+// HTTP transport; a longer or otherwise malformed one is refused with 400
+// before anything is stored. SDKs mint ids of 26 to 48 characters.
+const MaxSessionIDBytes = 256
 
 // subjectKey identifies who a session belongs to: a subject is unique only
 // within its issuer. The client id is left out on purpose, so a client that
@@ -14,70 +20,231 @@ func subjectKey(t *Token) string { return t.Issuer + "\x00" + t.Subject }
 
 // sessionID returns the MCP session a request belongs to: the Streamable
 // HTTP Mcp-Session-Id header, or the sessionId query parameter of the legacy
-// SSE transport's message endpoint.
-func sessionID(r *http.Request) string {
-	if sid := r.Header.Get("Mcp-Session-Id"); sid != "" {
-		return sid
+// SSE transport's message endpoint. It refuses an id that is too long or not
+// visible ASCII, and two Mcp-Session-Id headers.
+func sessionID(r *http.Request) (string, error) {
+	sid := ""
+	switch vs := r.Header.Values("Mcp-Session-Id"); {
+	case len(vs) > 1:
+		return "", fail(ReasonRequestInvalid, "%d Mcp-Session-Id headers; send at most one", len(vs))
+	case len(vs) == 1:
+		sid = vs[0]
+	case r.Method == http.MethodPost && strings.Contains(r.URL.RawQuery, "sessionId="):
+		sid = r.URL.Query().Get("sessionId")
+		if sid == "" {
+			return "", nil
+		}
+		if err := checkSessionID(sid); err != nil {
+			return "", err
+		}
+		return "sse:" + sid, nil
+	default:
+		return "", nil
 	}
-	if r.Method == http.MethodPost && strings.Contains(r.URL.RawQuery, "sessionId=") {
-		return "sse:" + r.URL.Query().Get("sessionId")
-	}
-	return ""
+	return sid, checkSessionID(sid)
 }
 
-// bindSession reports whether t may use session sid, binding sid to t's
-// subject when it is not bound yet. Each use extends the binding.
-func (a *Authenticator) bindSession(sid string, t *Token) bool {
-	key := subjectKey(t)
-	v, ok := a.sessions.Get(sid)
-	if ok && v.(string) != key {
-		return false
+func checkSessionID(sid string) error {
+	if len(sid) > MaxSessionIDBytes {
+		return fail(ReasonRequestInvalid, "the session id is %d bytes; at most %d are accepted", len(sid), MaxSessionIDBytes)
 	}
-	if ok || a.sessions.ItemCount() < maxSessions {
-		a.sessions.Set(sid, key, gocache.DefaultExpiration)
+	for i := 0; i < len(sid); i++ {
+		if c := sid[i]; c < 0x21 || c > 0x7e {
+			return fail(ReasonRequestInvalid, "the session id has a byte 0x%02x outside visible ASCII (0x21-0x7E)", c)
+		}
 	}
-	return true
+	if sid == "" {
+		return fail(ReasonRequestInvalid, "the session id is empty")
+	}
+	return nil
 }
 
-// sessionCapture binds the session id an MCP server assigns in its response
-// (to initialize) to the subject that asked, before any other request can
-// present it.
-type sessionCapture struct {
+// sessionTable binds MCP session ids to the subject that created them. It
+// holds at most max bindings, at most perSubject of them for one subject,
+// each expiring after ttl without use; ids are at most MaxSessionIDBytes, so
+// its memory is bounded in entries and bytes. A full table refuses new
+// sessions (503) rather than leave one unbound.
+type sessionTable struct {
+	mu         sync.Mutex
+	m          map[string]*binding
+	subjects   map[string]*owner
+	max        int
+	perSubject int
+	ttl        time.Duration
+	now        func() time.Time
+	lastSweep  time.Time
+}
+
+type binding struct {
+	owner   *owner
+	expires time.Time
+}
+
+// owner is one subject with bindings; its key is shared by all of them.
+type owner struct {
+	key string
+	n   int
+}
+
+func newSessionTable(max, perSubject int, ttl time.Duration, now func() time.Time) *sessionTable {
+	return &sessionTable{m: map[string]*binding{}, subjects: map[string]*owner{}, max: max, perSubject: perSubject, ttl: ttl, now: now}
+}
+
+// bindResult says what bind did.
+type bindResult int
+
+const (
+	bindExisting bindResult = iota // sid was bound to this subject already
+	bindNew                        // sid was free and is now bound to this subject
+)
+
+// bind reports whether subject may use sid, binding a free sid to it; each
+// use extends the binding. It fails with [ReasonSessionMismatch] for another
+// subject's session and [ReasonSessionLimit] when no binding can be added.
+func (st *sessionTable) bind(sid, subject string) (bindResult, error) {
+	now := st.now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if b, ok := st.m[sid]; ok {
+		if now.Before(b.expires) {
+			if b.owner.key != subject {
+				return 0, fail(ReasonSessionMismatch, "unknown session")
+			}
+			b.expires = now.Add(st.ttl)
+			return bindExisting, nil
+		}
+		st.removeLocked(sid, b)
+	}
+	o := st.subjects[subject]
+	if o != nil && o.n >= st.perSubject {
+		return 0, fail(ReasonSessionLimit, "this subject already holds %d sessions, the most allowed (Config.MaxSessionsPerSubject); close some (HTTP DELETE) or wait for them to idle out", o.n)
+	}
+	if len(st.m) >= st.max && now.Sub(st.lastSweep) >= time.Second {
+		st.sweepLocked(now) // at most once a second, so a full table costs no more than that
+	}
+	if len(st.m) >= st.max {
+		return 0, fail(ReasonSessionLimit, "%d sessions are bound, the most allowed (Config.MaxSessions)", len(st.m))
+	}
+	if o == nil {
+		o = &owner{key: subject}
+		st.subjects[subject] = o
+	}
+	o.n++
+	st.m[sid] = &binding{owner: o, expires: now.Add(st.ttl)}
+	return bindNew, nil
+}
+
+// release removes sid's binding if subject holds it.
+func (st *sessionTable) release(sid, subject string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if b, ok := st.m[sid]; ok && b.owner.key == subject {
+		st.removeLocked(sid, b)
+	}
+}
+
+func (st *sessionTable) removeLocked(sid string, b *binding) {
+	delete(st.m, sid)
+	if b.owner.n--; b.owner.n == 0 {
+		delete(st.subjects, b.owner.key)
+	}
+}
+
+func (st *sessionTable) sweep() {
+	now := st.now()
+	st.mu.Lock()
+	st.sweepLocked(now)
+	st.mu.Unlock()
+}
+
+func (st *sessionTable) sweepLocked(now time.Time) {
+	st.lastSweep = now
+	for sid, b := range st.m {
+		if !now.Before(b.expires) {
+			st.removeLocked(sid, b)
+		}
+	}
+}
+
+func (st *sessionTable) len() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.m)
+}
+
+// sessionWriter watches the response to a request that was allowed:
+//   - a session id the MCP server assigns (to initialize, also when the
+//     request still carried an old one) is bound to the subject that asked,
+//     before the client learns it; when it cannot be bound, the client gets
+//     503 instead of an unbound session;
+//   - a binding made at first sight by this request is dropped again when
+//     the server does not know the session (404) or refuses the request
+//     (400), so unknown ids cost no memory;
+//   - a session the client ended with DELETE is released.
+type sessionWriter struct {
 	http.ResponseWriter
-	a     *Authenticator
-	t     *Token
-	wrote bool
+	a          *Authenticator
+	r          *http.Request
+	t          *Token
+	sid        string // the request's session id, "" for none
+	firstSight bool   // this request bound sid at first sight
+	wrote      bool
+	dropped   bool // the server's response was replaced
 }
 
-func (s *sessionCapture) capture() {
+func (s *sessionWriter) capture(code int) {
 	if s.wrote {
 		return
 	}
 	s.wrote = true
-	if sid := s.Header().Get("Mcp-Session-Id"); sid != "" {
-		// A session the server just created is always bound, even past the
-		// bound on first-sight bindings.
-		s.a.sessions.Set(sid, subjectKey(s.t), gocache.DefaultExpiration)
+	subject := subjectKey(s.t)
+	if s.sid != "" && (s.firstSight && (code == http.StatusNotFound || code == http.StatusBadRequest) ||
+		s.r.Method == http.MethodDelete && code < 300) {
+		s.a.sessions.release(s.sid, subject)
+	}
+	created := s.Header().Get("Mcp-Session-Id")
+	if created == "" || created == s.sid {
+		return
+	}
+	err := checkSessionID(created)
+	if err == nil {
+		_, err = s.a.sessions.bind(created, subject)
+	}
+	if err != nil {
+		// Never hand out a session that is not bound to its subject: the MCP
+		// server forgets it when it idles out.
+		s.dropped = true
+		h := s.Header()
+		h.Del("Mcp-Session-Id")
+		h.Del("Content-Length")
+		h.Del("Content-Type")
+		s.a.logReject(s.r, callerOf(s.r, s.t), nil, err)
+		s.a.writeError(s.ResponseWriter, s.r, err, nil)
 	}
 }
 
-func (s *sessionCapture) WriteHeader(code int) {
-	s.capture()
-	s.ResponseWriter.WriteHeader(code)
+func (s *sessionWriter) WriteHeader(code int) {
+	s.capture(code)
+	if !s.dropped {
+		s.ResponseWriter.WriteHeader(code)
+	}
 }
 
-func (s *sessionCapture) Write(b []byte) (int, error) {
-	s.capture()
+func (s *sessionWriter) Write(b []byte) (int, error) {
+	s.capture(http.StatusOK)
+	if s.dropped {
+		return len(b), nil
+	}
 	return s.ResponseWriter.Write(b)
 }
 
 // Flush lets streamed (SSE) responses through.
-func (s *sessionCapture) Flush() {
-	s.capture()
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+func (s *sessionWriter) Flush() {
+	s.capture(http.StatusOK)
+	if f, ok := s.ResponseWriter.(http.Flusher); ok && !s.dropped {
 		f.Flush()
 	}
 }
 
 // Unwrap gives http.ResponseController the underlying writer.
-func (s *sessionCapture) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *sessionWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -285,18 +285,18 @@ func requestRows() []attack {
 			h.Set("Mcp-Method", "tools/call")
 			h.Set("Mcp-Name", "whoami")
 			return e.send(t, e.mcpURL, "", h, toolBody("add_note"))
-		}, 400, "request_invalid", "invalid_request"),
+		}, 400, "header_mismatch", "-"),
 		row("Mcp-Method header disagreeing with the body", func(t *testing.T, e *env) observed {
 			h := bearerHeader(e.mint(e.mcpURL, "notes:read", nil))
 			h.Set("Mcp-Method", "tools/list")
 			return e.send(t, e.mcpURL, "", h, toolBody("add_note"))
-		}, 400, "request_invalid", "invalid_request"),
+		}, 400, "header_mismatch", "-"),
 		row("Mcp-Name header with non-UTF-8 bytes", func(t *testing.T, e *env) observed {
 			h := bearerHeader(e.mint(e.mcpURL, "notes:read", nil))
 			h.Set("Mcp-Method", "tools/call")
 			h.Set("Mcp-Name", "add_note\xff")
 			return e.send(t, e.mcpURL, "", h, toolBody("add_note"))
-		}, 400, "request_invalid", "invalid_request"),
+		}, 400, "header_mismatch", "-"),
 		row(`tool name given twice ("name" and "name")`, func(t *testing.T, e *env) observed {
 			return e.send(t, e.mcpURL, "", bearerHeader(e.mint(e.mcpURL, "notes:read", nil)),
 				`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","name":"add_note"}}`)

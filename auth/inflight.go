@@ -1,0 +1,103 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+)
+
+// inflightTable binds the JSON-RPC ids of requests that carry no session to
+// the subject that sent them, for as long as the HTTP request is served.
+// Without a session, an MCP server can key in-flight requests by id alone
+// (mcp-go does), so without this another subject could cancel them with
+// notifications/cancelled, or take their id over with a request of its own.
+// Entries live only while their request does and are at most
+// maxInflightKey bytes, so the table is bounded by the concurrent requests,
+// and by max.
+type inflightTable struct {
+	mu  sync.Mutex
+	m   map[string]*flight
+	max int
+}
+
+type flight struct {
+	subject string
+	n       int
+}
+
+// maxInflightKey is the longest id key stored as it is; longer ones are
+// stored as their SHA-256.
+const maxInflightKey = 64
+
+func newInflightTable(max int) *inflightTable {
+	return &inflightTable{m: map[string]*flight{}, max: max}
+}
+
+// inflightKey maps a raw JSON-RPC id to the key an SDK that decodes ids into
+// Go values and formats them with %v would use, so ids that collide there (1,
+// 1.0 and "1") collide here too.
+func inflightKey(raw json.RawMessage) string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return "raw:" + string(raw) // unreadable: the SDK cannot read it either
+	}
+	k := fmt.Sprint(v)
+	if len(k) > maxInflightKey {
+		sum := sha256.Sum256([]byte(k))
+		k = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return k
+}
+
+// claim takes the keys for subject, all or none. It fails with
+// [ReasonRequestIDConflict] when another subject holds one of them.
+func (ft *inflightTable) claim(keys []string, subject string) error {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	for _, k := range keys {
+		if f, ok := ft.m[k]; ok && f.subject != subject {
+			return fail(ReasonRequestIDConflict, "the JSON-RPC id %s belongs to a request of another caller that is still in flight; use ids of your own (a request without a session shares the server's id space)", trunc(k))
+		}
+	}
+	if len(ft.m)+len(keys) > ft.max {
+		return fail(ReasonSessionLimit, "%d requests without a session are in flight, the most allowed", len(ft.m))
+	}
+	for _, k := range keys {
+		if f, ok := ft.m[k]; ok {
+			f.n++
+		} else {
+			ft.m[k] = &flight{subject: subject, n: 1}
+		}
+	}
+	return nil
+}
+
+// release gives back keys taken by claim.
+func (ft *inflightTable) release(keys []string) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	for _, k := range keys {
+		if f, ok := ft.m[k]; ok {
+			if f.n--; f.n == 0 {
+				delete(ft.m, k)
+			}
+		}
+	}
+}
+
+// inflightKeys returns the id keys a sessionless body touches: the ids of
+// its requests and the requestId of its cancellations.
+func inflightKeys(msgs []message) []string {
+	var keys []string
+	for _, m := range msgs {
+		if len(m.ID) > 0 {
+			keys = append(keys, inflightKey(m.ID))
+		}
+		if len(m.cancelled) > 0 {
+			keys = append(keys, inflightKey(m.cancelled))
+		}
+	}
+	return keys
+}
