@@ -35,6 +35,7 @@ const (
 	ReasonHeaderMismatch      Reason = "header_mismatch"       // Mcp-Method/Mcp-Name disagree with the body or are malformed: 400, JSON-RPC -32020
 	ReasonSessionLimit        Reason = "session_limit"         // no room to bind another session (Config.MaxSessions, MaxSessionsPerSubject): 503
 	ReasonRequestIDConflict   Reason = "request_id_conflict"   // a sessionless request or cancellation names another subject's in-flight request id: 409
+	ReasonRequirementUnknown  Reason = "requirement_unknown"   // the operation's requirement cannot be determined (unreadable annotation, no dispatch check): 403
 )
 
 // Status returns the HTTP status the middleware answers for r.
@@ -48,7 +49,7 @@ func (r Reason) Status() int {
 		return http.StatusConflict
 	case ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonSessionLimit:
 		return http.StatusServiceUnavailable
-	case ReasonScopeInsufficient:
+	case ReasonScopeInsufficient, ReasonRequirementUnknown:
 		return http.StatusForbidden
 	case ReasonRequestTooLarge:
 		return http.StatusRequestEntityTooLarge
@@ -66,7 +67,7 @@ func (r Reason) Status() int {
 func (r Reason) OAuthError() string {
 	switch r {
 	case ReasonTokenMissing, ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonRequestTooLarge, ReasonSessionMismatch,
-		ReasonHeaderMismatch, ReasonSessionLimit, ReasonRequestIDConflict:
+		ReasonHeaderMismatch, ReasonSessionLimit, ReasonRequestIDConflict, ReasonRequirementUnknown:
 		return ""
 	case ReasonRequestInvalid, ReasonTokenTooLarge:
 		return "invalid_request"
@@ -137,6 +138,7 @@ var (
 	ErrHeaderMismatch      = &Error{Reason: ReasonHeaderMismatch}
 	ErrSessionLimit        = &Error{Reason: ReasonSessionLimit}
 	ErrRequestIDConflict   = &Error{Reason: ReasonRequestIDConflict}
+	ErrRequirementUnknown  = &Error{Reason: ReasonRequirementUnknown}
 )
 
 func fail(r Reason, format string, args ...any) *Error {

@@ -184,6 +184,11 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o out
 			if a.norm.Satisfies(o.t.Scopes, req) {
 				continue
 			}
+			if isUndetermined(req) {
+				o.err = fail(ReasonRequirementUnknown, "the scopes %s %q needs cannot be determined, so it is refused", m.Method, trunc(m.Name))
+				o.failed = &m.Operation
+				return o
+			}
 			// The challenge names the baseline too, so no client drops it.
 			if o.err = a.CheckScopes(o.t, a.baseline.And(req)); o.err != nil {
 				o.failed = &m.Operation

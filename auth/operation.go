@@ -28,6 +28,26 @@ type RequirementLookup interface {
 	Requirement(method, name string) (req scopes.Requirement, known bool)
 }
 
+// undeterminedScope is the one scope of [Undetermined]: with a space in it,
+// no token can carry it.
+const undeterminedScope = "(requirement undetermined)"
+
+// Undetermined returns the requirement a [RequirementLookup] reports, with
+// known true, for an operation whose requirement cannot be determined (an
+// annotation that cannot be read, an item only the MCP server's own dispatch
+// can see when it runs no check of its own). Such an operation is refused
+// with [ReasonRequirementUnknown], never allowed.
+func Undetermined() scopes.Requirement { return scopes.All(undeterminedScope) }
+
+func isUndetermined(req scopes.Requirement) bool {
+	for _, p := range req.Paths() {
+		if p.Contains(undeterminedScope) {
+			return true
+		}
+	}
+	return false
+}
+
 // RequirementFunc adapts a function to [RequirementLookup].
 type RequirementFunc func(method, name string) (scopes.Requirement, bool)
 

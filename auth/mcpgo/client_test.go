@@ -159,9 +159,9 @@ func TestDefenceInDepthInProcess(t *testing.T) {
 	defer c.Close()
 	c.Start(context.Background())
 	c.Initialize(context.Background(), mcp.InitializeRequest{Params: mcp.InitializeParams{ProtocolVersion: mcp.LATEST_PROTOCOL_VERSION, ClientInfo: mcp.Implementation{Name: "t", Version: "1"}}})
-	text, isErr, err := callTool(c, "add_note")
-	if err != nil || !isErr || !strings.Contains(text, "no validated token") {
-		t.Fatalf("in-process add_note without a token = %q %v %v", text, isErr, err)
+	text, _, err := callTool(c, "add_note")
+	if err == nil || !strings.Contains(err.Error(), "no validated token") {
+		t.Fatalf("in-process add_note without a token = %q %v", text, err)
 	}
 	if _, err := c.GetPrompt(context.Background(), mcp.GetPromptRequest{Params: mcp.GetPromptParams{Name: "summarize"}}); err == nil {
 		t.Fatal("in-process prompt without a token succeeded")
