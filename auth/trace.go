@@ -3,9 +3,11 @@ package auth
 import (
 	"encoding/json"
 	"expvar"
+	"fmt"
 	"html/template"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,8 +44,10 @@ type Decision struct {
 
 // Trace is a bounded ring buffer of recent decisions, opt-in through
 // [Config.Trace], served by its ServeHTTP as JSON or as a small HTML page
-// that refreshes itself. Mount it where you choose; it answers only loopback
-// callers unless AllowRemote is set.
+// that refreshes itself. Mount it where you choose; unless AllowRemote is
+// set, it answers only a loopback connection whose Host names a loopback
+// host and whose Origin and Sec-Fetch-Site, when present, are not another
+// site's (DNS rebinding and cross-site reads are refused).
 type Trace struct {
 	// AllowRemote lets non-loopback callers read the trace. The trace holds
 	// subjects, client ids and scopes: expose it only behind your own
@@ -95,21 +99,51 @@ func (t *Trace) requestID(r *http.Request) string {
 	return "req-" + strconv.FormatUint(t.seq.Add(1), 10)
 }
 
-// fromLoopback reports whether the request comes from a loopback address.
-func fromLoopback(r *http.Request) bool {
+// checkLoopback returns why r is not a request from this machine to this
+// machine, or nil: the connection must come from a loopback address, the
+// Host header must name a loopback host (so a DNS-rebinding page that
+// resolves its own name to 127.0.0.1 is refused), and a browser's Origin and
+// Sec-Fetch-Site, when sent, must not be another site's.
+func checkLoopback(r *http.Request) error {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return metadata.IsLoopbackHost(host)
+	if !metadata.IsLoopbackHost(host) {
+		return fmt.Errorf("the connection comes from %q, not a loopback address", host)
+	}
+	if h := hostOnly(r.Host); !metadata.IsLoopbackHost(h) {
+		return fmt.Errorf("the Host header names %q, not a loopback host (DNS rebinding?)", trunc(r.Host))
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || !metadata.IsLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("the Origin %q is not a loopback origin", trunc(o))
+		}
+	}
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return fmt.Errorf("Sec-Fetch-Site is %q: the request comes from another site's page", trunc(site))
+	}
+	return nil
 }
 
-// LoopbackOnly serves h to loopback callers only, and 403 to everyone else:
-// for debugging endpoints such as [Metrics] that must not leave the machine.
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
+
+// LoopbackOnly serves h to requests from this machine to this machine only
+// (see the loopback checks of [Trace]), and 403 to everything else: for
+// debugging endpoints such as [Metrics] that must not leave the machine, nor
+// be read by a web page the developer visits.
 func LoopbackOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !fromLoopback(r) {
-			http.Error(w, "served to loopback callers only", http.StatusForbidden)
+		if err := checkLoopback(r); err != nil {
+			http.Error(w, "served to loopback callers only: "+err.Error(), http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -131,9 +165,11 @@ var tracePage = template.Must(template.New("trace").Parse(`<!doctype html>
 // application/json, otherwise the HTML page. Non-loopback callers get 403
 // unless AllowRemote.
 func (t *Trace) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !t.AllowRemote && !fromLoopback(r) {
-		http.Error(w, "the decision trace is served to loopback callers only", http.StatusForbidden)
-		return
+	if !t.AllowRemote {
+		if err := checkLoopback(r); err != nil {
+			http.Error(w, "the decision trace is served to loopback callers only: "+err.Error(), http.StatusForbidden)
+			return
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	ds := t.Decisions()

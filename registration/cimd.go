@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -71,22 +72,7 @@ func NewCIMDResolver(opts CIMDOptions) *CIMDResolver {
 		opts.MaxTTL = 24 * time.Hour
 	}
 	dialer := &net.Dialer{Timeout: opts.Timeout, Control: func(_, address string, _ syscall.RawConn) error {
-		host, _, err := net.SplitHostPort(address)
-		if err != nil {
-			return err
-		}
-		ip := net.ParseIP(host)
-		if ip == nil {
-			return fmt.Errorf("registration: refusing to connect to %q: not an IP address", host)
-		}
-		if ip.IsLoopback() && opts.InsecureAllowLoopback {
-			return nil
-		}
-		if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-			ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
-			return fmt.Errorf("%w: %s is not a public address", ErrForbiddenAddress, ip)
-		}
-		return nil
+		return dialAllowed(address, opts.InsecureAllowLoopback)
 	}}
 	transport := &http.Transport{
 		DialContext:         dialer.DialContext,
@@ -102,6 +88,19 @@ func NewCIMDResolver(opts CIMDOptions) *CIMDResolver {
 		opts:     opts,
 		redirect: opts.Redirects,
 	}
+}
+
+// dialAllowed is the check made on every connection, after name resolution
+// and before connect: address is the IP and port about to be dialed.
+func dialAllowed(address string, allowLoopback bool) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not an IP address and port", ErrForbiddenAddress, address)
+	}
+	if allowLoopback && ap.Addr().Unmap().IsLoopback() {
+		return nil
+	}
+	return checkPublicAddress(ap.Addr())
 }
 
 // maxCachedDocuments bounds the document cache; past it, documents are
