@@ -3,15 +3,19 @@ package registration
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,10 +96,19 @@ type Policy struct {
 	// InitialAccessToken, when set, must be presented as a Bearer token
 	// (RFC 7591 §3).
 	InitialAccessToken string
-	// RateLimit is the number of registrations accepted per RateWindow across
-	// all callers; zero means unlimited.
-	RateLimit  int
+	// RateLimit is the number of registrations accepted per RateWindow from
+	// one client (see RateKey); zero means unlimited. Only requests that pass
+	// validation are counted, so junk cannot use up the budget of valid
+	// registrations.
+	RateLimit int
+	// RateWindow is the window of RateLimit; zero means one minute.
 	RateWindow time.Duration
+	// RateKey says which client a request comes from, for RateLimit. Nil
+	// means its remote IP address (an IPv6 address by its /64). Behind a
+	// reverse proxy, return the address the proxy vouches for. At most 10,000
+	// keys are tracked at once; past that, registrations wait for windows to
+	// end.
+	RateKey func(*http.Request) string
 	// MaxBodyBytes bounds the request; zero means 64 KiB.
 	MaxBodyBytes int64
 	// Now is the clock; nil means time.Now.
@@ -208,10 +221,22 @@ type DCRHandler struct {
 	Policy Policy
 	Store  Store
 
-	mu          sync.Mutex
-	windowStart time.Time
-	count       int
+	mu        sync.Mutex
+	buckets   map[string]*bucket // rate key -> its window
+	lastSweep time.Time
 }
+
+// bucket counts one client's registrations in its current window.
+type bucket struct {
+	start time.Time
+	n     int
+}
+
+// Bounds on the rate limiter's memory: keys tracked, and their length.
+const (
+	maxRateKeys     = 10_000
+	maxRateKeyBytes = 128
+)
 
 // ServeHTTP handles one registration request.
 func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -229,11 +254,6 @@ func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		writeJSONError(w, &RegistrationError{Status: 400, Code: "invalid_client_metadata", Description: fmt.Sprintf("Content-Type must be application/json, got %q", r.Header.Get("Content-Type"))})
-		return
-	}
-	if !h.allow() {
-		w.Header().Set("Retry-After", "60")
-		writeJSONError(w, &RegistrationError{Status: 429, Code: "invalid_request", Description: "too many registrations; retry later"})
 		return
 	}
 	limit := h.Policy.MaxBodyBytes
@@ -255,7 +275,14 @@ func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, err)
 		return
 	}
+	key := h.rateKey(r)
+	if !h.take(key) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.window().Seconds())))
+		writeJSONError(w, &RegistrationError{Status: 429, Code: "invalid_request", Description: "too many registrations from this client; retry later"})
+		return
+	}
 	if err := h.Store.Put(r.Context(), c); err != nil {
+		h.refund(key)
 		writeJSONError(w, &RegistrationError{Status: 500, Code: "server_error", Description: "the registration cannot be stored"})
 		return
 	}
@@ -267,28 +294,98 @@ func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-func (h *DCRHandler) allow() bool {
+func (h *DCRHandler) now() time.Time {
+	if h.Policy.Now != nil {
+		return h.Policy.Now()
+	}
+	return time.Now()
+}
+
+func (h *DCRHandler) window() time.Duration {
+	if h.Policy.RateWindow <= 0 {
+		return time.Minute
+	}
+	return h.Policy.RateWindow
+}
+
+// rateKey returns the client key of r, bounded in length.
+func (h *DCRHandler) rateKey(r *http.Request) string {
+	var k string
+	if h.Policy.RateKey != nil {
+		k = h.Policy.RateKey(r)
+	} else {
+		k = remotePrefix(r.RemoteAddr)
+	}
+	if len(k) > maxRateKeyBytes {
+		sum := sha256.Sum256([]byte(k))
+		k = hex.EncodeToString(sum[:])
+	}
+	return k
+}
+
+// remotePrefix is the IP of a RemoteAddr, an IPv6 address by its /64 (one
+// host usually holds a whole /64).
+func remotePrefix(remote string) string {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return remote
+	}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// take counts one registration for key, or reports false when key has used
+// its budget or no more keys can be tracked.
+func (h *DCRHandler) take(key string) bool {
 	if h.Policy.RateLimit <= 0 {
 		return true
 	}
-	now := time.Now()
-	if h.Policy.Now != nil {
-		now = h.Policy.Now()
+	now, window := h.now(), h.window()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.buckets == nil {
+		h.buckets = map[string]*bucket{}
 	}
-	window := h.Policy.RateWindow
-	if window <= 0 {
-		window = time.Minute
+	b := h.buckets[key]
+	if b != nil && now.Sub(b.start) >= window {
+		b.start, b.n = now, 0
+	}
+	if b == nil {
+		if len(h.buckets) >= maxRateKeys && now.Sub(h.lastSweep) >= time.Second {
+			h.lastSweep = now // at most once a second, so a full table costs no more than that
+			for k, old := range h.buckets {
+				if now.Sub(old.start) >= window {
+					delete(h.buckets, k)
+				}
+			}
+		}
+		if len(h.buckets) >= maxRateKeys {
+			return false
+		}
+		b = &bucket{start: now}
+		h.buckets[key] = b
+	}
+	if b.n >= h.Policy.RateLimit {
+		return false
+	}
+	b.n++
+	return true
+}
+
+// refund gives back a registration that take counted but did not happen.
+func (h *DCRHandler) refund(key string) {
+	if h.Policy.RateLimit <= 0 {
+		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if now.Sub(h.windowStart) >= window {
-		h.windowStart, h.count = now, 0
+	if b := h.buckets[key]; b != nil && b.n > 0 {
+		b.n--
 	}
-	if h.count >= h.Policy.RateLimit {
-		return false
-	}
-	h.count++
-	return true
 }
 
 func writeJSONError(w http.ResponseWriter, err error) {

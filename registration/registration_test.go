@@ -202,6 +202,38 @@ func TestDCRAbuse(t *testing.T) {
 			t.Fatalf("codes = %v", codes)
 		}
 	})
+	t.Run("junk registrations do not lock out valid ones (registration lock-out)", func(t *testing.T) {
+		h := &DCRHandler{Store: NewMemoryStore(0), Policy: Policy{RateLimit: 5}}
+		for range 200 {
+			if rec, _ := register(t, h, "application/json", `{"redirect_uris":["javascript:x"]}`, nil); rec.Code != 400 {
+				t.Fatalf("junk: %d", rec.Code)
+			}
+		}
+		if rec, _ := register(t, h, "application/json", `{"redirect_uris":["https://a.example/cb"]}`, nil); rec.Code != 201 {
+			t.Fatalf("a valid registration after 200 junk ones from the same address: %d", rec.Code)
+		}
+	})
+	t.Run("one client's flood does not lock out another (per-client limit)", func(t *testing.T) {
+		h := &DCRHandler{Store: NewMemoryStore(0), Policy: Policy{RateLimit: 5,
+			RateKey: func(r *http.Request) string { return r.Header.Get("X-Client") }}}
+		for range 20 {
+			register(t, h, "application/json", `{"redirect_uris":["https://a.example/cb"]}`, map[string]string{"X-Client": "flood"})
+		}
+		if rec, _ := register(t, h, "application/json", `{"redirect_uris":["https://a.example/cb"]}`, map[string]string{"X-Client": "flood"}); rec.Code != 429 {
+			t.Fatalf("the flooding client: %d", rec.Code)
+		}
+		if rec, _ := register(t, h, "application/json", `{"redirect_uris":["https://a.example/cb"]}`, map[string]string{"X-Client": "victim"}); rec.Code != 201 {
+			t.Fatalf("another client: %d", rec.Code)
+		}
+	})
+	t.Run("IPv6 clients are keyed by their /64", func(t *testing.T) {
+		if remotePrefix("[2001:db8:1:2:3::4]:443") != remotePrefix("[2001:db8:1:2:ffff::9]:1") || remotePrefix("[2001:db8:1:3::4]:443") == remotePrefix("[2001:db8:1:2::4]:443") {
+			t.Fatal("IPv6 keys are not /64 prefixes")
+		}
+		if remotePrefix("192.0.2.1:5") != "192.0.2.1" || remotePrefix("[::ffff:192.0.2.1]:5") != "192.0.2.1" {
+			t.Fatal("IPv4 keys")
+		}
+	})
 	t.Run("GET", func(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "https://as.example/register", nil))
