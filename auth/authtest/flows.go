@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,7 +14,58 @@ import (
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
-const codeTTL = time.Minute
+// Bounds on what the server keeps: every field is bounded before it is
+// stored, and every record expires.
+const (
+	codeTTL          = time.Minute
+	refreshTTL       = 24 * time.Hour
+	maxCodes         = 10_000
+	maxRefreshTokens = 100_000
+	maxFormBytes     = 64 << 10
+	maxScopeBytes    = 4 << 10
+	maxStateBytes    = 2 << 10
+	maxResources     = 8
+)
+
+// validChallenge reports whether c is an S256 code challenge: the
+// unpadded base64url of 32 bytes.
+func validChallenge(c string) bool {
+	if len(c) != 43 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		switch ch := c[i]; {
+		case 'A' <= ch && ch <= 'Z', 'a' <= ch && ch <= 'z', '0' <= ch && ch <= '9', ch == '-', ch == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// sweepLocked drops expired codes, refresh tokens and revocations, at most
+// once a second so that a full table costs no more than that.
+func (s *Server) sweepLocked(now time.Time) {
+	if now.Sub(s.lastSweep) < time.Second {
+		return
+	}
+	s.lastSweep = now
+	for k, g := range s.codes {
+		if now.After(g.expires) {
+			delete(s.codes, k)
+		}
+	}
+	for k, r := range s.refresh {
+		if now.After(r.expires) {
+			delete(s.refresh, k)
+		}
+	}
+	for k, until := range s.families {
+		if now.After(until) {
+			delete(s.families, k)
+		}
+	}
+}
 
 const consentPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>Authorize {{.ClientName}}</title>
@@ -35,6 +87,7 @@ const consentPage = `<!doctype html>
 // POST carries the consent decision). Errors about the client or its
 // redirect URI are shown, never redirected (RFC 6749 §4.1.2.1).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "invalid_request: malformed parameters", http.StatusBadRequest)
 		return
@@ -77,6 +130,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	case q.Get("code_challenge_method") != "S256":
 		fail("invalid_request", "code_challenge_method must be S256; plain is not accepted")
 		return
+	case !validChallenge(q.Get("code_challenge")):
+		fail("invalid_request", "an S256 code_challenge is exactly 43 base64url characters")
+		return
+	case len(q.Get("scope")) > maxScopeBytes || len(q["resource"]) > maxResources || len(state) > maxStateBytes:
+		fail("invalid_request", fmt.Sprintf("scope is limited to %d bytes, resource to %d values, state to %d bytes", maxScopeBytes, maxResources, maxStateBytes))
+		return
 	}
 	granted, err := s.grantScopes(q.Get("scope"))
 	if err != nil {
@@ -99,10 +158,19 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	code := randomString(24)
+	now := s.opts.Now()
 	s.mu.Lock()
-	s.codes[code] = &grant{clientID: client.ID, redirectURI: redirectURI, challenge: q.Get("code_challenge"),
-		subject: s.opts.Subject, scopes: granted, audience: aud, expires: s.opts.Now().Add(codeTTL)}
+	s.sweepLocked(now)
+	full := len(s.codes) >= maxCodes
+	if !full {
+		s.codes[code] = &grant{clientID: client.ID, redirectURI: redirectURI, challenge: q.Get("code_challenge"),
+			subject: s.opts.Subject, scopes: granted, audience: aud, expires: now.Add(codeTTL)}
+	}
 	s.mu.Unlock()
+	if full {
+		fail("temporarily_unavailable", "too many authorization codes are pending; retry in a minute")
+		return
+	}
 	v := url.Values{"code": {code}, "iss": {s.URL}}
 	if state != "" {
 		v.Set("state", state)
@@ -176,6 +244,7 @@ func (s *Server) tokenResponse(r *http.Request) (map[string]any, error) {
 	if r.Method != http.MethodPost {
 		return nil, &tokenError{http.StatusMethodNotAllowed, "invalid_request", "use POST"}
 	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		return nil, &tokenError{http.StatusBadRequest, "invalid_request", "malformed form body"}
 	}
@@ -279,9 +348,12 @@ func (s *Server) exchangeRefresh(client *registration.Client, f url.Values) (map
 	rec, ok := s.refresh[f.Get("refresh_token")]
 	var reused, revoked bool
 	if ok {
-		reused, revoked = rec.used, s.families[rec.family]
+		_, revoked = s.families[rec.family]
+		reused = rec.used
 		if reused {
-			s.families[rec.family] = true // reuse of a rotated token revokes its whole family
+			// Reuse of a rotated token revokes its whole family, for as long
+			// as a token of the family can live.
+			s.families[rec.family] = s.opts.Now().Add(refreshTTL)
 		}
 		rec.used = true
 	}
@@ -289,6 +361,8 @@ func (s *Server) exchangeRefresh(client *registration.Client, f url.Values) (map
 	switch {
 	case !ok:
 		return nil, badGrant("unknown refresh token")
+	case s.opts.Now().After(rec.expires):
+		return nil, badGrant("the refresh token expired")
 	case reused:
 		return nil, badGrant("the refresh token was already used; its family is revoked")
 	case revoked:
@@ -320,10 +394,17 @@ func (s *Server) issue(client *registration.Client, subject string, granted scop
 			family = randomString(8)
 		}
 		rt := randomString(32)
+		now := s.opts.Now()
 		s.mu.Lock()
-		s.refresh[rt] = &refreshRecord{clientID: client.ID, subject: subject, family: family, scopes: granted, audience: aud}
+		s.sweepLocked(now)
+		stored := len(s.refresh) < maxRefreshTokens
+		if stored {
+			s.refresh[rt] = &refreshRecord{clientID: client.ID, subject: subject, family: family, scopes: granted, audience: aud, expires: now.Add(refreshTTL)}
+		}
 		s.mu.Unlock()
-		resp["refresh_token"] = rt
+		if stored { // when full, the client gets no refresh token and authorizes again
+			resp["refresh_token"] = rt
+		}
 	}
 	return resp
 }

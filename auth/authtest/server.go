@@ -85,12 +85,13 @@ type Server struct {
 	httpSrv  *httptest.Server
 	consent  *template.Template
 
-	mu       sync.Mutex
-	signing  jwk.Key   // current private key
-	public   []jwk.Key // published keys, newest last
-	codes    map[string]*grant
-	refresh  map[string]*refreshRecord
-	families map[string]bool // revoked refresh token families
+	mu        sync.Mutex
+	signing   jwk.Key   // current private key
+	public    []jwk.Key // published keys, newest last
+	codes     map[string]*grant
+	refresh   map[string]*refreshRecord
+	families  map[string]time.Time // revoked refresh token families, until when
+	lastSweep time.Time
 
 	jwksMode    atomic.Int32
 	jwksFetches atomic.Int64
@@ -110,6 +111,7 @@ type refreshRecord struct {
 	scopes                    scopes.Set
 	audience                  []string
 	used                      bool
+	expires                   time.Time
 }
 
 // New returns a Server for opts.Issuer, to be served on a listener of the
@@ -132,7 +134,7 @@ func New(opts Options) (*Server, error) {
 		opts.ScopeClaim = "scope"
 	}
 	s := &Server{URL: opts.Issuer, opts: opts, mux: http.NewServeMux(), codes: map[string]*grant{},
-		refresh: map[string]*refreshRecord{}, families: map[string]bool{}, stall: make(chan struct{})}
+		refresh: map[string]*refreshRecord{}, families: map[string]time.Time{}, stall: make(chan struct{})}
 	s.consent = template.Must(template.New("consent").Parse(consentPage))
 	s.resolver = &registration.Resolver{Static: map[string]*registration.Client{}}
 	for _, c := range opts.Clients {
