@@ -113,11 +113,13 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 
 	s := newNotesServer(a)
 	// CORS lets browser-based clients (MCP Inspector in direct mode) connect.
-	transport := server.NewStreamableHTTPServer(s, server.WithStreamableHTTPCORS(
+	// TransportOptions makes idle sessions end when their binding to a
+	// subject does (auth.Config.SessionIdleTimeout), so they cannot pile up.
+	transport := server.NewStreamableHTTPServer(s, append(mcpgo.TransportOptions(a), server.WithStreamableHTTPCORS(
 		server.WithCORSAllowedOrigins("*"),
 		server.WithCORSAllowedHeaders("Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID"),
 		server.WithCORSExposedHeaders("Mcp-Session-Id", "WWW-Authenticate"),
-	))
+	))...)
 	mux := http.NewServeMux()
 	mux.Handle("/debug/auth", trace) // loopback callers only
 	mux.Handle("/debug/auth/metrics", auth.LoopbackOnly(metrics))

@@ -441,6 +441,10 @@ func registrationRows() []attack {
 		dcr("implicit grant", "application/json", `{"redirect_uris":["https://app.example.com/cb"],"grant_types":["implicit"]}`, 400, "invalid_client_metadata"),
 		cimd("document on a private IP (SSRF)", false, func(*env) string { return "https://10.0.0.1/client.json" }, 400, "invalid_client"),
 		cimd("document on the cloud metadata address (SSRF)", false, func(*env) string { return "https://169.254.169.254/client.json" }, 400, "invalid_client"),
+		cimd("document on shared address space 100.64.0.0/10, where cloud metadata lives (SSRF)", false, func(*env) string { return "https://100.100.100.200/client.json" }, 400, "invalid_client"),
+		cimd("document on NAT64 of the metadata address 64:ff9b::a9fe:a9fe (SSRF)", false, func(*env) string { return "https://[64:ff9b::a9fe:a9fe]/client.json" }, 400, "invalid_client"),
+		cimd("document on IPv4-mapped private ::ffff:10.0.0.1 (SSRF)", false, func(*env) string { return "https://[::ffff:10.0.0.1]/client.json" }, 400, "invalid_client"),
+		cimd("document on 6to4 of a private address 2002:a00:1:: (SSRF)", false, func(*env) string { return "https://[2002:a00:1::1]/client.json" }, 400, "invalid_client"),
 		cimd("DNS name resolving to loopback (SSRF)", false, func(e *env) string {
 			return strings.Replace(e.cimd.URL, "127.0.0.1", "localhost", 1) + "/client.json"
 		}, 400, "invalid_client"),
@@ -480,7 +484,7 @@ func registrationRows() []attack {
 }
 
 func catalogue() []attack {
-	return append(append(tokenRows(), requestRows()...), registrationRows()...)
+	return append(append(append(tokenRows(), requestRows()...), hardeningRows()...), registrationRows()...)
 }
 
 func TestCatalogue(t *testing.T) {

@@ -43,6 +43,10 @@ type env struct {
 	strictURL      string
 	cimd           *httptest.Server
 	toolRuns       atomic.Int64 // times a guarded tool actually ran
+	statelessURL   string       // a sessionless (stateless) twin of mcpURL with a slow tool
+	waitStarted    chan struct{}
+	waitRelease    chan struct{}
+	waitCancelled  atomic.Int64 // times the slow tool was cancelled
 	lastSession    string       // the last Mcp-Session-Id the MCP server assigned
 	lastRefresh    string       // the last refresh token issued
 	foreignRSA     *rsa.PrivateKey
@@ -52,7 +56,9 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{}
-	e.as = authtest.Start(authtest.Options{AutoApprove: true, CIMD: true, Clients: []*registration.Client{staticClient()}})
+	e.as = authtest.Start(authtest.Options{AutoApprove: true, CIMD: true, Clients: []*registration.Client{staticClient()},
+		DCR: registration.Policy{RateLimit: 20}})
+	e.waitStarted, e.waitRelease = make(chan struct{}, 16), make(chan struct{}, 16)
 	t.Cleanup(e.as.Close)
 	e.cimd = httptest.NewTLSServer(http.HandlerFunc(e.serveCIMD))
 	t.Cleanup(e.cimd.Close)
@@ -63,22 +69,42 @@ func newEnv(t testing.TB) *env {
 	mux := http.NewServeMux()
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
-	e.mcpURL, e.strictURL = e.srv.URL+"/mcp", e.srv.URL+"/strict/mcp"
+	e.mcpURL, e.strictURL, e.statelessURL = e.srv.URL+"/mcp", e.srv.URL+"/strict/mcp", e.srv.URL+"/stateless/mcp"
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, strict := range []bool{false, true} {
-		resource := e.mcpURL
-		if strict {
-			resource = e.strictURL
-		}
-		a, err := auth.New(context.Background(), auth.Config{
+	trace, metrics := auth.NewTrace(16), auth.NewMetrics()
+	mux.Handle("/debug/auth", trace)
+	mux.Handle("/debug/auth/metrics", auth.LoopbackOnly(metrics))
+	for _, variant := range []string{"", "strict", "stateless"} {
+		strict := variant == "strict"
+		resource := map[string]string{"": e.mcpURL, "strict": e.strictURL, "stateless": e.statelessURL}[variant]
+		cfg := auth.Config{
 			Resource: resource, Issuers: []auth.Issuer{{URL: e.as.URL}}, BaselineScopes: []string{"notes:read"},
 			RequireJWTAccessTokenType: strict, MaxTokenBytes: 8 << 10, MaxBodyBytes: 64 << 10, Logger: quiet,
-		})
+		}
+		if variant == "" {
+			cfg.Trace, cfg.Metrics = trace, metrics
+		}
+		a, err := auth.New(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Close() })
-		s := server.NewMCPServer("notes", "1.0.0", mcpgo.ServerOptions(a)...)
+		s := server.NewMCPServer("notes", "1.0.0", append(mcpgo.ServerOptions(a), server.WithTaskCapabilities(true, true, true))...)
+		s.AddTaskTool(mcp.NewTool("admin_task", mcpgo.RequireScopes("admin"), mcp.WithTaskSupport(mcp.TaskSupportRequired)),
+			func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CreateTaskResult, error) {
+				e.toolRuns.Add(1)
+				return &mcp.CreateTaskResult{}, nil
+			})
+		s.AddTool(mcp.NewTool("wait"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			e.waitStarted <- struct{}{}
+			select {
+			case <-e.waitRelease:
+				return mcp.NewToolResultText("done"), nil
+			case <-ctx.Done():
+				e.waitCancelled.Add(1)
+				return nil, ctx.Err()
+			}
+		})
 		s.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultText(auth.TokenFromContext(ctx).Subject), nil
 		})
@@ -86,10 +112,11 @@ func newEnv(t testing.TB) *env {
 			e.toolRuns.Add(1)
 			return mcp.NewToolResultText("added"), nil
 		})
-		h := mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s, server.WithStateful(true)))
-		if strict {
-			mux.Handle("/strict/", h)
-			mux.Handle("/.well-known/oauth-protected-resource/strict/mcp", h)
+		transport := server.NewStreamableHTTPServer(s, server.WithStateful(variant != "stateless"), server.WithStateLess(variant == "stateless"))
+		h := mcpgo.Protect(a, s, transport)
+		if variant != "" {
+			mux.Handle("/"+variant+"/", h)
+			mux.Handle("/.well-known/oauth-protected-resource/"+variant+"/mcp", h)
 		} else {
 			mux.Handle("/", h)
 		}
