@@ -263,7 +263,11 @@ const maxEscapedName = 64
 // slotOf returns the slot of a member name (raw, between its quotes), or -1.
 func slotOf(name []byte, plain bool) int {
 	if !plain {
-		if len(name) > maxEscapedName {
+		// Only an ASCII letter folds to the first letter of a slot name (m,
+		// p, i, n, u, r: none has a non-ASCII fold), so a name that starts
+		// with another byte and no escape is no slot name; this keeps names
+		// of non-ASCII text from costing a decode each.
+		if c := name[0] | 0x20; name[0] != '\\' && c != 'm' && c != 'p' && c != 'i' && c != 'n' && c != 'u' && c != 'r' || len(name) > maxEscapedName {
 			return -1
 		}
 		var buf [4 * maxEscapedName]byte
