@@ -575,6 +575,75 @@ without discovery; key sets are then fetched lazily). An introspection endpoint 
 ` + "`TestSoak`" + ` (skipped with ` + "`-short`" + `; run by .ci/run) drives 200 concurrent clients for 30 seconds with valid,
 invalid, expired and step-up requests while keys rotate twice, and checks every decision, that no
 goroutine leaks, and that a flood of distinct junk tokens does not grow memory.
+` + "`TestFloodsKeepMemoryFlat`" + ` sends 3,000 unknown 256-byte session ids (all 404, none kept), 100 session ids
+of 512 KB (400), 1,000 initialize requests from one subject (100 sessions, then 503
+` + "`session_limit`" + `) and 20 /authorize requests with 9 MB code challenges (400) to the real stack: the live heap
+grows by about 10 MB (bound: 64 MB).
+
+## Resource cost
+
+No request costs more than a constant times its size. ` + "`BenchmarkAdversarialBody`" + ` and
+` + "`BenchmarkAdversarialToken`" + ` (in ` + "`auth`" + `) send the worst shapes found, at the largest sizes accepted
+(4 MiB bodies through the whole middleware, 16 KiB tokens through verification), and report each
+as a multiple of a benign input of the same size (` + "`x_benign`" + `; target at most 5). One run, 2 cores:
+
+| input | x benign |
+|---|---|
+| body: 64-message batch | 1.07 |
+| body: nesting 2 MiB deep | 0.26 |
+| body: escaped member names (` + "`\\u006e\\u0061`" + `) | 1.70 |
+| body: escaped string argument | 0.86 |
+| body: ~500,000 members in params | 2.18 |
+| body: ~500,000 members at the top level | 1.63 |
+| body: non-ASCII member names | 2.04 |
+| body: ~2,000,000 tiny array values | 1.26 |
+| body: whitespace padding | 1.01 |
+| body: many values back to back | 0.11 (refused after 64 messages) |
+| token: claim nested 6,000 deep | 0.92 |
+| token: escaped claim names | 1.89 |
+| token: ~1,300 claims | 1.88 |
+| token: one claim name repeated ~2,000 times | 2.17 |
+
+Before the hardening, 80,000 members in one object took 26 s of CPU (quadratic duplicate check), and a
+16 KiB token with ~1,300 claims cost 12 times a one-claim token.
+
+## Audit of the request path
+
+Checked for the classes of the hardening review (anything quadratic, anything stored unbounded, anything
+trusting ` + "`Host`" + `, any dispatch path that skips a check):
+
+- **JSON scanners** (` + "`auth/json.go`" + `, operation and claim readers): one pass per nesting level the check
+  reads (at most three), member names compared with a fixed set of five, never with each other; escaped
+  names decoded into a stack buffer only when they could spell a member the check reads. Differential fuzz
+  targets hold them to encoding/json.
+- **Stored, keyed by request data**: session bindings (ids at most 256 visible-ASCII bytes, at most
+  ` + "`MaxSessions`" + ` and ` + "`MaxSessionsPerSubject`" + `, idle expiry, released on 404 and DELETE); in-flight ids of
+  sessionless requests (live only while their request is, keys at most 64 bytes or a SHA-256); the
+  validated-token cache (only validated tokens, 100,000 entries, never past ` + "`exp`" + `); DCR rate-limit keys
+  (10,000, 128 bytes, windowed); the CIMD document cache (10,000, 64 KiB each, validated before storing);
+  the development server's codes, refresh tokens and revocations (bounded fields, capped, expiring). Full
+  tables sweep at most once a second, so a full table costs no scan per request.
+- **Host**: the resource URL, metadata URLs and challenges come from configuration, never from ` + "`Host`" + `;
+  the loopback-only endpoints (trace, metrics) require a loopback connection, a loopback ` + "`Host`" + `, and no
+  cross-site ` + "`Origin`" + `/` + "`Sec-Fetch-Site`" + `.
+- **Dispatch**: mcp-go runs tools from the server's tools, task tools and a session's tools; resources
+  from a session's resources, the server's, a session's templates and the server's templates. The
+  HTTP check resolves all but the session ones; the gate ` + "`mcpgo.ServerOptions`" + ` installs (an
+  OnRequestInitialization hook, which mcp-go runs before every request on every transport) resolves all
+  of them with the session in view. Without the gate the HTTP check refuses what it cannot resolve.
+
+What mcp-go itself would need to fix (reported here, guarded by mcpauth where it can be):
+
+- Sessionless requests share one id space: in-flight requests are keyed by JSON-RPC id alone
+  (` + "`inflightKey`" + `), so any caller can cancel another's request. mcpauth binds those ids to their subject.
+- Sessionless tasks are not isolated: ` + "`tasks/list`" + ` without a session lists every session's tasks, and
+  ` + "`tasks/get`" + `/` + "`tasks/result`" + ` skip the session check when the caller has no session. mcpauth does not yet
+  bind task ids to subjects; do not mix task tools with sessionless clients on a multi-user server.
+- Sessions never expire unless ` + "`WithSessionIdleTTL`" + ` is set (` + "`mcpgo.TransportOptions`" + ` sets it).
+- The task-augmented call path does not run tool handler middleware, and templates are matched in map
+  order when several match a URI (mcpauth applies the requirements of all matching templates).
+- There is no accessor for task tools or resource templates; mcpauth reads them through the server's own
+  listing.
 `)
 	return b.String()
 }
