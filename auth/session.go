@@ -189,7 +189,7 @@ type sessionWriter struct {
 	sid        string // the request's session id, "" for none
 	firstSight bool   // this request bound sid at first sight
 	wrote      bool
-	dropped   bool // the server's response was replaced
+	dropped    bool // the server's response was replaced
 }
 
 func (s *sessionWriter) capture(code int) {

@@ -67,7 +67,9 @@ func newDispatchFixture(t *testing.T, gated bool) *dispatchFixture {
 		return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, Text: "secret"}}, nil
 	}
 	s.AddResourceTemplate(mcp.NewResourceTemplate("secret://global/{id}", "secrets", mcpgo.RequireTemplateScopes("admin")),
-		func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) { return resource(ctx, req) })
+		func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+			return resource(ctx, req)
+		})
 	f.s = s
 	mux.Handle("/", mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s, server.WithStateful(true))))
 	return f
