@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -92,11 +93,10 @@ func (ft *inflightTable) release(keys []string) {
 func inflightKeys(msgs []message) []string {
 	var keys []string
 	for _, m := range msgs {
-		if len(m.ID) > 0 {
-			keys = append(keys, inflightKey(m.ID))
-		}
-		if len(m.cancelled) > 0 {
-			keys = append(keys, inflightKey(m.cancelled))
+		for _, id := range [2]json.RawMessage{m.ID, m.cancelled} {
+			if id = bytes.TrimSpace(id); len(id) > 0 && string(id) != "null" { // a null id is a notification: nothing to track
+				keys = append(keys, inflightKey(id))
+			}
 		}
 	}
 	return keys

@@ -166,12 +166,6 @@ func (st *sessionTable) sweepLocked(now time.Time) {
 	}
 }
 
-func (st *sessionTable) len() int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return len(st.m)
-}
-
 // sessionWriter watches the response to a request that was allowed:
 //   - a session id the MCP server assigns (to initialize, also when the
 //     request still carried an old one) is bound to the subject that asked,
