@@ -44,7 +44,7 @@ func TestDecisionTraceAndMetrics(t *testing.T) {
 
 	// Served as JSON and HTML to loopback, never with the token.
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("GET", "/debug/auth?format=json", nil)
+	req := httptest.NewRequest("GET", "http://127.0.0.1:8080/debug/auth?format=json", nil)
 	req.RemoteAddr = "127.0.0.1:5555"
 	trace.ServeHTTP(rec, req)
 	var got []auth.Decision
@@ -52,7 +52,7 @@ func TestDecisionTraceAndMetrics(t *testing.T) {
 		t.Fatalf("JSON trace: %d %s", rec.Code, rec.Body.String())
 	}
 	rec = httptest.NewRecorder()
-	req = httptest.NewRequest("GET", "/debug/auth", nil)
+	req = httptest.NewRequest("GET", "http://localhost:8080/debug/auth", nil)
 	req.RemoteAddr = "[::1]:5555"
 	trace.ServeHTTP(rec, req)
 	if !strings.Contains(rec.Body.String(), `http-equiv="refresh"`) || !strings.Contains(rec.Body.String(), "add_note") {
