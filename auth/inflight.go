@@ -19,7 +19,7 @@ import (
 // and by max.
 type inflightTable struct {
 	mu  sync.Mutex
-	m   map[string]*flight
+	m   map[string]flight
 	max int
 }
 
@@ -33,13 +33,16 @@ type flight struct {
 const maxInflightKey = 64
 
 func newInflightTable(max int) *inflightTable {
-	return &inflightTable{m: map[string]*flight{}, max: max}
+	return &inflightTable{m: map[string]flight{}, max: max}
 }
 
 // inflightKey maps a raw JSON-RPC id to the key an SDK that decodes ids into
 // Go values and formats them with %v would use, so ids that collide there (1,
 // 1.0 and "1") collide here too.
 func inflightKey(raw json.RawMessage) string {
+	if k, ok := plainIDKey(raw); ok {
+		return k
+	}
 	var v any
 	if json.Unmarshal(raw, &v) != nil {
 		return "raw:" + string(raw) // unreadable: the SDK cannot read it either
@@ -50,6 +53,28 @@ func inflightKey(raw json.RawMessage) string {
 		k = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return k
+}
+
+// plainIDKey is inflightKey without decoding for the common ids: a plain
+// ASCII string without escapes (formatted as itself) and a non-negative
+// integer of at most six digits without leading zeros (formatted as its
+// digits; %v writes 1e+06 from a million on).
+func plainIDKey(raw json.RawMessage) (string, bool) {
+	n := len(raw)
+	switch {
+	case n >= 2 && n-2 <= maxInflightKey && raw[0] == '"' && raw[n-1] == '"':
+		if end, plain := scanString(raw, 0); end == n && plain {
+			return string(raw[1 : n-1]), true
+		}
+	case n >= 1 && n <= 6 && (raw[0] != '0' || n == 1):
+		for _, c := range raw {
+			if c < '0' || c > '9' {
+				return "", false
+			}
+		}
+		return string(raw), true
+	}
+	return "", false
 }
 
 // claim takes the keys for subject, all or none. It fails with
@@ -66,11 +91,10 @@ func (ft *inflightTable) claim(keys []string, subject string) error {
 		return fail(ReasonSessionLimit, "%d requests without a session are in flight, the most allowed", len(ft.m))
 	}
 	for _, k := range keys {
-		if f, ok := ft.m[k]; ok {
-			f.n++
-		} else {
-			ft.m[k] = &flight{subject: subject, n: 1}
-		}
+		f := ft.m[k]
+		f.subject = subject
+		f.n++
+		ft.m[k] = f
 	}
 	return nil
 }
@@ -83,6 +107,8 @@ func (ft *inflightTable) release(keys []string) {
 		if f, ok := ft.m[k]; ok {
 			if f.n--; f.n == 0 {
 				delete(ft.m, k)
+			} else {
+				ft.m[k] = f
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -16,6 +17,13 @@ func TestInflightKeysCollideAsTheSDKsDo(t *testing.T) {
 			if inflightKey(json.RawMessage(id)) != inflightKey(json.RawMessage(same[0])) {
 				t.Errorf("%s and %s map to different keys", id, same[0])
 			}
+		}
+	}
+	for _, id := range []string{`0`, `7`, `999999`, `1000000`, `123456789012345`, `"abc-1"`, `"a b"`} {
+		var v any
+		json.Unmarshal([]byte(id), &v)
+		if got, want := inflightKey(json.RawMessage(id)), fmt.Sprint(v); got != want {
+			t.Errorf("%s: the fast key %q differs from the decoded %q", id, got, want)
 		}
 	}
 	if long := inflightKey(json.RawMessage(`"` + strings.Repeat("x", 1<<20) + `"`)); len(long) > 80 {

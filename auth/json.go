@@ -20,15 +20,7 @@ import (
 // index just after the closing brace, or -1 when b[i:] does not start with a
 // well-formed object or member returned false.
 func walkObject(b []byte, i int, member func(name []byte, plain bool, value []byte) bool) int {
-	i = skipWS(b, i)
-	if i >= len(b) || b[i] != '{' {
-		return -1
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1
-	}
-	for {
+	return walkSeq(b, i, '{', '}', func(i int) int {
 		if i >= len(b) || b[i] != '"' {
 			return -1
 		}
@@ -46,45 +38,46 @@ func walkObject(b []byte, i int, member func(name []byte, plain bool, value []by
 		if vend < 0 || !member(name, plain, b[i:vend]) {
 			return -1
 		}
-		i = skipWS(b, vend)
-		if i >= len(b) {
-			return -1
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return i + 1
-		default:
-			return -1
-		}
-	}
+		return vend
+	})
 }
 
 // walkArray calls elem for each element of the JSON array that starts at
 // b[i], and returns the index after the closing bracket, or -1.
 func walkArray(b []byte, i int, elem func(value []byte) bool) int {
-	i = skipWS(b, i)
-	if i >= len(b) || b[i] != '[' {
-		return -1
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1
-	}
-	for {
+	return walkSeq(b, i, '[', ']', func(i int) int {
 		vend := scanValue(b, i)
 		if vend < 0 || !elem(b[i:vend]) {
 			return -1
 		}
-		i = skipWS(b, vend)
+		return vend
+	})
+}
+
+// walkSeq scans the comma-separated items between open and close that start
+// at b[i]: item reads the item at its index and returns the index after it,
+// or -1 to stop. It returns the index after close, or -1.
+func walkSeq(b []byte, i int, open, close byte, item func(i int) int) int {
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != open {
+		return -1
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == close {
+		return i + 1
+	}
+	for {
+		if i = item(i); i < 0 {
+			return -1
+		}
+		i = skipWS(b, i)
 		if i >= len(b) {
 			return -1
 		}
 		switch b[i] {
 		case ',':
 			i = skipWS(b, i+1)
-		case ']':
+		case close:
 			return i + 1
 		default:
 			return -1

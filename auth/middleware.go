@@ -135,7 +135,9 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	if o.flights != nil {
 		defer a.inflight.release(o.flights)
 	}
-	w = &sessionWriter{ResponseWriter: w, a: a, r: r, t: o.t, sid: o.sid, firstSight: o.firstSight}
+	if o.sid != "" || r.Method == http.MethodPost { // only these can end, or be answered with, a session
+		w = &sessionWriter{ResponseWriter: w, a: a, r: r, t: o.t, sid: o.sid, firstSight: o.firstSight}
+	}
 	next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), o.t)))
 }
 
@@ -196,15 +198,12 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o out
 			}
 		}
 	}
-	subject := subjectKey(o.t)
 	if o.sid != "" {
-		var res bindResult
-		res, o.err = a.sessions.bind(o.sid, subject)
-		o.firstSight = res == bindNew
+		o.firstSight, o.err = a.sessions.bind(o.sid, subjectKey(o.t))
 		return o
 	}
 	if keys := inflightKeys(o.msgs); len(keys) > 0 {
-		if o.err = a.inflight.claim(keys, subject); o.err == nil {
+		if o.err = a.inflight.claim(keys, subjectKey(o.t)); o.err == nil {
 			o.flights = keys
 		}
 	}

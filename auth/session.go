@@ -90,40 +90,33 @@ func newSessionTable(max, perSubject int, ttl time.Duration, now func() time.Tim
 	return &sessionTable{m: map[string]*binding{}, subjects: map[string]*owner{}, max: max, perSubject: perSubject, ttl: ttl, now: now}
 }
 
-// bindResult says what bind did.
-type bindResult int
-
-const (
-	bindExisting bindResult = iota // sid was bound to this subject already
-	bindNew                        // sid was free and is now bound to this subject
-)
-
-// bind reports whether subject may use sid, binding a free sid to it; each
-// use extends the binding. It fails with [ReasonSessionMismatch] for another
-// subject's session and [ReasonSessionLimit] when no binding can be added.
-func (st *sessionTable) bind(sid, subject string) (bindResult, error) {
+// bind reports whether subject may use sid, binding a free sid to it
+// (created true); each use extends the binding. It fails with
+// [ReasonSessionMismatch] for another subject's session and
+// [ReasonSessionLimit] when no binding can be added.
+func (st *sessionTable) bind(sid, subject string) (created bool, err error) {
 	now := st.now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if b, ok := st.m[sid]; ok {
 		if now.Before(b.expires) {
 			if b.owner.key != subject {
-				return 0, fail(ReasonSessionMismatch, "unknown session")
+				return false, fail(ReasonSessionMismatch, "unknown session")
 			}
 			b.expires = now.Add(st.ttl)
-			return bindExisting, nil
+			return false, nil
 		}
 		st.removeLocked(sid, b)
 	}
 	o := st.subjects[subject]
 	if o != nil && o.n >= st.perSubject {
-		return 0, fail(ReasonSessionLimit, "this subject already holds %d sessions, the most allowed (Config.MaxSessionsPerSubject); close some (HTTP DELETE) or wait for them to idle out", o.n)
+		return false, fail(ReasonSessionLimit, "this subject already holds %d sessions, the most allowed (Config.MaxSessionsPerSubject); close some (HTTP DELETE) or wait for them to idle out", o.n)
 	}
 	if len(st.m) >= st.max && now.Sub(st.lastSweep) >= time.Second {
 		st.sweepLocked(now) // at most once a second, so a full table costs no more than that
 	}
 	if len(st.m) >= st.max {
-		return 0, fail(ReasonSessionLimit, "%d sessions are bound, the most allowed (Config.MaxSessions)", len(st.m))
+		return false, fail(ReasonSessionLimit, "%d sessions are bound, the most allowed (Config.MaxSessions)", len(st.m))
 	}
 	if o == nil {
 		o = &owner{key: subject}
@@ -131,7 +124,7 @@ func (st *sessionTable) bind(sid, subject string) (bindResult, error) {
 	}
 	o.n++
 	st.m[sid] = &binding{owner: o, expires: now.Add(st.ttl)}
-	return bindNew, nil
+	return true, nil
 }
 
 // release removes sid's binding if subject holds it.
@@ -191,10 +184,9 @@ func (s *sessionWriter) capture(code int) {
 		return
 	}
 	s.wrote = true
-	subject := subjectKey(s.t)
 	if s.sid != "" && (s.firstSight && (code == http.StatusNotFound || code == http.StatusBadRequest) ||
 		s.r.Method == http.MethodDelete && code < 300) {
-		s.a.sessions.release(s.sid, subject)
+		s.a.sessions.release(s.sid, subjectKey(s.t))
 	}
 	created := s.Header().Get("Mcp-Session-Id")
 	if created == "" || created == s.sid {
@@ -202,7 +194,7 @@ func (s *sessionWriter) capture(code int) {
 	}
 	err := checkSessionID(created)
 	if err == nil {
-		_, err = s.a.sessions.bind(created, subject)
+		_, err = s.a.sessions.bind(created, subjectKey(s.t))
 	}
 	if err != nil {
 		// Never hand out a session that is not bound to its subject: the MCP

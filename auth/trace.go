@@ -105,11 +105,7 @@ func (t *Trace) requestID(r *http.Request) string {
 // resolves its own name to 127.0.0.1 is refused), and a browser's Origin and
 // Sec-Fetch-Site, when sent, must not be another site's.
 func checkLoopback(r *http.Request) error {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	if !metadata.IsLoopbackHost(host) {
+	if host := hostOnly(r.RemoteAddr); !metadata.IsLoopbackHost(host) {
 		return fmt.Errorf("the connection comes from %q, not a loopback address", host)
 	}
 	if h := hostOnly(r.Host); !metadata.IsLoopbackHost(h) {

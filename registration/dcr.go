@@ -190,11 +190,7 @@ func (p *Policy) Register(md Metadata) (*Client, string, error) {
 			}
 		}
 	}
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
-	c := &Client{ID: randomID(), Kind: KindDynamic, IssuedAt: now(), policy: p.Redirects}
+	c := &Client{ID: randomID(), Kind: KindDynamic, IssuedAt: p.now(), policy: p.Redirects}
 	md.ClientIDIssuedAt = c.IssuedAt.Unix()
 	var secret string
 	if md.TokenEndpointAuthMethod != "none" {
@@ -294,9 +290,9 @@ func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-func (h *DCRHandler) now() time.Time {
-	if h.Policy.Now != nil {
-		return h.Policy.Now()
+func (p *Policy) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
 	}
 	return time.Now()
 }
@@ -344,7 +340,7 @@ func (h *DCRHandler) take(key string) bool {
 	if h.Policy.RateLimit <= 0 {
 		return true
 	}
-	now, window := h.now(), h.window()
+	now, window := h.Policy.now(), h.window()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.buckets == nil {

@@ -242,43 +242,27 @@ const maxListPages = 1000
 // listTools lists the tools mcp-go would dispatch to in ctx, task tools
 // included, through its own tools/list (filters apply, pages are followed).
 func listTools(ctx context.Context, s *server.MCPServer) ([]mcp.Tool, error) {
-	var out []mcp.Tool
-	err := list(ctx, s, "tools/list", func(res any) (mcp.Cursor, bool) {
-		r, ok := res.(mcp.ListToolsResult)
-		if p, isPtr := res.(*mcp.ListToolsResult); isPtr && p != nil {
-			r, ok = *p, true
-		}
-		if !ok {
-			return "", false
-		}
-		out = append(out, r.Tools...)
-		return r.NextCursor, true
-	})
-	return out, err
+	return list(ctx, s, "tools/list", func(r mcp.ListToolsResult) ([]mcp.Tool, mcp.Cursor) { return r.Tools, r.NextCursor })
 }
 
 // listTemplates lists the server's resource templates, as listTools does.
 func listTemplates(ctx context.Context, s *server.MCPServer) ([]mcp.ResourceTemplate, error) {
-	var out []mcp.ResourceTemplate
-	err := list(ctx, s, "resources/templates/list", func(res any) (mcp.Cursor, bool) {
-		r, ok := res.(mcp.ListResourceTemplatesResult)
-		if p, isPtr := res.(*mcp.ListResourceTemplatesResult); isPtr && p != nil {
-			r, ok = *p, true
-		}
-		if !ok {
-			return "", false
-		}
-		out = append(out, r.ResourceTemplates...)
-		return r.NextCursor, true
+	return list(ctx, s, "resources/templates/list", func(r mcp.ListResourceTemplatesResult) ([]mcp.ResourceTemplate, mcp.Cursor) {
+		return r.ResourceTemplates, r.NextCursor
 	})
-	return out, err
 }
 
 var errListing = errors.New("the server's listing cannot be read")
 
-func list(ctx context.Context, s *server.MCPServer, method string, page func(result any) (mcp.Cursor, bool)) error {
+// list runs a paginated list method of s in-process and collects the items
+// page reads from each result (R, which mcp-go returns as a value or a
+// pointer).
+func list[R, T any](ctx context.Context, s *server.MCPServer, method string, page func(R) ([]T, mcp.Cursor)) ([]T, error) {
 	ctx = context.WithValue(ctx, internalKey{}, true)
-	var cursor mcp.Cursor
+	var (
+		out    []T
+		cursor mcp.Cursor
+	)
 	for range maxListPages {
 		params := map[string]any{}
 		if cursor != "" {
@@ -287,18 +271,23 @@ func list(ctx context.Context, s *server.MCPServer, method string, page func(res
 		msg, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 0, "method": method, "params": params})
 		resp, ok := s.HandleMessage(ctx, msg).(mcp.JSONRPCResponse)
 		if !ok {
-			return errListing
+			return nil, errListing
 		}
-		next, ok := page(resp.Result)
+		r, ok := resp.Result.(R)
+		if p, isPtr := resp.Result.(*R); isPtr && p != nil {
+			r, ok = *p, true
+		}
 		if !ok {
-			return errListing
+			return nil, errListing
 		}
+		items, next := page(r)
+		out = append(out, items...)
 		if next == "" {
-			return nil
+			return out, nil
 		}
 		cursor = next
 	}
-	return errListing
+	return nil, errListing
 }
 
 // Protect returns h (mcp-go's StreamableHTTPServer or SSEServer) protected by

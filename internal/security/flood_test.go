@@ -42,14 +42,7 @@ func TestFloodsKeepMemoryFlat(t *testing.T) {
 		count("initialize", o.status)
 	}
 	for range 20 {
-		p := e.authParams("quickstart-client", "http://127.0.0.1:5555/callback")
-		p.Set("code_challenge", strings.Repeat("a", 9<<20))
-		resp, err := noFollow.Post(e.as.URL+"/authorize", "application/x-www-form-urlencoded", strings.NewReader(p.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		count("9 MB code_challenge", resp.StatusCode)
+		count("9 MB code_challenge", e.authorizeHugeChallenge(t))
 	}
 	growth := int64(liveHeap()) - int64(before)
 	t.Logf("statuses %v; live heap grew %d KB", statuses, growth>>10)

@@ -89,14 +89,8 @@ func hardeningRows() []attack {
 			return e.debug(t, "/debug/auth", nil)
 		}, status: 200, challenge: "-"},
 		row("pkce", "authorize with a 9 MB code_challenge (memory)", func(t *testing.T, e *env) observed {
-			p := e.authParams("quickstart-client", "http://127.0.0.1:5555/callback")
-			p.Set("code_challenge", strings.Repeat("a", 9<<20))
-			resp, err := noFollow.Post(e.as.URL+"/authorize", "application/x-www-form-urlencoded", strings.NewReader(p.Encode()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return observed{status: resp.StatusCode, challenge: "-", reason: "invalid_request", accepted: resp.StatusCode == http.StatusFound}
+			status := e.authorizeHugeChallenge(t)
+			return observed{status: status, challenge: "-", reason: "invalid_request", accepted: status == http.StatusFound}
 		}, 400, "invalid_request", "-"),
 		row("pkce", "code_challenge that is not 43 base64url characters", func(t *testing.T, e *env) observed {
 			p := e.authParams("quickstart-client", "http://127.0.0.1:5555/callback")
@@ -136,6 +130,19 @@ func (e *env) whileWaiting(t *testing.T, body string) observed {
 		o.accepted = true // alice's request was disturbed
 	}
 	return o
+}
+
+// authorizeHugeChallenge posts an authorization request with a 9 MB
+// code_challenge and returns the status.
+func (e *env) authorizeHugeChallenge(t *testing.T) int {
+	p := e.authParams("quickstart-client", "http://127.0.0.1:5555/callback")
+	p.Set("code_challenge", strings.Repeat("a", 9<<20))
+	resp, err := noFollow.Post(e.as.URL+"/authorize", "application/x-www-form-urlencoded", strings.NewReader(p.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // debug reads a loopback-only debugging endpoint with extra headers.
