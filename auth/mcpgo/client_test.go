@@ -148,7 +148,7 @@ func TestSessionHijack(t *testing.T) {
 }
 
 // TestDefenceInDepthInProcess calls tools through mcp-go's in-process
-// transport, which never crosses HTTP: the handler middleware must refuse.
+// transport, which never crosses HTTP: the dispatch gate must refuse.
 func TestDefenceInDepthInProcess(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	s := (&notesServer{}).build(f.a)

@@ -1,14 +1,15 @@
 // Package mcpgo connects [auth] to github.com/mark3labs/mcp-go: scope
 // annotations on tools, prompts and resources, the HTTP-level check that
 // answers a missing scope with a 403 step-up challenge before mcp-go sees the
-// call, handler middlewares that re-check it for transports that bypass HTTP,
-// and optional hiding of what a caller cannot use.
+// call, a dispatch gate that checks it again where mcp-go dispatches (every
+// transport, every registry: session tools and resources, task tools,
+// resource templates), and optional hiding of what a caller cannot use.
 //
 // For most uses, annotate tools and wrap the transport with [Protect]:
 //
 //	s := server.NewMCPServer("notes", "1.0.0", mcpgo.ServerOptions(a)...)
 //	s.AddTool(mcp.NewTool("add_note", mcpgo.RequireScopes("notes:write")), addNote)
-//	http.ListenAndServe(":8080", mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s)))
+//	http.ListenAndServe(":8080", mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s, mcpgo.TransportOptions(a)...)))
 //
 // # The annotation
 //
@@ -18,7 +19,8 @@
 //
 //	"_meta": {"io.mcpauth/requiredScopes": [["admin"], ["notes:read", "notes:write"]]}
 //
-// Resource templates can carry the annotation for clients to see, but mcp-go
-// offers no way to list templates, so reads through a template are checked
-// only by the server's baseline scopes.
+// Resource templates carry it too ([RequireTemplateScopes]); a read that
+// matches several templates needs what all of them require. An annotation
+// that is present but cannot be read makes the item unusable
+// ([auth.ReasonRequirementUnknown]), never free.
 package mcpgo

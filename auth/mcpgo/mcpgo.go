@@ -98,9 +98,8 @@ func RequireResource(req scopes.Requirement) mcp.ResourceOption {
 	return func(r *mcp.Resource) { setMeta(&r.Meta, req) }
 }
 
-// RequireTemplateScopes publishes that reads through a resource template
-// need all of the given scopes. See the package documentation for what is
-// enforced.
+// RequireTemplateScopes declares that reads through a resource template need
+// all of the given scopes.
 func RequireTemplateScopes(s ...string) mcp.ResourceTemplateOption {
 	return func(t *mcp.ResourceTemplate) { setMeta(&t.Meta, scopes.All(s...)) }
 }
