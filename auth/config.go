@@ -63,7 +63,9 @@ type Config struct {
 	BaselineScopes []string
 
 	// ChallengeScopes chooses what a 403 insufficient_scope challenge asks
-	// for. The zero value is GrantedPlusNeeded.
+	// for. The zero value is ScopesByRevision: only what the operation needs
+	// for clients of MCP 2026-07-28 and later, the granted scopes plus those
+	// for earlier ones.
 	ChallengeScopes ChallengeScopes
 
 	// ScopesSupported is advertised in the protected resource metadata. Empty

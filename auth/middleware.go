@@ -36,15 +36,37 @@ func (e *ScopeError) Error() string {
 type ChallengeScopes int
 
 const (
+	// ScopesByRevision follows the MCP revision the request declares in its
+	// MCP-Protocol-Version header: for 2026-07-28 and later it is
+	// [MinimalScopes], since those clients add the challenge's scopes to the
+	// ones they hold (SEP-2350, RFC 6750 §3.1); for earlier revisions, or
+	// none, it is [GrantedPlusNeeded]. The default.
+	ScopesByRevision ChallengeScopes = iota
 	// GrantedPlusNeeded asks for the scopes already granted plus those the
 	// request needs. MCP clients of revision 2025-11-25 replace their scope set
-	// with the challenge's, so this keeps them from losing what they had. The
-	// default.
-	GrantedPlusNeeded ChallengeScopes = iota
-	// MinimalScopes asks only for the scopes of the cheapest path that
-	// satisfies the requirement.
+	// with the challenge's, so this keeps them from losing what they had.
+	GrantedPlusNeeded
+	// MinimalScopes asks only for what the request needs: the baseline
+	// scopes and the cheapest path of the operation's requirement.
 	MinimalScopes
 )
+
+// scopeAccumulatingRevision is the first MCP revision whose clients
+// accumulate scopes across step-ups themselves (SEP-2350).
+const scopeAccumulatingRevision = "2026-07-28"
+
+// strategy resolves ScopesByRevision for a request's MCP-Protocol-Version.
+// Revisions are dates (YYYY-MM-DD) and compare as strings; anything else is
+// treated as an earlier revision.
+func (s ChallengeScopes) strategy(version string) ChallengeScopes {
+	if s != ScopesByRevision {
+		return s
+	}
+	if len(version) == len(scopeAccumulatingRevision) && version[4] == '-' && version[7] == '-' && version >= scopeAccumulatingRevision {
+		return MinimalScopes
+	}
+	return GrantedPlusNeeded
+}
 
 // CheckScopes reports whether t meets req, as an [*Error] with
 // [ReasonScopeInsufficient] and a [*ScopeError] when it does not.
@@ -308,14 +330,20 @@ func (a *Authenticator) Mount(mux *http.ServeMux, pattern string, next http.Hand
 	mux.Handle(pattern, a.Middleware(next))
 }
 
-// Challenge returns the WWW-Authenticate challenge for err.
-func (a *Authenticator) Challenge(err error) Challenge {
+// Challenge returns the WWW-Authenticate challenge for err, in answer to r
+// (whose MCP-Protocol-Version chooses the scopes of a 403 under
+// [ScopesByRevision]; r may be nil).
+func (a *Authenticator) Challenge(r *http.Request, err error) Challenge {
 	e := asError(err)
 	c := Challenge{ResourceMetadata: a.resourceMetadataURL, Error: e.Reason.OAuthError(), Description: e.Description}
 	var se *ScopeError
 	switch {
 	case e.Reason == ReasonScopeInsufficient && errors.As(e, &se):
-		if a.challengeScopes == MinimalScopes {
+		var version string
+		if r != nil {
+			version = r.Header.Get("Mcp-Protocol-Version")
+		}
+		if a.challengeScopes.strategy(version) == MinimalScopes {
 			c.Scope = se.Result.Minimal.String()
 		} else {
 			c.Scope = se.Result.GrantedPlusNeeded.String()
@@ -387,7 +415,7 @@ func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err e
 	}
 	var se *ScopeError
 	if errors.As(e, &se) {
-		data["scope"] = a.Challenge(e).Scope
+		data["scope"] = a.Challenge(r, e).Scope
 		data["required"] = se.Required.String()
 		data["missing"] = se.Result.Missing.String()
 		if len(se.Hints) > 0 {
@@ -408,7 +436,7 @@ func (a *Authenticator) writeHeaders(w http.ResponseWriter, r *http.Request, err
 	h := w.Header()
 	switch {
 	case status == http.StatusUnauthorized || e.Reason.OAuthError() != "":
-		h.Set("WWW-Authenticate", a.Challenge(e).String())
+		h.Set("WWW-Authenticate", a.Challenge(r, e).String())
 		h.Add("Access-Control-Expose-Headers", "WWW-Authenticate")
 		if r.Header.Get("Origin") != "" && h.Get("Access-Control-Allow-Origin") == "" {
 			h.Set("Access-Control-Allow-Origin", "*")

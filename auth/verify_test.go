@@ -638,14 +638,31 @@ func TestCORS(t *testing.T) {
 func TestChallengeScopesStrategy(t *testing.T) {
 	as := newTestAS(t)
 	tok := as.mint("rsa-1", claimsWith(as, map[string]any{"scope": "calendar:read"}), nil)
-	for strategy, want := range map[auth.ChallengeScopes]string{
-		auth.GrantedPlusNeeded: "calendar:read notes:read",
-		auth.MinimalScopes:     "notes:read",
+	for _, tt := range []struct {
+		strategy auth.ChallengeScopes
+		version  string // MCP-Protocol-Version
+		want     string
+	}{
+		{auth.GrantedPlusNeeded, "", "calendar:read notes:read"},
+		{auth.GrantedPlusNeeded, "2026-07-28", "calendar:read notes:read"},
+		{auth.MinimalScopes, "", "notes:read"},
+		{auth.MinimalScopes, "2025-11-25", "notes:read"},
+		// The default follows the revision: SEP-2350 clients accumulate.
+		{auth.ScopesByRevision, "", "calendar:read notes:read"},
+		{auth.ScopesByRevision, "2025-11-25", "calendar:read notes:read"},
+		{auth.ScopesByRevision, "2026-07-28", "notes:read"},
+		{auth.ScopesByRevision, "2027-01-01", "notes:read"},
+		{auth.ScopesByRevision, "2026-07-28x", "calendar:read notes:read"},
+		{auth.ScopesByRevision, "9999999999", "calendar:read notes:read"},
 	} {
-		a := newAuth(t, as, func(c *auth.Config) { c.ChallengeScopes = strategy })
-		res := call(t, a.Handler(echo), bearer(tok))
-		if res.status != 403 || res.challenge["scope"] != want || res.challenge["error"] != "insufficient_scope" {
-			t.Errorf("strategy %d: %d %q, want scope %q", strategy, res.status, res.rawChal, want)
+		a := newAuth(t, as, func(c *auth.Config) { c.ChallengeScopes = tt.strategy })
+		r := bearer(tok)
+		if tt.version != "" {
+			r.Header.Set("MCP-Protocol-Version", tt.version)
+		}
+		res := call(t, a.Handler(echo), r)
+		if res.status != 403 || res.challenge["scope"] != tt.want || res.challenge["error"] != "insufficient_scope" {
+			t.Errorf("strategy %d, revision %q: %d %q, want scope %q", tt.strategy, tt.version, res.status, res.rawChal, tt.want)
 		}
 	}
 }
@@ -662,7 +679,7 @@ func TestCheckScopesExplainsNearMiss(t *testing.T) {
 	if !errors.Is(err, auth.ErrScopeInsufficient) || !errors.As(err, &se) || len(se.Hints) == 0 || se.Hints[0].Code != scopes.HintPlural {
 		t.Fatalf("err = %v, want a ScopeError with a plural hint", err)
 	}
-	ch := a.Challenge(err)
+	ch := a.Challenge(nil, err)
 	if ch.Scope != "org:write orgs:write" || strings.ContainsAny(ch.String()[len("Bearer "):], "\\") {
 		t.Fatalf("challenge = %q", ch.String())
 	}

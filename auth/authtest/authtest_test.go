@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,12 +85,14 @@ func codeForm(code string) url.Values {
 
 func TestAuthorizationCodeFlow(t *testing.T) {
 	s := start(t, authtest.Options{AutoApprove: true})
-	_, q := authorize(t, s, authParams())
+	params := authParams()
+	params.Set("scope", "notes:read offline_access")
+	_, q := authorize(t, s, params)
 	if q.Get("code") == "" || q.Get("state") != "xyz" || q.Get("iss") != s.URL {
 		t.Fatalf("authorization response %v", q)
 	}
 	status, tok := tokenRequest(t, s, codeForm(q.Get("code")), true)
-	if status != 200 || tok["token_type"] != "Bearer" || tok["refresh_token"] == nil || tok["scope"] != "notes:read" {
+	if status != 200 || tok["token_type"] != "Bearer" || tok["refresh_token"] == nil || tok["scope"] != "notes:read offline_access" {
 		t.Fatalf("token response %d %v", status, tok)
 	}
 	a, err := auth.New(context.Background(), auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: s.URL}}, RequireJWTAccessTokenType: true})
@@ -98,7 +101,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	}
 	defer a.Close()
 	at, err := a.Verify(context.Background(), tok["access_token"].(string))
-	if err != nil || at.Subject != "dev-user" || at.ClientID != "quickstart-client" || at.Scopes.String() != "notes:read" {
+	if err != nil || at.Subject != "dev-user" || at.ClientID != "quickstart-client" || at.Scopes.String() != "notes:read offline_access" {
 		t.Fatalf("access token: %+v %v", at, err)
 	}
 
@@ -113,6 +116,48 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	}
 	if status, out := tokenRequest(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok2["refresh_token"].(string)}}, true); status != 400 || out["error"] != "invalid_grant" {
 		t.Fatalf("the family survived a reuse: %d %v", status, out)
+	}
+}
+
+// A refresh token is issued only to a grant that asked for offline_access,
+// unless the server is told to behave like one that always issues one.
+// Clients that refresh on a 403 (the TypeScript SDK v1) cannot step up
+// otherwise: a refresh cannot widen scope.
+func TestRefreshTokenOnlyWithOfflineAccess(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		opts        authtest.Options
+		scope       string
+		wantRefresh bool
+		advertised  []string
+	}{
+		{"no offline_access", authtest.Options{ScopesSupported: []string{"notes:read"}}, "notes:read", false, []string{"notes:read", "offline_access"}},
+		{"offline_access", authtest.Options{ScopesSupported: []string{"notes:read"}}, "notes:read offline_access", true, []string{"notes:read", "offline_access"}},
+		{"always, like servers that ignore offline_access", authtest.Options{ScopesSupported: []string{"notes:read"}, RefreshWithoutOfflineAccess: true}, "notes:read", true, []string{"notes:read"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.AutoApprove = true
+			s := start(t, tt.opts)
+			if got := s.Metadata().ScopesSupported; !slices.Equal(got, tt.advertised) {
+				t.Errorf("scopes_supported %v, want %v", got, tt.advertised)
+			}
+			params := authParams()
+			params.Set("scope", tt.scope)
+			_, q := authorize(t, s, params)
+			status, tok := tokenRequest(t, s, codeForm(q.Get("code")), true)
+			if status != 200 {
+				t.Fatalf("token response %d %v", status, tok)
+			}
+			if _, got := tok["refresh_token"]; got != tt.wantRefresh {
+				t.Fatalf("refresh token issued: %v, want %v (response %v)", got, tt.wantRefresh, tok)
+			}
+			if tt.wantRefresh {
+				status, tok2 := tokenRequest(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
+				if status != 200 || tok2["refresh_token"] == nil {
+					t.Fatalf("the refresh did not rotate: %d %v", status, tok2)
+				}
+			}
+		})
 	}
 }
 

@@ -337,7 +337,8 @@ func (s *Server) exchangeCode(client *registration.Client, f url.Values) (map[st
 	if res := f["resource"]; len(res) > 0 && strings.Join(res, " ") != strings.Join(g.audience, " ") {
 		return nil, &tokenError{http.StatusBadRequest, "invalid_target", "resource differs from the one authorized"}
 	}
-	return s.issue(client, g.subject, g.scopes, g.audience, client.AllowsGrant("refresh_token"), ""), nil
+	offline := g.scopes.Contains(scopes.OfflineAccess) || s.opts.RefreshWithoutOfflineAccess
+	return s.issue(client, g.subject, g.scopes, g.audience, offline && client.AllowsGrant("refresh_token"), ""), nil
 }
 
 func (s *Server) exchangeRefresh(client *registration.Client, f url.Values) (map[string]any, error) {

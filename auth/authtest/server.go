@@ -51,6 +51,15 @@ type Options struct {
 	// (as some real servers do).
 	ScopesSupported   []string
 	DropUnknownScopes bool
+	// RefreshWithoutOfflineAccess issues a refresh token to every
+	// authorization code grant of a client that registered the refresh_token
+	// grant, as some servers do. By default one is issued only when the
+	// authorization request asked for offline_access, as Auth0, Okta and Entra
+	// do; offline_access is then always accepted and, when ScopesSupported is
+	// set, advertised beside it. Turn this on only to test how a client copes:
+	// a client that answers a 403 insufficient_scope by refreshing (the
+	// TypeScript SDK v1) gets its old scopes back and cannot step up.
+	RefreshWithoutOfflineAccess bool
 	// ScopeClaim shapes granted scopes in tokens: "scope" (a space-delimited
 	// string, the default) or "scp" (an array, like Okta).
 	ScopeClaim string
@@ -194,7 +203,7 @@ func (s *Server) Metadata() metadata.AuthorizationServer {
 		AuthorizationEndpoint:                      s.URL + "/authorize",
 		TokenEndpoint:                              s.URL + "/token",
 		JWKSURI:                                    s.URL + "/jwks",
-		ScopesSupported:                            s.opts.ScopesSupported,
+		ScopesSupported:                            s.scopesSupported(),
 		ResponseTypesSupported:                     []string{"code"},
 		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials"},
 		TokenEndpointAuthMethodsSupported:          []string{"none", "client_secret_basic", "client_secret_post"},
@@ -386,6 +395,15 @@ func s256(verifier string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// scopesSupported is what the metadata advertises: ScopesSupported, and
+// offline_access when it asks for a refresh token.
+func (s *Server) scopesSupported() []string {
+	if len(s.opts.ScopesSupported) == 0 || s.opts.RefreshWithoutOfflineAccess || slices.Contains(s.opts.ScopesSupported, scopes.OfflineAccess) {
+		return s.opts.ScopesSupported
+	}
+	return append(slices.Clone(s.opts.ScopesSupported), scopes.OfflineAccess)
+}
+
 // grantScopes applies ScopesSupported and DropUnknownScopes to a request.
 func (s *Server) grantScopes(requested string) (scopes.Set, error) {
 	set, err := scopes.Parse(requested)
@@ -395,7 +413,7 @@ func (s *Server) grantScopes(requested string) (scopes.Set, error) {
 	if len(s.opts.ScopesSupported) == 0 {
 		return set, nil
 	}
-	supported := scopes.New(s.opts.ScopesSupported...)
+	supported := scopes.New(s.scopesSupported()...)
 	unknown := set.Difference(supported)
 	if unknown.IsEmpty() {
 		return set, nil

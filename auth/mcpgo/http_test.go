@@ -93,6 +93,30 @@ func TestMinimalChallengeStrategyKeepsBaseline(t *testing.T) {
 	}
 }
 
+// By default the challenge follows the client's MCP revision: a 2026-07-28
+// client (SEP-2350) is told what the operation needs, baseline included,
+// in the header and in the JSON-RPC error; an earlier one what it holds
+// plus that.
+func TestChallengeFollowsProtocolRevision(t *testing.T) {
+	f := newFixture(t, fixtureOptions{stateless: true})
+	tok := f.token("notes:read", "calendar:read")
+	for version, want := range map[string]string{
+		"":           "calendar:read notes:read notes:write",
+		"2025-06-18": "calendar:read notes:read notes:write",
+		"2025-11-25": "calendar:read notes:read notes:write",
+		"2026-07-28": "notes:read notes:write",
+	} {
+		var h map[string]string
+		if version != "" {
+			h = map[string]string{"MCP-Protocol-Version": version}
+		}
+		res := post(t, f, tok, call("add_note"), h)
+		if res.status != 403 || res.challenge["scope"] != want || !strings.Contains(res.raw, `"scope":"`+want+`"`) {
+			t.Errorf("revision %q: %d %v %s, want scope %q", version, res.status, res.challenge, res.raw, want)
+		}
+	}
+}
+
 func TestBaselineChallengedOn401And403(t *testing.T) {
 	f := newFixture(t, fixtureOptions{stateless: true})
 	res := post(t, f, "", call("whoami"), nil)

@@ -358,7 +358,7 @@ const challengeS256 = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM" // RFC 7636 
 const verifierS256 = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 func (e *env) authParams(clientID, redirect string) url.Values {
-	return url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {"notes:read"},
+	return url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {"notes:read offline_access"},
 		"state": {"s"}, "code_challenge": {challengeS256}, "code_challenge_method": {"S256"}, "resource": {e.mcpURL}}
 }
 
