@@ -149,7 +149,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 		return
 	}
 	o := a.decide(r, lookup)
-	a.observe(r, &o)
+	d := a.observe(r, &o)
 	if o.err != nil {
 		a.writeError(w, r, o.err, o.failed)
 		return
@@ -157,8 +157,12 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	if o.flights != nil {
 		defer a.inflight.release(o.flights)
 	}
-	if o.sid != "" || r.Method == http.MethodPost { // only these can end, or be answered with, a session
-		w = &sessionWriter{ResponseWriter: w, a: a, r: r, t: o.t, sid: o.sid, firstSight: o.firstSight}
+	// Only a request with a session id or a POST can end, or be answered
+	// with, a session; a traced one is watched for the status it gets.
+	if o.sid != "" || r.Method == http.MethodPost || d != nil {
+		rw := &responseWriter{ResponseWriter: w, a: a, r: r, t: o.t, sid: o.sid, firstSight: o.firstSight, decision: d}
+		defer rw.finish()
+		w = rw
 	}
 	next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), o.t)))
 }
@@ -232,8 +236,11 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o out
 	return o
 }
 
-// observe logs a refusal and feeds the metrics and the trace.
-func (a *Authenticator) observe(r *http.Request, o *outcome) {
+// observe logs a refusal and feeds the metrics and the trace. A refusal is
+// recorded in the trace at once; for an allowed request it returns the
+// decision, for the response writer to record with the status the client
+// gets (nil without a trace).
+func (a *Authenticator) observe(r *http.Request, o *outcome) *Decision {
 	var who caller
 	if o.err != nil || a.trace != nil {
 		who = callerOf(r, o.t)
@@ -242,9 +249,9 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) {
 		a.logReject(r, who, o.failed, o.err)
 	}
 	if a.metrics == nil && a.trace == nil {
-		return
+		return nil
 	}
-	d := Decision{Allowed: o.err == nil, Status: http.StatusOK}
+	d := Decision{Allowed: o.err == nil}
 	if o.err != nil {
 		e := asError(o.err)
 		d.Status, d.Reason, d.Explanation = e.Reason.Status(), e.Reason, e.Description
@@ -261,32 +268,23 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) {
 		a.metrics.Decisions.Add(key, 1)
 	}
 	if a.trace == nil {
-		return
+		return nil
 	}
 	d.Time, d.RequestID, d.HTTPMethod, d.Path = a.now(), a.trace.requestID(r), r.Method, r.URL.Path
+	d.Session, d.Protocol = traceSession(r.Header.Get("Mcp-Session-Id")), trunc(r.Header.Get("Mcp-Protocol-Version"))
 	if d.Required == "" {
 		d.Required = a.baseline.And(o.required).String()
 	}
-	var ops []Operation
-	if o.failed != nil {
-		ops = []Operation{*o.failed}
-	} else {
-		for _, m := range o.msgs {
-			if m.guarded {
-				ops = append(ops, m.Operation)
-			}
-		}
+	if o.err != nil && o.msgs == nil && r.Method == http.MethodPost {
+		o.msgs, _ = a.operations(r) // refused before the body was read: read it for the trace
 	}
-	for i, op := range ops {
-		if i > 0 {
-			d.MCPMethod += ", "
-			d.MCPName += ", "
-		}
-		d.MCPMethod += op.Method
-		d.MCPName += trunc(op.Name)
-	}
+	d.Messages = tracedMessages(o.msgs, o.failed)
 	d.Token, d.Issuer, d.Subject, d.ClientID, d.Audience, d.Granted = who.token, who.iss, who.sub, who.clientID, who.aud, who.scopes
-	a.trace.Record(d)
+	if !d.Allowed {
+		a.trace.Record(d)
+		return nil
+	}
+	return &d
 }
 
 // caller is who a request says it is, for the log and the trace: the

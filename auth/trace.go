@@ -19,27 +19,78 @@ import (
 )
 
 // Decision is one authorization decision, as the [Trace] keeps it: the
-// request, the MCP operation it carried, who called, and what was decided
-// and why. It never holds a token, only its fingerprint.
+// request, every JSON-RPC message it carried, who called, what was decided
+// and why, and the status the client received. It never holds a token, only
+// its fingerprint.
 type Decision struct {
-	Time        time.Time     `json:"time"`
-	RequestID   string        `json:"request_id"`
-	HTTPMethod  string        `json:"http_method"`
-	Path        string        `json:"path"`
-	MCPMethod   string        `json:"mcp_method,omitempty"`
-	MCPName     string        `json:"mcp_name,omitempty"`
-	Token       string        `json:"token,omitempty"` // fingerprint
+	Time       time.Time `json:"time"`
+	RequestID  string    `json:"request_id"`
+	HTTPMethod string    `json:"http_method"`
+	Path       string    `json:"path"`
+	// Session is the Mcp-Session-Id the request carried or, for the
+	// request that created one, the new id; at most 16 characters of it.
+	Session string `json:"session,omitempty"`
+	// Protocol is the request's MCP-Protocol-Version.
+	Protocol string `json:"protocol_version,omitempty"`
+	// Messages are the JSON-RPC requests and notifications of the body, in
+	// order (the body is read only when the check knows MCP operations).
+	Messages []TracedMessage `json:"messages,omitempty"`
+	Token    string          `json:"token,omitempty"` // fingerprint
 	Issuer      string        `json:"issuer,omitempty"`
 	Subject     string        `json:"subject,omitempty"`
 	ClientID    string        `json:"client_id,omitempty"`
 	Audience    []string      `json:"audience,omitempty"`
 	Granted     string        `json:"granted,omitempty"`
 	Required    string        `json:"required,omitempty"`
+	// Allowed is the authorization decision; Status is what the client
+	// received, which for an allowed request is the MCP server's answer (a
+	// 404 for an unknown session, say).
 	Allowed     bool          `json:"allowed"`
 	Status      int           `json:"status"`
 	Reason      Reason        `json:"reason,omitempty"`
 	Explanation string        `json:"explanation,omitempty"`
 	Hints       []scopes.Hint `json:"hints,omitempty"`
+}
+
+// TracedMessage is one JSON-RPC request or notification of a traced
+// request.
+type TracedMessage struct {
+	Method string `json:"method"`
+	// Name is the tool or prompt name or the resource URI of a tools/call,
+	// prompts/get or resources/read, and the cancelled request's id of a
+	// notifications/cancelled.
+	Name string `json:"name,omitempty"`
+	// ID is the JSON-RPC id as sent; "" for a notification.
+	ID string `json:"id,omitempty"`
+	// Refused marks the operation the decision refused.
+	Refused bool `json:"refused,omitempty"`
+}
+
+// tracedMessages lists msgs for the trace; failed, when not among them
+// (a header-only operation), is listed alone.
+func tracedMessages(msgs []message, failed *Operation) []TracedMessage {
+	out := make([]TracedMessage, 0, len(msgs))
+	for i := range msgs {
+		m := &msgs[i]
+		t := TracedMessage{Method: trunc(m.Method), Name: trunc(m.Name), ID: trunc(string(m.ID)), Refused: failed == &m.Operation}
+		if m.cancelled != nil {
+			t.Name = "requestId " + trunc(string(m.cancelled))
+		}
+		out = append(out, t)
+	}
+	if failed != nil && len(out) == 0 {
+		out = append(out, TracedMessage{Method: trunc(failed.Method), Name: trunc(failed.Name), ID: trunc(string(failed.ID)), Refused: true})
+	}
+	return out
+}
+
+// traceSession shortens a session id for the trace: enough to tell
+// sessions apart, not enough to use one.
+func traceSession(sid string) string {
+	if len(sid) > 16 {
+		return sid[:16] + "..."
+	}
+	return sid
 }
 
 // Trace is a bounded ring buffer of recent decisions, opt-in through
@@ -150,9 +201,10 @@ var tracePage = template.Must(template.New("trace").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>mcpauth decisions</title>
 <style>body{font-family:system-ui,sans-serif;margin:1rem}table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:.2rem .4rem;vertical-align:top}.deny{background:#fee}.allow{background:#efe}</style></head>
 <body><h1>mcpauth: recent decisions</h1><p>Newest first; refreshes every 2 seconds. <a href="?format=json">JSON</a></p>
-<table><tr><th>time</th><th>request</th><th>MCP</th><th>caller</th><th>scopes granted / required</th><th>decision</th><th>explanation</th></tr>
+<table><tr><th>time</th><th>request</th><th>JSON-RPC messages</th><th>caller</th><th>scopes granted / required</th><th>decision, status received</th><th>explanation</th></tr>
 {{range .}}<tr class="{{if .Allowed}}allow{{else}}deny{{end}}"><td>{{.Time.Format "15:04:05.000"}}</td>
-<td>{{.RequestID}}<br>{{.HTTPMethod}} {{.Path}}</td><td>{{.MCPMethod}} {{.MCPName}}</td>
+<td>{{.RequestID}}<br>{{.HTTPMethod}} {{.Path}}{{if .Session}}<br>session {{.Session}}{{end}}{{if .Protocol}}<br>MCP {{.Protocol}}{{end}}</td>
+<td>{{range .Messages}}{{if .Refused}}<b>{{end}}{{.Method}} {{.Name}}{{if .ID}} #{{.ID}}{{end}}{{if .Refused}}</b>{{end}}<br>{{end}}</td>
 <td>{{.Subject}}<br>{{.ClientID}}<br>{{.Issuer}}<br>{{.Token}}</td><td>{{.Granted}}<br>{{.Required}}</td>
 <td>{{if .Allowed}}allow{{else}}deny{{end}} {{.Status}}<br>{{.Reason}}</td><td>{{.Explanation}}{{range .Hints}}<br>{{.Code}}: {{.Message}}{{end}}</td></tr>
 {{end}}</table></body></html>`))

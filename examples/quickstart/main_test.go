@@ -21,6 +21,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
+	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/internal/clienttest"
 	"github.com/mcpauth/mcpauth/internal/doctor"
 )
@@ -115,10 +116,10 @@ func TestStartupBannerAndChallenges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var decisions []map[string]any
+	var decisions []auth.Decision
 	json.NewDecoder(resp.Body).Decode(&decisions)
 	resp.Body.Close()
-	if len(decisions) == 0 || decisions[0]["mcp_name"] != "add_note" || decisions[0]["reason"] != "scope_insufficient" || decisions[0]["client_id"] != "quickstart-client" {
+	if len(decisions) == 0 || len(decisions[0].Messages) != 1 || decisions[0].Messages[0].Name != "add_note" || decisions[0].Reason != auth.ReasonScopeInsufficient || decisions[0].ClientID != "quickstart-client" {
 		t.Fatalf("trace = %v", decisions)
 	}
 }
