@@ -36,12 +36,12 @@ type Decision struct {
 	// order (the body is read only when the check knows MCP operations).
 	Messages []TracedMessage `json:"messages,omitempty"`
 	Token    string          `json:"token,omitempty"` // fingerprint
-	Issuer      string        `json:"issuer,omitempty"`
-	Subject     string        `json:"subject,omitempty"`
-	ClientID    string        `json:"client_id,omitempty"`
-	Audience    []string      `json:"audience,omitempty"`
-	Granted     string        `json:"granted,omitempty"`
-	Required    string        `json:"required,omitempty"`
+	Issuer   string          `json:"issuer,omitempty"`
+	Subject  string          `json:"subject,omitempty"`
+	ClientID string          `json:"client_id,omitempty"`
+	Audience []string        `json:"audience,omitempty"`
+	Granted  string          `json:"granted,omitempty"`
+	Required string          `json:"required,omitempty"`
 	// Allowed is the authorization decision; Status is what the client
 	// received, which for an allowed request is the MCP server's answer (a
 	// 404 for an unknown session, say).
