@@ -44,6 +44,7 @@ type config struct {
 	autoApprove       bool
 	allowLoopbackCIMD bool
 	cimdTLS           *tls.Config // tests: trust their document server
+	refreshAlways     bool        // tests: issue refresh tokens without offline_access, as some servers do
 	logger            *slog.Logger
 }
 
@@ -176,6 +177,9 @@ func devAuthorizationServer(cfg config, issuer string) (*authtest.Server, error)
 		CIMD:            true,
 		CIMDOptions:     registration.CIMDOptions{Redirects: loopback, InsecureAllowLoopback: cfg.allowLoopbackCIMD, TLSConfig: cfg.cimdTLS},
 		ScopesSupported: []string{"notes:read", "notes:write"},
+		// Refresh tokens only for offline_access, as Auth0, Okta and Entra do:
+		// a client that refreshes on a 403 could otherwise never step up.
+		RefreshWithoutOfflineAccess: cfg.refreshAlways,
 	})
 }
 

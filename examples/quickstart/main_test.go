@@ -31,11 +31,20 @@ import (
 // document server.
 func quickstart(t *testing.T, cimdTLS *http.Transport) (mcpURL, issuer string, out *bytes.Buffer) {
 	t.Helper()
+	return quickstartWith(t, cimdTLS, nil)
+}
+
+// quickstartWith is quickstart with the configuration changed by mutate.
+func quickstartWith(t *testing.T, cimdTLS *http.Transport, mutate func(*config)) (mcpURL, issuer string, out *bytes.Buffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := config{addr: "127.0.0.1:0", authAddr: "127.0.0.1:0", clientID: "quickstart-client", secret: "quickstart-secret",
 		autoApprove: true, allowLoopbackCIMD: true, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if cimdTLS != nil {
 		cfg.cimdTLS = cimdTLS.TLSClientConfig
+	}
+	if mutate != nil {
+		mutate(&cfg)
 	}
 	out = &bytes.Buffer{}
 	readyc := make(chan [2]string, 1)
