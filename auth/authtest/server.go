@@ -55,8 +55,8 @@ type Options struct {
 	// authorization code grant of a client that registered the refresh_token
 	// grant, as some servers do. By default one is issued only when the
 	// authorization request asked for offline_access, as Auth0, Okta and Entra
-	// do; offline_access is then always accepted and, when ScopesSupported is
-	// set, advertised beside it. Turn this on only to test how a client copes:
+	// do, and offline_access is advertised beside ScopesSupported (when that is
+	// set). It is accepted either way. Turn this on only to test how a client copes:
 	// a client that answers a 403 insufficient_scope by refreshing (the
 	// TypeScript SDK v1) gets its old scopes back and cannot step up.
 	RefreshWithoutOfflineAccess bool
@@ -413,7 +413,7 @@ func (s *Server) grantScopes(requested string) (scopes.Set, error) {
 	if len(s.opts.ScopesSupported) == 0 {
 		return set, nil
 	}
-	supported := scopes.New(s.scopesSupported()...)
+	supported := scopes.New(append(slices.Clone(s.opts.ScopesSupported), scopes.OfflineAccess)...) // offline_access is always understood
 	unknown := set.Difference(supported)
 	if unknown.IsEmpty() {
 		return set, nil

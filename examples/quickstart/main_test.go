@@ -278,3 +278,30 @@ func TestDoctorAgainstQuickstart(t *testing.T) {
 		})
 	}
 }
+
+// TestDoctorWarnsOfRefreshWithoutOfflineAccess: against an authorization
+// server that issues refresh tokens to every grant, the doctor's flow
+// warns, naming the TypeScript v1 step-up failure and its fix.
+func TestDoctorWarnsOfRefreshWithoutOfflineAccess(t *testing.T) {
+	mcpURL, _, _ := quickstartWith(t, nil, func(c *config) { c.refreshAlways = true })
+	for _, opts := range []doctor.Options{
+		{Flow: "dcr"},
+		{Flow: "static", ClientID: "quickstart-client", ClientSecret: "quickstart-secret"},
+	} {
+		r := doctor.Run(context.Background(), mcpURL, opts)
+		var warned bool
+		for _, c := range r.Checks {
+			if c.Name == "flow "+opts.Flow+" refresh token" {
+				warned = c.Status == doctor.Warn && strings.Contains(c.Fix, "Server returned 403 after trying upscoping") && strings.Contains(c.Fix, "offline_access")
+			}
+		}
+		if !warned || r.Failed() {
+			t.Fatalf("flow %s: no refresh-token warning:\n%s", opts.Flow, r.Text())
+		}
+	}
+	// Asking for offline_access is fine.
+	r := doctor.Run(context.Background(), mcpURL, doctor.Options{Flow: "dcr", Scopes: []string{"notes:read", "notes:write", "offline_access"}})
+	if !strings.Contains(r.Text(), "issued for offline_access") {
+		t.Fatalf("offline_access flow:\n%s", r.Text())
+	}
+}

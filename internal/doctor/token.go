@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,7 +143,7 @@ func (r *run) checkFlow() bool {
 			return false
 		}
 		body, _ := json.Marshal(map[string]any{"redirect_uris": []string{redirect}, "token_endpoint_auth_method": "none",
-			"grant_types": []string{"authorization_code"}, "response_types": []string{"code"}, "client_name": "mcpauth doctor"})
+			"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"}, "client_name": "mcpauth doctor"})
 		req, _ := http.NewRequestWithContext(r.ctx, http.MethodPost, r.as.RegistrationEndpoint, strings.NewReader(string(body)))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := r.client.Do(req)
@@ -235,9 +237,34 @@ func (r *run) checkFlow() bool {
 		return false
 	}
 	r.add(Check{Name: name + " token", Status: Pass, Seen: fmt.Sprintf("scope %q", tok["scope"])})
+	r.checkRefreshToken(name, scope, tok)
 	r.inspectToken(access, name+" token")
 	r.toolsList(name, access)
 	return true
+}
+
+// checkRefreshToken warns when the token response carries a refresh token
+// the authorization request did not ask for with offline_access. Clients
+// that hold one answer a 403 insufficient_scope by refreshing (the
+// TypeScript SDK v1 does), and a refresh cannot widen scope (RFC 6749 §6):
+// they never step up.
+func (r *run) checkRefreshToken(name, scope string, tok map[string]any) {
+	_, issued := tok["refresh_token"]
+	asked := slices.Contains(strings.Fields(scope), scopes.OfflineAccess)
+	c := Check{Name: name + " refresh token", Status: Pass}
+	switch {
+	case issued && !asked:
+		c.Status, c.Expected, c.Seen = Warn, "a refresh token only when the request asks for offline_access", "a refresh token for scope "+strconv.Quote(scope)
+		c.Fix = "clients that refresh on a 403 cannot step up: the TypeScript SDK v1 ends with \"Server returned 403 after trying upscoping\"; " +
+			"issue refresh tokens only for offline_access (Auth0, Okta and Entra do; authtest does unless RefreshWithoutOfflineAccess)"
+	case issued:
+		c.Seen = "issued for offline_access"
+	case asked:
+		c.Seen = "none, although offline_access was asked for"
+	default:
+		c.Seen = "none without offline_access"
+	}
+	r.add(c)
 }
 
 // toolsList initializes a session and lists the tools with token.
