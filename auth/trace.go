@@ -28,7 +28,7 @@ type Decision struct {
 	HTTPMethod string    `json:"http_method"`
 	Path       string    `json:"path"`
 	// Session is the Mcp-Session-Id the request carried or, for the
-	// request that created one, the new id; at most 16 characters of it.
+	// request that created one, the new id; at most 24 characters of it.
 	Session string `json:"session,omitempty"`
 	// Protocol is the request's MCP-Protocol-Version.
 	Protocol string `json:"protocol_version,omitempty"`
@@ -87,8 +87,8 @@ func tracedMessages(msgs []message, failed *Operation) []TracedMessage {
 // traceSession shortens a session id for the trace: enough to tell
 // sessions apart, not enough to use one.
 func traceSession(sid string) string {
-	if len(sid) > 16 {
-		return sid[:16] + "..."
+	if len(sid) > 24 {
+		return sid[:24] + "..."
 	}
 	return sid
 }

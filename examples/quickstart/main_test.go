@@ -95,32 +95,67 @@ func TestStartupBannerAndChallenges(t *testing.T) {
 	if got, want := resp.Header.Get("WWW-Authenticate"), `Bearer resource_metadata="`+prm+`", scope="notes:read"`; resp.StatusCode != 401 || got != want {
 		t.Fatalf("401 challenge:\n got %d %s\nwant 401 %s", resp.StatusCode, got, want)
 	}
-	// A notes:read token from the client_credentials grant gets the exact 403 for add_note.
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"notes:read"}, "resource": {mcpURL}}
-	req, _ := http.NewRequest("POST", issuer+"/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("quickstart-client", "quickstart-secret")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// The README's curl walkthrough: a notes:read token from the
+	// client_credentials grant, initialize, the exact 403 for add_note in the
+	// session, then success with a notes:write token in the same session.
+	token := func(scope string) string {
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}, "resource": {mcpURL}}
+		req, _ := http.NewRequest("POST", issuer+"/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("quickstart-client", "quickstart-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tok map[string]any
+		json.NewDecoder(resp.Body).Decode(&tok)
+		s, _ := tok["access_token"].(string)
+		return s
 	}
-	var tok map[string]any
-	json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	req, _ = http.NewRequest("POST", mcpURL, strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"x"}}}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	var sid string
+	rpc := func(tok, body string) (*http.Response, string) {
+		req, _ := http.NewRequest("POST", mcpURL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if sid != "" {
+			req.Header.Set("Mcp-Session-Id", sid)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
 	}
-	resp.Body.Close()
+	read := token("notes:read")
+	resp, _ = rpc(read, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}`)
+	if sid = resp.Header.Get("Mcp-Session-Id"); resp.StatusCode != 200 || sid == "" {
+		t.Fatalf("initialize: %d, session %q", resp.StatusCode, sid)
+	}
+	if resp, _ = rpc(read, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); resp.StatusCode != 202 {
+		t.Fatalf("notifications/initialized: %d", resp.StatusCode)
+	}
+	if resp, body := rpc(read, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami"}}`); resp.StatusCode != 200 || !strings.Contains(body, "scopes=notes:read") {
+		t.Fatalf("whoami: %d %s", resp.StatusCode, body)
+	}
+	resp, body := rpc(read, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"buy milk"}}}`)
 	want := `Bearer resource_metadata="` + prm + `", scope="notes:read notes:write", error="insufficient_scope", error_description="the token lacks scope notes:write that this request needs"`
-	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 403 || got != want {
-		t.Fatalf("403 challenge:\n got %d %s\nwant 403 %s", resp.StatusCode, got, want)
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 403 || got != want || !strings.Contains(body, `"code":-32003`) || !strings.Contains(body, `"id":3`) {
+		t.Fatalf("403 challenge:\n got %d %s %s\nwant 403 %s", resp.StatusCode, got, body, want)
 	}
-	// The decision trace lines the refusal up with the tool call.
+	if resp, body := rpc(token("notes:read notes:write"), `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"buy milk"}}}`); resp.StatusCode != 200 || !strings.Contains(body, `"text":"added: buy milk"`) {
+		t.Fatalf("add_note with notes:write: %d %s", resp.StatusCode, body)
+	}
+	sid = ""
+	if resp, body := rpc(read, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"whoami"}}`); resp.StatusCode != 404 {
+		t.Fatalf("a call without the session: %d %s (the README says mcp-go answers 404)", resp.StatusCode, body)
+	}
+	// The decision trace lines the refusal up with the tool call, and shows
+	// the 404 the last call received although it was allowed.
 	resp, err = http.Get(strings.TrimSuffix(mcpURL, "/mcp") + "/debug/auth?format=json")
 	if err != nil {
 		t.Fatal(err)
@@ -128,8 +163,15 @@ func TestStartupBannerAndChallenges(t *testing.T) {
 	var decisions []auth.Decision
 	json.NewDecoder(resp.Body).Decode(&decisions)
 	resp.Body.Close()
-	if len(decisions) == 0 || len(decisions[0].Messages) != 1 || decisions[0].Messages[0].Name != "add_note" || decisions[0].Reason != auth.ReasonScopeInsufficient || decisions[0].ClientID != "quickstart-client" {
-		t.Fatalf("trace = %v", decisions)
+	if len(decisions) < 3 {
+		t.Fatalf("trace = %+v", decisions)
+	}
+	last, refused := decisions[0], decisions[2]
+	if !last.Allowed || last.Status != 404 || len(last.Messages) != 1 || last.Messages[0].ID != "5" {
+		t.Fatalf("trace of the call without a session = %+v", last)
+	}
+	if len(refused.Messages) != 1 || refused.Messages[0].Name != "add_note" || !refused.Messages[0].Refused || refused.Reason != auth.ReasonScopeInsufficient || refused.ClientID != "quickstart-client" {
+		t.Fatalf("trace of the refusal = %+v", refused)
 	}
 }
 
