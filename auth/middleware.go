@@ -275,7 +275,7 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) *Decision {
 	if d.Required == "" {
 		d.Required = a.baseline.And(o.required).String()
 	}
-	if o.err != nil && o.msgs == nil && r.Method == http.MethodPost {
+	if o.err != nil && o.msgs == nil && r.Method == http.MethodPost && d.Reason != ReasonRequestTooLarge {
 		o.msgs, _ = a.operations(r) // refused before the body was read: read it for the trace
 	}
 	d.Messages = tracedMessages(o.msgs, o.failed)

@@ -65,6 +65,9 @@ func TestTypeScriptClients(t *testing.T) {
 			got[o.Scenario] = o
 			if !o.OK {
 				t.Errorf("%s: %s", o.Scenario, o.Error)
+			} else {
+				t.Logf("%s: authorizations %q, challenge scope %q at revision %q%s", o.Scenario, o.Authorizations,
+					challengeScope(o.Challenge), o.Revision, map[bool]string{true: ", then: " + o.Error}[o.Error != ""])
 			}
 		}
 		if runErr != nil {
@@ -112,6 +115,13 @@ func TestTypeScriptClients(t *testing.T) {
 			t.Errorf("%s: the 403 answered revision %q", name, o.Revision)
 		}
 	}
+}
+
+// challengeScope is the scope parameter of a challenge.
+func challengeScope(c string) string {
+	_, rest, _ := strings.Cut(c, `scope="`)
+	v, _, _ := strings.Cut(rest, `"`)
+	return v
 }
 
 // outcome is one scenario's line of the harness output.
