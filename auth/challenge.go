@@ -2,7 +2,7 @@ package auth
 
 import (
 	"errors"
-	"fmt"
+	"net/http"
 	"strings"
 )
 
@@ -75,53 +75,29 @@ func sanitize(s string) string {
 	return b.String()
 }
 
-// ErrChallengeSyntax is returned by [ParseChallenge] for a header that is not
-// one well-formed Bearer challenge.
-var ErrChallengeSyntax = errors.New("auth: malformed Bearer challenge")
-
-// ParseChallenge parses a WWW-Authenticate header value holding one Bearer
-// challenge into its auth-params. It is strict, as a client testing a
-// server should be: the scheme must be Bearer, every value quoted, no
-// parameter repeated.
-func ParseChallenge(h string) (map[string]string, error) {
-	scheme, rest, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return nil, fmt.Errorf("%w: scheme %q is not Bearer", ErrChallengeSyntax, scheme)
+// Challenge returns the WWW-Authenticate challenge for err, in answer to r
+// (whose MCP-Protocol-Version chooses the scopes of a 403 under
+// [ScopesByRevision]; r may be nil).
+func (a *Authenticator) Challenge(r *http.Request, err error) Challenge {
+	e := asError(err)
+	c := Challenge{ResourceMetadata: a.resourceMetadataURL, Error: e.Reason.OAuthError(), Description: e.Description}
+	var se *ScopeError
+	switch {
+	case e.Reason == ReasonScopeInsufficient && errors.As(e, &se):
+		var version string
+		if r != nil {
+			version = r.Header.Get("Mcp-Protocol-Version")
+		}
+		if a.challengeScopes.strategy(version) == MinimalScopes {
+			c.Scope = se.Result.Minimal.String()
+		} else {
+			c.Scope = se.Result.GrantedPlusNeeded.String()
+		}
+	default:
+		c.Scope = a.challengeBaseline
 	}
-	params := map[string]string{}
-	rest = strings.TrimLeft(rest, " ")
-	for rest != "" {
-		eq := strings.IndexByte(rest, '=')
-		if eq <= 0 {
-			return nil, fmt.Errorf("%w: expected name=\"value\" at %q", ErrChallengeSyntax, rest)
-		}
-		name := strings.ToLower(strings.TrimSpace(rest[:eq]))
-		rest = rest[eq+1:]
-		if !strings.HasPrefix(rest, `"`) {
-			return nil, fmt.Errorf("%w: value of %s is not quoted", ErrChallengeSyntax, name)
-		}
-		var v strings.Builder
-		i := 1
-		for ; i < len(rest) && rest[i] != '"'; i++ {
-			if rest[i] == '\\' && i+1 < len(rest) {
-				i++
-			}
-			v.WriteByte(rest[i])
-		}
-		if i >= len(rest) {
-			return nil, fmt.Errorf("%w: unterminated value of %s", ErrChallengeSyntax, name)
-		}
-		if _, dup := params[name]; dup {
-			return nil, fmt.Errorf("%w: parameter %s appears twice", ErrChallengeSyntax, name)
-		}
-		params[name] = v.String()
-		rest = strings.TrimLeft(rest[i+1:], " ")
-		if rest != "" {
-			if rest[0] != ',' {
-				return nil, fmt.Errorf("%w: expected ',' after %s", ErrChallengeSyntax, name)
-			}
-			rest = strings.TrimLeft(rest[1:], " ")
-		}
+	if c.Error == "" {
+		c.Description = "" // RFC 6750 §3.1: a request without credentials gets no error information
 	}
-	return params, nil
+	return c
 }

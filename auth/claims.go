@@ -2,36 +2,51 @@ package auth
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/mcpauth/mcpauth/internal/jsontype"
+	"github.com/mcpauth/mcpauth/internal/nearmiss"
 )
 
 // claimSet is a token's claims, as a verifier reads them: get returns a
 // claim's value as encoding/json would decode it into any, whether it is
-// present, and an error for a value that cannot be decoded.
+// present, and an error for a value that cannot be decoded; all returns
+// every claim, for [Token.Claims]. A JWT's claims are a [jsonObject], an
+// introspection response's a [claimMap].
 type claimSet interface {
 	get(name string) (any, bool, error)
+	all() map[string]any
 }
 
-// mapClaims are claims already decoded (introspection responses).
-type mapClaims map[string]any
+// claimMap are claims already decoded.
+type claimMap map[string]any
 
-func (m mapClaims) get(name string) (any, bool, error) {
+func (m claimMap) get(name string) (any, bool, error) {
 	v, ok := m[name]
 	return v, ok, nil
 }
 
-// payloadClaims are a JWT payload split into its members without decoding
-// them: a verifier decodes only the handful of claims it checks, and the
-// whole map only when someone asks for [Token.Claims]. Member names are
+func (m claimMap) all() map[string]any { return m }
+
+// jsonObject is a JSON object (a JWT payload or JOSE header) split into its
+// members without decoding them: a verifier decodes only the handful of
+// claims it checks, and the whole object only when someone asks for
+// [Token.Claims], once. Member names are
 // compared exactly, as a map would, and the last of a repeated name wins,
 // as in a map. One difference remains, on purpose: a
 // number out of float64 range makes encoding/json refuse a whole payload,
 // while here it refuses only the claim that holds it, if the verifier reads
 // it (exp, nbf, iat); Claims leaves such a claim out.
-type payloadClaims struct {
-	payload []byte
+type jsonObject struct {
+	raw     []byte
 	members []rawMember
+
+	once    sync.Once
+	decoded map[string]any
 }
 
 // rawMember is a member of a JSON object: the decoded name, and the value
@@ -40,7 +55,7 @@ type rawMember struct{ name, value []byte }
 
 // parseObject checks that b (the JOSE header or the payload, as what says)
 // is one valid JSON object and splits it into members.
-func parseObject(b []byte, what string) (*payloadClaims, error) {
+func parseObject(b []byte, what string) (*jsonObject, error) {
 	if !json.Valid(b) {
 		return nil, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
 	}
@@ -48,11 +63,11 @@ func parseObject(b []byte, what string) (*payloadClaims, error) {
 	if !ok {
 		return nil, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
 	}
-	return &payloadClaims{payload: b, members: ms}, nil
+	return &jsonObject{raw: b, members: ms}, nil
 }
 
 // decodeObject base64url-decodes a token segment and splits its JSON object.
-func decodeObject(seg, what string) (*payloadClaims, error) {
+func decodeObject(seg, what string) (*jsonObject, error) {
 	b, err := b64.DecodeString(seg)
 	if err != nil {
 		return nil, fail(ReasonTokenMalformed, "the %s is not unpadded base64url", what)
@@ -95,7 +110,7 @@ func scanExact(b []byte) ([]rawMember, bool) {
 	return out, ok
 }
 
-func (p *payloadClaims) get(name string) (any, bool, error) {
+func (p *jsonObject) get(name string) (any, bool, error) {
 	for i := len(p.members) - 1; i >= 0; i-- { // the last one wins
 		if m := p.members[i]; string(m.name) == name {
 			v, err := decodeValue(m.value)
@@ -126,18 +141,164 @@ func decodeValue(raw []byte) (any, error) {
 	}
 }
 
-// claimsMap decodes the whole payload, once, for [Token.Claims].
-type claimsMap struct {
-	once    sync.Once
-	payload []byte
-	m       map[string]any
+// all decodes the whole object, once. A member encoding/json cannot decode
+// (a number out of range) leaves the map nil.
+func (p *jsonObject) all() map[string]any {
+	p.once.Do(func() { _ = json.Unmarshal(p.raw, &p.decoded) })
+	return p.decoded
 }
 
-func (c *claimsMap) get() map[string]any {
-	c.once.Do(func() {
-		if c.m == nil {
-			_ = json.Unmarshal(c.payload, &c.m)
+// checkClaims validates the registered claims of a verified payload and
+// builds the Token.
+func (v *Verifier) checkClaims(claims claimSet, is *issuer, raw string) (*Token, error) {
+	now := v.now()
+	exp, ok, err := numericDate(claims, "exp")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fail(ReasonExpired, "the token has no exp claim; access tokens must expire")
+	}
+	if !now.Before(exp.Add(v.leeway)) {
+		return nil, fail(ReasonExpired, "the token expired at %s, now is %s (leeway %s)", exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway)
+	}
+	if nbf, ok, err := numericDate(claims, "nbf"); err != nil {
+		return nil, err
+	} else if ok && nbf.After(now.Add(v.leeway)) {
+		return nil, fail(ReasonNotYetValid, "the token is not valid before %s, now is %s (leeway %s)", nbf.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway)
+	}
+	iat, iatOK, err := numericDate(claims, "iat")
+	if err != nil {
+		return nil, err
+	}
+	if iatOK && iat.After(now.Add(v.leeway)) {
+		return nil, fail(ReasonNotYetValid, "the token was issued in the future, at %s; now is %s (leeway %s)", iat.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway)
+	}
+	aud, err := stringOrList(claims, "aud")
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkAudience(aud, is); err != nil {
+		return nil, err
+	}
+	t, err := v.tokenFromClaims(claims, raw)
+	if err != nil {
+		return nil, err
+	}
+	t.Audience, t.Expiry = aud, exp
+	if iatOK {
+		t.IssuedAt = iat
+	}
+	return t, nil
+}
+
+// tokenFromClaims fills the fields common to JWT and introspected tokens.
+func (v *Verifier) tokenFromClaims(claims claimSet, raw string) (*Token, error) {
+	t := &Token{claims: claims, raw: raw}
+	var err error
+	if t.Issuer, err = optString(claims, "iss"); err != nil {
+		return nil, err
+	}
+	if t.Subject, err = optString(claims, "sub"); err != nil {
+		return nil, err
+	}
+	if t.Subject == "" {
+		return nil, fail(ReasonClaimInvalid, "the token has no sub claim")
+	}
+	if t.ID, err = optString(claims, "jti"); err != nil {
+		return nil, err
+	}
+	for _, name := range [...]string{"client_id", "azp", "cid"} {
+		if t.ClientID, err = optString(claims, name); err != nil {
+			return nil, err
 		}
-	})
-	return c.m
+		if t.ClientID != "" {
+			break
+		}
+	}
+	if t.Scopes, err = v.norm.FromLookup(claims.get); err != nil {
+		return nil, &Error{Reason: ReasonClaimInvalid, Description: strings.TrimPrefix(err.Error(), "scopes: "), Err: err}
+	}
+	return t, nil
+}
+
+// checkAudience requires one aud value to be an accepted audience.
+func (v *Verifier) checkAudience(aud []string, is *issuer) error {
+	for _, x := range aud {
+		if v.audienceOK(x, v.audiences) || v.audienceOK(x, is.audiences) {
+			return nil
+		}
+	}
+	expected := append(append([]string(nil), v.audiences...), is.audiences...)
+	ae := &AudienceError{Expected: expected, Actual: aud, Hint: nearmiss.Audience(aud, expected)}
+	return &Error{Reason: ReasonAudienceMismatch, Description: "the token is not for this resource: " + ae.Error(), Err: ae}
+}
+
+func (v *Verifier) audienceOK(aud string, accepted []string) bool {
+	for _, acc := range accepted {
+		if aud == acc || (v.allowSlash && strings.TrimSuffix(aud, "/") == strings.TrimSuffix(acc, "/")) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxNumericDate is 9999-12-31, a bound that keeps time arithmetic exact.
+const maxNumericDate = 253402300799
+
+func numericDate(claims claimSet, name string) (time.Time, bool, error) {
+	v, _, err := claims.get(name)
+	if err != nil {
+		return time.Time{}, false, fail(ReasonClaimInvalid, "%s cannot be decoded", name)
+	}
+	if v == nil {
+		return time.Time{}, false, nil
+	}
+	f, isNum := v.(float64)
+	if !isNum || math.IsNaN(f) || f < 0 {
+		return time.Time{}, false, fail(ReasonClaimInvalid, "%s must be a non-negative number (seconds since 1970), got %s", name, jsontype.Of(v))
+	}
+	f = min(f, maxNumericDate)
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
+}
+
+func stringOrList(claims claimSet, name string) ([]string, error) {
+	val, _, err := claims.get(name)
+	if err != nil {
+		return nil, fail(ReasonClaimInvalid, "%s cannot be decoded", name)
+	}
+	switch v := val.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{v}, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fail(ReasonClaimInvalid, "%s must be a string or an array of strings, got an array with %s", name, jsontype.Of(e))
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	default:
+		return nil, fail(ReasonClaimInvalid, "%s must be a string or an array of strings, got %s", name, jsontype.Of(v))
+	}
+}
+
+func optString(claims claimSet, name string) (string, error) {
+	val, _, err := claims.get(name)
+	if err != nil {
+		return "", fail(ReasonClaimInvalid, "%s cannot be decoded", name)
+	}
+	switch v := val.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	default:
+		return "", fail(ReasonClaimInvalid, "%s must be a string, got %s", name, jsontype.Of(v))
+	}
 }

@@ -87,11 +87,21 @@ type Config struct {
 	// whatever the client.
 	HTTPClient *http.Client
 
+	// Verifier, when set, validates tokens instead of the [*Verifier] that
+	// New would build from the fields about tokens (Issuers, Audiences,
+	// Introspection and the others [NewVerifier] reads), which are then
+	// ignored but for Issuers' URLs, still advertised unless
+	// AuthorizationServers is set. For tokens that are neither JWTs nor
+	// introspectable: API keys, a provider's own opaque tokens.
+	Verifier TokenVerifier
+
 	// Trace, when set, records every decision (see [Trace]).
 	Trace *Trace
 
-	// Metrics, when set, counts decisions and times verifications.
-	Metrics *Metrics
+	// Observer, when set, receives decisions, verification latencies, token
+	// cache hits and key set refreshes: [NewMetrics] for expvar, or package
+	// auth/otelmetrics for OpenTelemetry (and Prometheus).
+	Observer Observer
 
 	// Logger receives one record per refused request. Nil means slog.Default().
 	Logger *slog.Logger
@@ -188,6 +198,7 @@ const (
 	// tokens, grows memory without limit. Past them, new entries are not kept:
 	// tokens are verified again, sessions are left to the MCP server.
 	maxCachedTokens      = 100_000
+	maxCachedTokenBytes  = 64 << 20
 	defaultTokenCacheTTL = 5 * time.Minute
 	defaultRefresh       = 15 * time.Minute
 	defaultMinGap        = 10 * time.Second

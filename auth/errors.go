@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/mcpauth/mcpauth/internal/nearmiss"
 )
 
 // Reason is a stable, machine-readable code for an authorization decision.
@@ -141,6 +143,12 @@ var (
 	ErrRequirementUnknown  = &Error{Reason: ReasonRequirementUnknown}
 )
 
+// untrusted is the refusal of a token from issuer iss.
+func untrusted(trusted []string, iss string) *Error {
+	ie := &IssuerError{Trusted: trusted, Actual: iss}
+	return &Error{Reason: ReasonIssuerUntrusted, Description: ie.Error(), Err: ie}
+}
+
 func fail(r Reason, format string, args ...any) *Error {
 	return &Error{Reason: r, Description: fmt.Sprintf(format, args...)}
 }
@@ -159,10 +167,10 @@ type AudienceError struct {
 const (
 	// AudienceTrailingSlash: a value differs from an accepted one only by a
 	// trailing slash.
-	AudienceTrailingSlash = "trailing_slash"
+	AudienceTrailingSlash = nearmiss.TrailingSlash
 	// AudienceOriginOnly: the token names the resource's origin where the
 	// server expects its full URL, or the reverse.
-	AudienceOriginOnly = "origin_only"
+	AudienceOriginOnly = nearmiss.OriginOnly
 )
 
 // Error returns the message: what was expected and what was seen.
@@ -191,7 +199,8 @@ func quoteAll(v []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// IssuerError details an untrusted issuer.
+// IssuerError details an untrusted issuer. It is the Err of an [*Error]
+// with [ReasonIssuerUntrusted].
 type IssuerError struct {
 	Trusted []string
 	Actual  string // "" when the token has no iss

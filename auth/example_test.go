@@ -50,7 +50,7 @@ func ExampleReason() {
 	// keyset_unavailable 503 ""
 }
 
-func ExampleAuthenticator_Handler() {
+func ExampleAuthenticator_Protect() {
 	as := authtest.Start(authtest.Options{})
 	defer as.Close()
 	const resource = "https://mcp.example.com/mcp"
@@ -64,7 +64,7 @@ func ExampleAuthenticator_Handler() {
 		panic(err)
 	}
 	defer a.Close()
-	h := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := protect(a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "hello", auth.TokenFromContext(r.Context()).Subject)
 	}))
 

@@ -68,7 +68,7 @@ func TestRealIdPTokenShapes(t *testing.T) {
 				claims["nbf"] = now.Unix()
 			}
 			iss := claims["iss"].(string)
-			is := auth.Issuer{URL: iss, JWKSURL: as.srv.URL + "/jwks"}
+			is := auth.Issuer{URL: iss, JWKSURL: as.URL + "/jwks"}
 			if tt.issuer != nil {
 				is = tt.issuer(is)
 			}
@@ -83,7 +83,7 @@ func TestRealIdPTokenShapes(t *testing.T) {
 			if typ, ok := p.Header["typ"]; ok {
 				headers["typ"] = typ
 			}
-			tok, err := a.Verify(context.Background(), as.mint("rsa-1", claims, headers))
+			tok, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", claims, headers))
 			if tt.reason != "" {
 				if !errors.Is(err, &auth.Error{Reason: tt.reason}) {
 					t.Fatalf("err = %v, want %s", err, tt.reason)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/mcpauth/mcpauth/internal/capped"
 )
 
 // introspector validates opaque tokens with RFC 7662 token introspection.
@@ -24,9 +25,36 @@ func newIntrospector(cfg Introspection, client *http.Client) *introspector {
 	return &introspector{cfg: cfg, client: client, ttl: orDefault(cfg.CacheTTL, defaultIntrospectTTL)}
 }
 
-// verify asks the introspection endpoint about raw and checks what it says:
-// active, exp, iss and aud, like a JWT's claims.
-func (in *introspector) verify(ctx context.Context, a *Authenticator, raw string) (*Token, error) {
+// verifyIntrospected asks the introspection endpoint about raw and checks
+// what it says: active, then exp, iss and aud, like a JWT's claims.
+func (v *Verifier) verifyIntrospected(ctx context.Context, raw string) (*Token, error) {
+	claims, err := v.introspect.ask(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	iss, _ := claims["iss"].(string)
+	if iss == "" {
+		iss = v.introspect.cfg.Issuer
+		claims["iss"] = iss
+	}
+	is := v.issuers[iss]
+	if is == nil {
+		if iss != v.introspect.cfg.Issuer {
+			return nil, untrusted(v.trusted, iss)
+		}
+		is = &issuer{url: iss}
+	}
+	t, err := v.checkClaims(claimMap(claims), is, raw)
+	if err != nil {
+		return nil, err
+	}
+	t.Introspected = true
+	return t, nil
+}
+
+// ask posts raw to the introspection endpoint and returns the claims of an
+// active answer.
+func (in *introspector) ask(ctx context.Context, raw string) (map[string]any, error) {
 	form := url.Values{"token": {raw}, "token_type_hint": {"access_token"}}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
@@ -44,14 +72,14 @@ func (in *introspector) verify(ctx context.Context, a *Authenticator, raw string
 		return nil, &Error{Reason: ReasonIntrospectionFailed, Description: "the introspection endpoint is unreachable; retry later", Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxIntrospectionBytes+1))
+	body, over, err := capped.ReadAll(resp.Body, maxIntrospectionBytes, resp.ContentLength)
 	switch {
 	case err != nil:
 		return nil, &Error{Reason: ReasonIntrospectionFailed, Description: "the introspection response could not be read", Err: err}
 	case resp.StatusCode != http.StatusOK:
 		return nil, &Error{Reason: ReasonIntrospectionFailed, Description: "the introspection endpoint failed; retry later",
 			Err: fmt.Errorf("introspection endpoint answered HTTP %d, expected 200", resp.StatusCode)}
-	case len(body) > maxIntrospectionBytes:
+	case over:
 		return nil, &Error{Reason: ReasonIntrospectionFailed, Description: "the introspection response is too large",
 			Err: fmt.Errorf("introspection response larger than %d bytes", maxIntrospectionBytes)}
 	}
@@ -62,22 +90,5 @@ func (in *introspector) verify(ctx context.Context, a *Authenticator, raw string
 	if active, _ := claims["active"].(bool); !active {
 		return nil, fail(ReasonTokenInactive, "the authorization server says the token is not active (revoked, expired or unknown)")
 	}
-	iss, _ := claims["iss"].(string)
-	if iss == "" {
-		iss = in.cfg.Issuer
-		claims["iss"] = iss
-	}
-	is := a.issuers[iss]
-	if is == nil {
-		if iss != in.cfg.Issuer {
-			return nil, &Error{Reason: ReasonIssuerUntrusted, Description: (&IssuerError{Trusted: a.trusted, Actual: iss}).Error()}
-		}
-		is = &issuer{url: iss}
-	}
-	t, err := a.checkClaims(mapClaims(claims), &claimsMap{m: claims}, is, raw)
-	if err != nil {
-		return nil, err
-	}
-	t.Introspected = true
-	return t, nil
+	return claims, nil
 }

@@ -46,7 +46,7 @@ func TestIntrospection(t *testing.T) {
 	as := newTestAS(t)
 	now := time.Now()
 	is := &introspectionServer{responses: map[string]map[string]any{
-		"opaque-good": {"active": true, "sub": "user-9", "client_id": "cli", "aud": resource, "iss": as.issuer,
+		"opaque-good": {"active": true, "sub": "user-9", "client_id": "cli", "aud": resource, "iss": as.URL,
 			"exp": float64(now.Add(time.Hour).Unix()), "scope": "notes:read notes:write"},
 		"opaque-other-aud": {"active": true, "sub": "user-9", "aud": "https://other.example", "exp": float64(now.Add(time.Hour).Unix()), "scope": "notes:read"},
 		"opaque-evil-iss":  {"active": true, "sub": "user-9", "aud": resource, "iss": "https://evil.example", "exp": float64(now.Add(time.Hour).Unix()), "scope": "notes:read"},
@@ -55,17 +55,17 @@ func TestIntrospection(t *testing.T) {
 	srv := httptest.NewServer(is)
 	defer srv.Close()
 	a := newAuth(t, as, func(c *auth.Config) {
-		c.Introspection = &auth.Introspection{Endpoint: srv.URL, ClientID: "rs", ClientSecret: "rs-secret", Issuer: as.issuer}
+		c.Introspection = &auth.Introspection{Endpoint: srv.URL, ClientID: "rs", ClientSecret: "rs-secret", Issuer: as.URL}
 	})
 
-	tok, err := a.Verify(context.Background(), "opaque-good")
+	tok, err := a.Verifier().Verify(context.Background(), "opaque-good")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !tok.Introspected || tok.Subject != "user-9" || tok.ClientID != "cli" || tok.Scopes.String() != "notes:read notes:write" {
 		t.Fatalf("token = %+v", tok)
 	}
-	if _, err := a.Verify(context.Background(), "opaque-good"); err != nil || is.calls.Load() != 1 {
+	if _, err := a.Verifier().Verify(context.Background(), "opaque-good"); err != nil || is.calls.Load() != 1 {
 		t.Fatalf("active result not cached: %d calls, %v", is.calls.Load(), err)
 	}
 	for token, want := range map[string]*auth.Error{
@@ -74,23 +74,23 @@ func TestIntrospection(t *testing.T) {
 		"opaque-evil-iss":  auth.ErrIssuerUntrusted,
 		"opaque-no-exp":    auth.ErrExpired,
 	} {
-		if _, err := a.Verify(context.Background(), token); !errors.Is(err, want) {
+		if _, err := a.Verifier().Verify(context.Background(), token); !errors.Is(err, want) {
 			t.Errorf("%s: err = %v, want %s", token, err, want.Reason)
 		}
 	}
 	before := is.calls.Load()
-	a.Verify(context.Background(), "opaque-revoked")
+	a.Verifier().Verify(context.Background(), "opaque-revoked")
 	if is.calls.Load() != before+1 {
 		t.Errorf("inactive result was cached")
 	}
 	is.down.Store(true)
 	rec := httptest.NewRecorder()
-	a.Handler(echo).ServeHTTP(rec, bearer("opaque-while-down"))
+	protect(a, echo).ServeHTTP(rec, bearer("opaque-while-down"))
 	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("introspection endpoint down: %d, want 503 with Retry-After", rec.Code)
 	}
 	// A JWT still goes to the key set, not to introspection.
-	if _, err := a.Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
+	if _, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
 		t.Fatalf("JWT with introspection configured: %v", err)
 	}
 }

@@ -21,10 +21,12 @@ import (
 // successful fetch. The index is read without locks on every verification;
 // jwk.Cache.Get serializes callers, so it is never on the request path.
 type keySet struct {
-	url    string
-	cache  *jwk.Cache
-	minGap time.Duration
-	now    func() time.Time
+	issuer   string
+	url      string
+	cache    *jwk.Cache
+	minGap   time.Duration
+	now      func() time.Time
+	observer Observer
 
 	idx atomic.Pointer[keyIndex]
 
@@ -49,14 +51,17 @@ type keyIndex struct {
 // maxKeysTried bounds the keys tried for a token without kid.
 const maxKeysTried = 8
 
-func newKeySet(cache *jwk.Cache, url string, client *http.Client, interval, minGap time.Duration, now func() time.Time) (*keySet, error) {
-	ks := &keySet{url: url, cache: cache, minGap: minGap, now: now, unknown: map[string]time.Time{}}
+func newKeySet(cache *jwk.Cache, issuer, url string, client *http.Client, interval, minGap time.Duration, now func() time.Time, observer Observer) (*keySet, error) {
+	ks := &keySet{issuer: issuer, url: url, cache: cache, minGap: minGap, now: now, observer: observer, unknown: map[string]time.Time{}}
 	err := cache.Register(url,
 		jwk.WithHTTPClient(limitedClient{client}),
 		jwk.WithRefreshInterval(interval),
 		jwk.WithMinRefreshInterval(interval),
 		jwk.WithPostFetcher(jwk.PostFetchFunc(func(_ string, set jwk.Set) (jwk.Set, error) {
 			ks.idx.Store(buildIndex(set))
+			if observer != nil {
+				observer.KeyRefresh(issuer, nil)
+			}
 			return set, nil
 		})),
 	)
@@ -209,6 +214,9 @@ func (ks *keySet) refresh(ctx context.Context) (ran bool, err error) {
 	ks.lastErr, ks.inflight = err, nil
 	ks.mu.Unlock()
 	close(ch)
+	if err != nil && ks.observer != nil {
+		ks.observer.KeyRefresh(ks.issuer, err) // a success was reported as the keys arrived
+	}
 	return true, err
 }
 

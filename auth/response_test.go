@@ -18,7 +18,7 @@ func TestTracedStreamFlushesAndRecordsOnOpen(t *testing.T) {
 	trace := auth.NewTrace(4)
 	a := newAuth(t, as, func(c *auth.Config) { c.Trace = trace })
 	release := make(chan struct{})
-	srv := httptest.NewServer(a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(protect(a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(http.StatusOK)
 		w.Write([]byte("data: one\n\n"))
@@ -58,11 +58,11 @@ func TestTraceRecordsImplicitStatus(t *testing.T) {
 	as := newTestAS(t)
 	trace := auth.NewTrace(4)
 	a := newAuth(t, as, func(c *auth.Config) { c.Trace = trace })
-	h := a.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := protect(a, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	if res := call(t, h, bearer(as.mint("rsa-1", claimsWith(as, nil), nil))); res.status != 200 {
 		t.Fatalf("status %d", res.status)
 	}
-	teapot := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	teapot := protect(a, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
 	call(t, teapot, bearer(as.mint("rsa-1", claimsWith(as, nil), nil)))
 	ds := trace.Decisions()
 	if len(ds) != 2 || ds[1].Status != 200 || ds[0].Status != http.StatusTeapot || !ds[0].Allowed {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcpauth/mcpauth/internal/cache"
 )
 
 // MaxSessionIDBytes is the longest Mcp-Session-Id (or legacy SSE sessionId)
@@ -61,23 +63,15 @@ func checkSessionID(sid string) error {
 
 // sessionTable binds MCP session ids to the subject that created them. It
 // holds at most max bindings, at most perSubject of them for one subject,
-// each expiring after ttl without use; ids are at most MaxSessionIDBytes, so
-// its memory is bounded in entries and bytes. A full table refuses new
-// sessions (503) rather than leave one unbound.
+// each expiring after ttl without use; ids are at most MaxSessionIDBytes and
+// the bindings are bounded in bytes too. A full table refuses new sessions
+// (503) rather than leave one unbound.
 type sessionTable struct {
-	mu         sync.Mutex
-	m          map[string]*binding
-	subjects   map[string]*owner
-	max        int
+	mu         sync.Mutex // makes each bind's look-check-store one step
+	bindings   *cache.Cache[string, *owner]
+	subjects   map[string]*owner // the owners of bindings; at most one per binding
 	perSubject int
 	ttl        time.Duration
-	now        func() time.Time
-	lastSweep  time.Time
-}
-
-type binding struct {
-	owner   *owner
-	expires time.Time
 }
 
 // owner is one subject with bindings; its key is shared by all of them.
@@ -86,8 +80,23 @@ type owner struct {
 	n   int
 }
 
+// bindingOverhead approximates what a binding costs beyond its id and
+// subject key, for the byte bound.
+const bindingOverhead = 96
+
 func newSessionTable(max, perSubject int, ttl time.Duration, now func() time.Time) *sessionTable {
-	return &sessionTable{m: map[string]*binding{}, subjects: map[string]*owner{}, max: max, perSubject: perSubject, ttl: ttl, now: now}
+	st := &sessionTable{subjects: map[string]*owner{}, perSubject: perSubject, ttl: ttl}
+	st.bindings = cache.New(cache.Options[string, *owner]{
+		MaxEntries: max,
+		MaxBytes:   int64(max) * (MaxSessionIDBytes + 2*bindingOverhead),
+		Now:        now,
+		OnRemove: func(_ string, o *owner) { // with st.mu held: every cache call is made under it
+			if o.n--; o.n == 0 {
+				delete(st.subjects, o.key)
+			}
+		},
+	})
+	return st
 }
 
 // bind reports whether subject may use sid, binding a free sid to it
@@ -95,35 +104,29 @@ func newSessionTable(max, perSubject int, ttl time.Duration, now func() time.Tim
 // [ReasonSessionMismatch] for another subject's session and
 // [ReasonSessionLimit] when no binding can be added.
 func (st *sessionTable) bind(sid, subject string) (created bool, err error) {
-	now := st.now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if b, ok := st.m[sid]; ok {
-		if now.Before(b.expires) {
-			if b.owner.key != subject {
-				return false, fail(ReasonSessionMismatch, "unknown session")
-			}
-			b.expires = now.Add(st.ttl)
-			return false, nil
+	size := int64(len(sid) + len(subject) + bindingOverhead)
+	if o, ok := st.bindings.Get(sid); ok {
+		if o.key != subject {
+			return false, fail(ReasonSessionMismatch, "unknown session")
 		}
-		st.removeLocked(sid, b)
+		st.bindings.Set(sid, o, size, st.ttl) // replacing needs no room
+		return false, nil
 	}
 	o := st.subjects[subject]
 	if o != nil && o.n >= st.perSubject {
 		return false, fail(ReasonSessionLimit, "this subject already holds %d sessions, the most allowed (Config.MaxSessionsPerSubject); close some (HTTP DELETE) or wait for them to idle out", o.n)
 	}
-	if len(st.m) >= st.max && now.Sub(st.lastSweep) >= time.Second {
-		st.sweepLocked(now) // at most once a second, so a full table costs no more than that
-	}
-	if len(st.m) >= st.max {
-		return false, fail(ReasonSessionLimit, "%d sessions are bound, the most allowed (Config.MaxSessions)", len(st.m))
-	}
 	if o == nil {
 		o = &owner{key: subject}
+	}
+	if !st.bindings.Set(sid, o, size, st.ttl) {
+		return false, fail(ReasonSessionLimit, "%d sessions are bound and there is no room for another (Config.MaxSessions)", st.bindings.Len())
+	}
+	if o.n++; o.n == 1 {
 		st.subjects[subject] = o
 	}
-	o.n++
-	st.m[sid] = &binding{owner: o, expires: now.Add(st.ttl)}
 	return true, nil
 }
 
@@ -131,30 +134,14 @@ func (st *sessionTable) bind(sid, subject string) (created bool, err error) {
 func (st *sessionTable) release(sid, subject string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if b, ok := st.m[sid]; ok && b.owner.key == subject {
-		st.removeLocked(sid, b)
+	if o, ok := st.bindings.Get(sid); ok && o.key == subject {
+		st.bindings.Delete(sid)
 	}
 }
 
-func (st *sessionTable) removeLocked(sid string, b *binding) {
-	delete(st.m, sid)
-	if b.owner.n--; b.owner.n == 0 {
-		delete(st.subjects, b.owner.key)
-	}
-}
-
+// sweep drops expired bindings.
 func (st *sessionTable) sweep() {
-	now := st.now()
 	st.mu.Lock()
-	st.sweepLocked(now)
-	st.mu.Unlock()
-}
-
-func (st *sessionTable) sweepLocked(now time.Time) {
-	st.lastSweep = now
-	for sid, b := range st.m {
-		if !now.Before(b.expires) {
-			st.removeLocked(sid, b)
-		}
-	}
+	defer st.mu.Unlock()
+	st.bindings.Sweep()
 }

@@ -34,8 +34,8 @@ type Token struct {
 	// introspection rather than as a JWT.
 	Introspected bool
 
-	claims *claimsMap
-	raw    string // kept only to compute the fingerprint; never exposed
+	claims claimSet // nil for a Token a custom verifier built without claims
+	raw    string   // kept only to compute the fingerprint; never exposed
 	fpOnce sync.Once
 	fp     string
 }
@@ -55,7 +55,7 @@ func (t *Token) Claims() map[string]any {
 	if t.claims == nil {
 		return nil
 	}
-	return t.claims.get()
+	return t.claims.all()
 }
 
 // Fingerprint returns a short, non-reversible identifier of a raw token,

@@ -2,19 +2,14 @@ package auth
 
 import (
 	"encoding/json"
-	"expvar"
-	"fmt"
 	"html/template"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/mcpauth/mcpauth/metadata"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -150,53 +145,6 @@ func (t *Trace) requestID(r *http.Request) string {
 	return "req-" + strconv.FormatUint(t.seq.Add(1), 10)
 }
 
-// checkLoopback returns why r is not a request from this machine to this
-// machine, or nil: the connection must come from a loopback address, the
-// Host header must name a loopback host (so a DNS-rebinding page that
-// resolves its own name to 127.0.0.1 is refused), and a browser's Origin and
-// Sec-Fetch-Site, when sent, must not be another site's.
-func checkLoopback(r *http.Request) error {
-	if host := hostOnly(r.RemoteAddr); !metadata.IsLoopbackHost(host) {
-		return fmt.Errorf("the connection comes from %q, not a loopback address", host)
-	}
-	if h := hostOnly(r.Host); !metadata.IsLoopbackHost(h) {
-		return fmt.Errorf("the Host header names %q, not a loopback host (DNS rebinding?)", trunc(r.Host))
-	}
-	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || !metadata.IsLoopbackHost(u.Hostname()) {
-			return fmt.Errorf("the Origin %q is not a loopback origin", trunc(o))
-		}
-	}
-	switch site := r.Header.Get("Sec-Fetch-Site"); site {
-	case "", "same-origin", "none":
-	default:
-		return fmt.Errorf("Sec-Fetch-Site is %q: the request comes from another site's page", trunc(site))
-	}
-	return nil
-}
-
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return hostport
-}
-
-// LoopbackOnly serves h to requests from this machine to this machine only
-// (see the loopback checks of [Trace]), and 403 to everything else: for
-// debugging endpoints such as [Metrics] that must not leave the machine, nor
-// be read by a web page the developer visits.
-func LoopbackOnly(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkLoopback(r); err != nil {
-			http.Error(w, "served to loopback callers only: "+err.Error(), http.StatusForbidden)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
 var tracePage = template.Must(template.New("trace").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>mcpauth decisions</title>
 <style>body{font-family:system-ui,sans-serif;margin:1rem}table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:.2rem .4rem;vertical-align:top}.deny{background:#fee}.allow{background:#efe}</style></head>
@@ -229,62 +177,4 @@ func (t *Trace) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	_ = tracePage.Execute(w, ds)
-}
-
-// Metrics counts decisions by reason and records verification latency, in
-// expvar form, opt-in through [Config.Metrics]. Serve it with its ServeHTTP,
-// or add it to /debug/vars with Publish.
-type Metrics struct {
-	// Decisions counts decisions: "allowed", and each refusal [Reason].
-	Decisions *expvar.Map
-	// Latency is a cumulative histogram of token verification time: counts
-	// of verifications at or under each bound ("le_1us" ... "le_1s", "le_inf"),
-	// "count" and "sum_ns".
-	Latency *expvar.Map
-}
-
-var latencyBounds = []struct {
-	name string
-	d    time.Duration
-}{
-	{"le_1us", time.Microsecond}, {"le_10us", 10 * time.Microsecond}, {"le_100us", 100 * time.Microsecond},
-	{"le_1ms", time.Millisecond}, {"le_10ms", 10 * time.Millisecond}, {"le_100ms", 100 * time.Millisecond},
-	{"le_1s", time.Second},
-}
-
-// NewMetrics returns empty Metrics.
-func NewMetrics() *Metrics {
-	m := &Metrics{Decisions: new(expvar.Map).Init(), Latency: new(expvar.Map).Init()}
-	for _, b := range latencyBounds {
-		m.Latency.Add(b.name, 0)
-	}
-	m.Latency.Add("le_inf", 0)
-	m.Latency.Add("count", 0)
-	m.Latency.Add("sum_ns", 0)
-	return m
-}
-
-// Publish adds the metrics to expvar's /debug/vars as name+"_decisions" and
-// name+"_verify_latency". Like expvar.Publish, it panics on a name in use.
-func (m *Metrics) Publish(name string) {
-	expvar.Publish(name+"_decisions", m.Decisions)
-	expvar.Publish(name+"_verify_latency", m.Latency)
-}
-
-func (m *Metrics) observeLatency(d time.Duration) {
-	for _, b := range latencyBounds {
-		if d <= b.d {
-			m.Latency.Add(b.name, 1)
-		}
-	}
-	m.Latency.Add("le_inf", 1)
-	m.Latency.Add("count", 1)
-	m.Latency.Add("sum_ns", int64(d))
-}
-
-// ServeHTTP serves both maps as one JSON object.
-func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write([]byte(`{"decisions":` + m.Decisions.String() + `,"verify_latency":` + m.Latency.String() + "}\n"))
 }

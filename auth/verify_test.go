@@ -19,10 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/internal/challenge"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -45,7 +46,7 @@ func newAuth(t testing.TB, as *testAS, mutate func(*auth.Config)) *auth.Authenti
 	t.Helper()
 	cfg := auth.Config{
 		Resource:       resource,
-		Issuers:        []auth.Issuer{{URL: as.issuer}},
+		Issuers:        []auth.Issuer{{URL: as.URL}},
 		BaselineScopes: []string{"notes:read"},
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -94,7 +95,7 @@ func call(t testing.TB, h http.Handler, r *http.Request) result {
 	res := result{status: rec.Code, header: rec.Header()}
 	if c := rec.Header().Get("WWW-Authenticate"); c != "" {
 		res.rawChal = c
-		p, err := auth.ParseChallenge(c)
+		p, err := challenge.Parse(c)
 		if err != nil {
 			t.Fatalf("malformed challenge %q: %v", c, err)
 		}
@@ -116,7 +117,7 @@ func bearer(tok string) *http.Request {
 func TestValidTokensPass(t *testing.T) {
 	as := newTestAS(t)
 	a := newAuth(t, as, nil)
-	h := a.Handler(echo)
+	h := protect(a, echo)
 	for _, kid := range []string{"rsa-1", "ec-1", "ed-1"} {
 		t.Run(kid, func(t *testing.T) {
 			res := call(t, h, bearer(as.mint(kid, as.claims(resource, "notes:read notes:write"), nil)))
@@ -124,7 +125,7 @@ func TestValidTokensPass(t *testing.T) {
 				t.Fatalf("status %d, body %v", res.status, res.body)
 			}
 			if res.body["sub"] != "user-123" || res.body["client_id"] != "client-abc" || res.body["scopes"] != "notes:read notes:write" ||
-				res.body["iss"] != as.issuer || res.body["jti"] != "jti-1" {
+				res.body["iss"] != as.URL || res.body["jti"] != "jti-1" {
 				t.Fatalf("token in context = %v", res.body)
 			}
 		})
@@ -133,7 +134,7 @@ func TestValidTokensPass(t *testing.T) {
 
 func TestLowercaseBearerSchemeAccepted(t *testing.T) {
 	as := newTestAS(t)
-	h := newAuth(t, as, nil).Handler(echo)
+	h := protect(newAuth(t, as, nil), echo)
 	r := bearer("x")
 	r.Header.Set("Authorization", "bearer "+as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
 	if res := call(t, h, r); res.status != 200 {
@@ -162,9 +163,8 @@ func claimsWith(as *testAS, set map[string]any, drop ...string) map[string]any {
 }
 
 func hostileTokens() []hostileToken {
-	rsaPubDER := func() []byte {
-		testKeys()
-		b, _ := x509.MarshalPKIXPublicKey(&rsaKeys[0].PublicKey)
+	rsaPubDER := func(as *testAS) []byte {
+		b, _ := x509.MarshalPKIXPublicKey(as.PublicKey("rsa-1"))
 		return b
 	}
 	hs256 := func(as *testAS, key []byte) string {
@@ -183,7 +183,7 @@ func hostileTokens() []hostileToken {
 		{"alg NoNe", func(as *testAS) string {
 			return unsigned(map[string]any{"alg": "NoNe", "kid": "rsa-1"}, as.claims(resource, "notes:read"), []byte("sig"))
 		}, 401, auth.ReasonAlgorithmNotAllowed, "invalid_token"},
-		{"HS256 signed with the RSA public key (PEM DER)", func(as *testAS) string { return hs256(as, rsaPubDER()) }, 401, auth.ReasonAlgorithmNotAllowed, "invalid_token"},
+		{"HS256 signed with the RSA public key (PEM DER)", func(as *testAS) string { return hs256(as, rsaPubDER(as)) }, 401, auth.ReasonAlgorithmNotAllowed, "invalid_token"},
 		{"tampered payload", func(as *testAS) string {
 			tok := valid(as)
 			forged, _ := json.Marshal(claimsWith(as, map[string]any{"sub": "admin", "scope": "notes:read notes:admin"}))
@@ -192,8 +192,7 @@ func hostileTokens() []hostileToken {
 		{"tampered header kid swapped to another key", func(as *testAS) string {
 			tok := valid(as)
 			h, _ := json.Marshal(map[string]any{"alg": "RS256", "kid": "rsa-other", "typ": "at+jwt"})
-			as.addSigner(newSigningKey(as.t, "rsa-other", jwa.RS256, rsaKeys[1], true))
-			as.publish(as.keys["rsa-other"])
+			as.newKey(authtest.KeyOptions{KeyID: "rsa-other"})
 			return base64.RawURLEncoding.EncodeToString(h) + "." + segment(tok, 1) + "." + segment(tok, 2)
 		}, 401, auth.ReasonSignatureInvalid, "invalid_token"},
 		{"tampered signature", func(as *testAS) string {
@@ -218,11 +217,11 @@ func hostileTokens() []hostileToken {
 			return as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"cty": "JWT"})
 		}, 401, auth.ReasonTokenMalformed, "invalid_token"},
 		{"jku header pointing elsewhere is ignored, unknown kid refused", func(as *testAS) string {
-			as.addSigner(newSigningKey(as.t, "attacker", jwa.RS256, rsaKeys[2], true))
+			as.newKey(authtest.KeyOptions{KeyID: "attacker", Unpublished: true})
 			return as.mint("attacker", as.claims(resource, "notes:read"), map[string]any{"jku": "https://attacker.example/jwks"})
 		}, 401, auth.ReasonKeyUnknown, "invalid_token"},
 		{"unknown kid", func(as *testAS) string {
-			as.addSigner(newSigningKey(as.t, "unpublished", jwa.RS256, rsaKeys[2], true))
+			as.newKey(authtest.KeyOptions{KeyID: "unpublished", Unpublished: true})
 			return as.mint("unpublished", as.claims(resource, "notes:read"), nil)
 		}, 401, auth.ReasonKeyUnknown, "invalid_token"},
 		{"RS256 token claiming the EC key", func(as *testAS) string {
@@ -248,7 +247,7 @@ func hostileTokens() []hostileToken {
 			return as.mint("rsa-1", claimsWith(as, map[string]any{"iss": "https://evil.example"}), nil)
 		}, 401, auth.ReasonIssuerUntrusted, "invalid_token"},
 		{"iss with a trailing slash", func(as *testAS) string {
-			return as.mint("rsa-1", claimsWith(as, map[string]any{"iss": as.issuer + "/"}), nil)
+			return as.mint("rsa-1", claimsWith(as, map[string]any{"iss": as.URL + "/"}), nil)
 		}, 401, auth.ReasonIssuerUntrusted, "invalid_token"},
 		{"aud missing", func(as *testAS) string { return as.mint("rsa-1", claimsWith(as, nil, "aud"), nil) }, 401, auth.ReasonAudienceMismatch, "invalid_token"},
 		{"token for another resource from the same server", func(as *testAS) string {
@@ -284,7 +283,7 @@ func hostileTokens() []hostileToken {
 func TestHostileTokensRefused(t *testing.T) {
 	as := newTestAS(t)
 	a := newAuth(t, as, func(c *auth.Config) { c.KeyRefreshMinGap = time.Millisecond })
-	h := a.Handler(mcpServer())
+	h := protect(a, mcpServer())
 	for _, tt := range hostileTokens() {
 		t.Run(tt.name, func(t *testing.T) {
 			tok := tt.token(as)
@@ -301,7 +300,7 @@ func TestHostileTokensRefused(t *testing.T) {
 			if len(tok) > 20 && (strings.Contains(res.rawChal, tok[len(tok)-20:]) || strings.Contains(res.body["error_description"].(string), tok[len(tok)-20:])) {
 				t.Fatalf("response echoes the token")
 			}
-			_, err := a.Verify(context.Background(), tok)
+			_, err := a.Verifier().Verify(context.Background(), tok)
 			if tt.status != 403 && !errors.Is(err, &auth.Error{Reason: tt.reason}) {
 				t.Fatalf("Verify error %v is not %s", err, tt.reason)
 			}
@@ -312,7 +311,7 @@ func TestHostileTokensRefused(t *testing.T) {
 func TestRequestShapes(t *testing.T) {
 	as := newTestAS(t)
 	a := newAuth(t, as, nil)
-	h := a.Handler(mcpServer())
+	h := protect(a, mcpServer())
 	tok := as.mint("rsa-1", as.claims(resource, "notes:read"), nil)
 	tests := []struct {
 		name    string
@@ -382,7 +381,7 @@ func TestFormBodyWithoutTokenIsRestored(t *testing.T) {
 	as := newTestAS(t)
 	a := newAuth(t, as, nil)
 	var got string
-	h := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := protect(a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		got = string(b)
 	}))
@@ -399,22 +398,22 @@ func TestAudienceOptions(t *testing.T) {
 	as := newTestAS(t)
 	slashTok := as.mint("rsa-1", claimsWith(as, map[string]any{"aud": resource + "/"}), nil)
 	strict := newAuth(t, as, nil)
-	_, err := strict.Verify(context.Background(), slashTok)
+	_, err := strict.Verifier().Verify(context.Background(), slashTok)
 	var ae *auth.AudienceError
 	if !errors.As(err, &ae) || ae.Hint != "trailing_slash" || !strings.Contains(err.Error(), "trailing slash") {
 		t.Fatalf("err = %v, want an AudienceError naming the trailing slash", err)
 	}
 	tolerant := newAuth(t, as, func(c *auth.Config) { c.AllowAudienceTrailingSlash = true })
-	if _, err := tolerant.Verify(context.Background(), slashTok); err != nil {
+	if _, err := tolerant.Verifier().Verify(context.Background(), slashTok); err != nil {
 		t.Fatalf("trailing-slash tolerance: %v", err)
 	}
 	originTok := as.mint("rsa-1", claimsWith(as, map[string]any{"aud": "https://mcp.example.com"}), nil)
-	_, err = strict.Verify(context.Background(), originTok)
+	_, err = strict.Verifier().Verify(context.Background(), originTok)
 	if !errors.As(err, &ae) || ae.Hint != "origin_only" || ae.Actual[0] != "https://mcp.example.com" || ae.Expected[0] != resource {
 		t.Fatalf("err = %v, want an origin_only AudienceError with both values", err)
 	}
 	extra := newAuth(t, as, func(c *auth.Config) { c.Audiences = []string{"https://mcp.example.com"} })
-	if _, err := extra.Verify(context.Background(), originTok); err != nil {
+	if _, err := extra.Verifier().Verify(context.Background(), originTok); err != nil {
 		t.Fatalf("configured audience refused: %v", err)
 	}
 }
@@ -423,17 +422,17 @@ func TestTypEnforcement(t *testing.T) {
 	as := newTestAS(t)
 	a := newAuth(t, as, func(c *auth.Config) { c.RequireJWTAccessTokenType = true })
 	for typ, ok := range map[string]bool{"at+jwt": true, "application/at+jwt": true, "AT+JWT": true, "JWT": false} {
-		_, err := a.Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": typ}))
+		_, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": typ}))
 		if ok != (err == nil) || (!ok && !errors.Is(err, auth.ErrTypInvalid)) {
 			t.Errorf("typ %q: err = %v", typ, err)
 		}
 	}
 	noTyp := as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": nil})
-	if _, err := a.Verify(context.Background(), noTyp); !errors.Is(err, auth.ErrTypInvalid) {
+	if _, err := a.Verifier().Verify(context.Background(), noTyp); !errors.Is(err, auth.ErrTypInvalid) {
 		t.Errorf("missing typ: err = %v", err)
 	}
 	lax := newAuth(t, as, nil)
-	if _, err := lax.Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": "JWT"})); err != nil {
+	if _, err := lax.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": "JWT"})); err != nil {
 		t.Errorf("typ JWT refused without enforcement: %v", err)
 	}
 }
@@ -442,17 +441,17 @@ func TestKeyRotation(t *testing.T) {
 	as := newTestAS(t)
 	clock := newClock()
 	a := newAuth(t, as, func(c *auth.Config) { c.Now = clock.Now })
-	if _, err := a.Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
+	if _, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
 		t.Fatal(err)
 	}
-	before := as.jwksHits.Load()
+	before := as.JWKSFetches()
 	clock.Advance(11 * time.Second) // past the refresh rate window of the first fetch
-	as.publish(newSigningKey(t, "rsa-2", jwa.RS256, rsaKeys[1], true))
+	as.newKey(authtest.KeyOptions{KeyID: "rsa-2"})
 	tok := as.mint("rsa-2", as.claims(resource, "notes:read"), nil)
-	if _, err := a.Verify(context.Background(), tok); err != nil {
+	if _, err := a.Verifier().Verify(context.Background(), tok); err != nil {
 		t.Fatalf("token under the rotated-in key: %v", err)
 	}
-	if got := as.jwksHits.Load() - before; got != 1 {
+	if got := as.JWKSFetches() - before; got != 1 {
 		t.Fatalf("rotation took %d key set fetches, want 1", got)
 	}
 }
@@ -461,16 +460,16 @@ func TestUnknownKidStormFetchesOnce(t *testing.T) {
 	as := newTestAS(t)
 	clock := newClock()
 	a := newAuth(t, as, func(c *auth.Config) { c.Now = clock.Now })
-	if _, err := a.Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
+	if _, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
 		t.Fatal(err)
 	}
 	// Open the rate window again, so the storm itself must share one refresh.
 	clock.Advance(11 * time.Second)
-	before := as.jwksHits.Load()
+	before := as.JWKSFetches()
 	var forged []string
 	for i := range 50 {
 		kid := "forged-" + string(rune('a'+i%26)) + string(rune('a'+i/26))
-		as.addSigner(newSigningKey(t, kid, jwa.RS256, rsaKeys[2], true))
+		as.newKey(authtest.KeyOptions{KeyID: kid, Algorithm: "ES256", Unpublished: true}) // cheap to make; the kid is what matters
 		forged = append(forged, as.mint(kid, as.claims(resource, "notes:read"), nil))
 	}
 	valid := as.mint("rsa-1", claimsWith(as, map[string]any{"jti": "other"}), nil)
@@ -481,21 +480,21 @@ func TestUnknownKidStormFetchesOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			tok := forged[i%len(forged)]
-			_, err := a.Verify(context.Background(), tok)
+			_, err := a.Verifier().Verify(context.Background(), tok)
 			if err == nil {
 				acceptedForged.Add(1)
 			} else if !errors.Is(err, auth.ErrKeyUnknown) {
 				t.Errorf("forged kid: %v", err)
 			}
 			if i%10 == 0 {
-				if _, err := a.Verify(context.Background(), valid); err != nil {
+				if _, err := a.Verifier().Verify(context.Background(), valid); err != nil {
 					refusedValid.Add(1)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if fetches := as.jwksHits.Load() - before; fetches != 1 {
+	if fetches := as.JWKSFetches() - before; fetches != 1 {
 		t.Fatalf("1000 requests with unknown kids caused %d key set fetches, want exactly 1", fetches)
 	}
 	if acceptedForged.Load() != 0 || refusedValid.Load() != 0 {
@@ -504,7 +503,7 @@ func TestUnknownKidStormFetchesOnce(t *testing.T) {
 }
 
 func TestKeySetDown(t *testing.T) {
-	for _, mode := range []string{"500", "garbage", "hang"} {
+	for mode, failure := range map[string]authtest.JWKSFailure{"500": authtest.JWKSError, "garbage": authtest.JWKSGarbage, "hang": authtest.JWKSStall} {
 		t.Run("cached keys keep serving when the JWKS answers "+mode, func(t *testing.T) {
 			as := newTestAS(t)
 			clock := newClock()
@@ -512,17 +511,17 @@ func TestKeySetDown(t *testing.T) {
 				c.Now = clock.Now
 				c.HTTPClient = &http.Client{Timeout: 200 * time.Millisecond}
 			})
-			h := a.Handler(echo)
+			h := protect(a, echo)
 			if res := call(t, h, bearer(as.mint("rsa-1", as.claims(resource, "notes:read"), nil))); res.status != 200 {
 				t.Fatalf("warm-up: %d", res.status)
 			}
-			as.setMode(mode)
+			as.SetJWKSFailure(failure)
 			clock.Advance(time.Minute)
 			fresh := as.mint("ec-1", claimsWith(as, map[string]any{"jti": "fresh"}), nil)
 			if res := call(t, h, bearer(fresh)); res.status != 200 {
 				t.Fatalf("token under a cached key refused while the key set is down: %d %v", res.status, res.body)
 			}
-			as.addSigner(newSigningKey(t, "rsa-new", jwa.RS256, rsaKeys[1], true))
+			as.newKey(authtest.KeyOptions{KeyID: "rsa-new", Unpublished: true})
 			res := call(t, h, bearer(as.mint("rsa-new", as.claims(resource, "notes:read"), nil)))
 			if res.status != 503 || res.body["reason"] != "keyset_unavailable" || res.header.Get("Retry-After") == "" {
 				t.Fatalf("unknown kid with the key set down: %d %v %v", res.status, res.body, res.header)
@@ -530,9 +529,9 @@ func TestKeySetDown(t *testing.T) {
 			if res.challenge != nil {
 				t.Fatalf("503 must not send the client into re-authorization with a challenge: %q", res.rawChal)
 			}
-			as.setMode("")
+			as.SetJWKSFailure(authtest.JWKSOK)
 			clock.Advance(time.Minute)
-			as.publish(as.keys["rsa-new"])
+			as.publish("rsa-new")
 			if res := call(t, h, bearer(as.mint("rsa-new", claimsWith(as, map[string]any{"jti": "after"}), nil))); res.status != 200 {
 				t.Fatalf("after recovery: %d %v", res.status, res.body)
 			}
@@ -540,9 +539,9 @@ func TestKeySetDown(t *testing.T) {
 	}
 	t.Run("key set unreachable from the start", func(t *testing.T) {
 		as := newTestAS(t)
-		as.setMode("500")
+		as.SetJWKSFailure(authtest.JWKSError)
 		a := newAuth(t, as, nil)
-		_, err := a.Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
+		_, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
 		if !errors.Is(err, auth.ErrKeysetUnavailable) || !strings.Contains(err.Error(), "500") {
 			t.Fatalf("err = %v, want keyset_unavailable naming the 500", err)
 		}
@@ -557,16 +556,16 @@ func TestTokenCache(t *testing.T) {
 	c := as.claims(resource, "notes:read")
 	c["exp"] = clock.Now().Add(2 * time.Minute).Unix()
 	tok := as.mint("rsa-1", c, nil)
-	t1, err := a.Verify(context.Background(), tok)
+	t1, err := a.Verifier().Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t2, err := a.Verify(context.Background(), tok)
+	t2, err := a.Verifier().Verify(context.Background(), tok)
 	if err != nil || t2 != t1 {
 		t.Fatalf("repeated token not served from the cache: %v", err)
 	}
 	clock.Advance(3 * time.Minute)
-	if _, err := a.Verify(context.Background(), tok); !errors.Is(err, auth.ErrExpired) {
+	if _, err := a.Verifier().Verify(context.Background(), tok); !errors.Is(err, auth.ErrExpired) {
 		t.Fatalf("cached token outlived its exp: %v", err)
 	}
 }
@@ -577,7 +576,7 @@ func TestLeeway(t *testing.T) {
 	a := newAuth(t, as, func(c *auth.Config) { c.Now = clock.Now })
 	c := as.claims(resource, "notes:read")
 	c["exp"] = clock.Now().Add(-10 * time.Second).Unix()
-	if _, err := a.Verify(context.Background(), as.mint("rsa-1", c, nil)); err != nil {
+	if _, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", c, nil)); err != nil {
 		t.Fatalf("token 10s past exp refused within the default 30s leeway: %v", err)
 	}
 }
@@ -588,7 +587,7 @@ func TestMetadataServedAtBothWellKnownPaths(t *testing.T) {
 		c.Resource = "https://MCP.example.com/mcp/"
 		c.ResourceName = "Notes"
 	})
-	h := a.Handler(echo)
+	h := protect(a, echo)
 	var bodies []string
 	for _, p := range []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {
 		rec := httptest.NewRecorder()
@@ -606,8 +605,8 @@ func TestMetadataServedAtBothWellKnownPaths(t *testing.T) {
 	if doc["resource"] != resource {
 		t.Fatalf("resource = %v, want the canonical %q", doc["resource"], resource)
 	}
-	if servers := doc["authorization_servers"].([]any); len(servers) != 1 || servers[0] != as.issuer {
-		t.Fatalf("authorization_servers = %v, want exactly the issuer %q", servers, as.issuer)
+	if servers := doc["authorization_servers"].([]any); len(servers) != 1 || servers[0] != as.URL {
+		t.Fatalf("authorization_servers = %v, want exactly the issuer %q", servers, as.URL)
 	}
 	if doc["scopes_supported"].([]any)[0] != "notes:read" || doc["bearer_methods_supported"].([]any)[0] != "header" {
 		t.Fatalf("metadata = %v", doc)
@@ -620,7 +619,7 @@ func TestMetadataServedAtBothWellKnownPaths(t *testing.T) {
 func TestCORS(t *testing.T) {
 	as := newTestAS(t)
 	reached := false
-	h := newAuth(t, as, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached = true }))
+	h := protect(newAuth(t, as, nil), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached = true }))
 	pre := httptest.NewRequest("OPTIONS", "http://mcp.example.com/mcp", nil)
 	pre.Header.Set("Origin", "https://inspector.example")
 	pre.Header.Set("Access-Control-Request-Headers", "authorization")
@@ -660,7 +659,7 @@ func TestChallengeScopesStrategy(t *testing.T) {
 		if tt.version != "" {
 			r.Header.Set("MCP-Protocol-Version", tt.version)
 		}
-		res := call(t, a.Handler(echo), r)
+		res := call(t, protect(a, echo), r)
 		if res.status != 403 || res.challenge["scope"] != tt.want || res.challenge["error"] != "insufficient_scope" {
 			t.Errorf("strategy %d, revision %q: %d %q, want scope %q", tt.strategy, tt.version, res.status, res.rawChal, tt.want)
 		}
@@ -670,7 +669,7 @@ func TestChallengeScopesStrategy(t *testing.T) {
 func TestCheckScopesExplainsNearMiss(t *testing.T) {
 	as := newTestAS(t)
 	a := newAuth(t, as, func(c *auth.Config) { c.BaselineScopes = nil })
-	tok, err := a.Verify(context.Background(), as.mint("rsa-1", claimsWith(as, map[string]any{"scope": "orgs:write"}), nil))
+	tok, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", claimsWith(as, map[string]any{"scope": "orgs:write"}), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -690,14 +689,14 @@ func TestRejectionLogRecord(t *testing.T) {
 	var buf bytes.Buffer
 	a := newAuth(t, as, func(c *auth.Config) { c.Logger = slog.New(slog.NewJSONHandler(&buf, nil)) })
 	tok := as.mint("rsa-1", claimsWith(as, map[string]any{"aud": resource + "/"}), nil)
-	call(t, a.Handler(echo), bearer(tok))
+	call(t, protect(a, echo), bearer(tok))
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 1 {
 		t.Fatalf("want one record per rejection, got %d: %s", len(lines), buf.String())
 	}
 	var rec map[string]any
 	json.Unmarshal([]byte(lines[0]), &rec)
-	if rec["reason"] != "audience_mismatch" || rec["token"] != auth.Fingerprint(tok) || rec["iss"] != as.issuer || rec["method"] != "POST" || rec["path"] != "/mcp" {
+	if rec["reason"] != "audience_mismatch" || rec["token"] != auth.Fingerprint(tok) || rec["iss"] != as.URL || rec["method"] != "POST" || rec["path"] != "/mcp" {
 		t.Fatalf("record = %v", rec)
 	}
 	if !strings.Contains(rec["error"].(string), "trailing slash") {
@@ -713,19 +712,19 @@ func TestRejectionLogRecord(t *testing.T) {
 func TestNewFailsClosed(t *testing.T) {
 	as := newTestAS(t)
 	tests := map[string]auth.Config{
-		"no resource":                               {Issuers: []auth.Issuer{{URL: as.issuer}}},
-		"relative resource":                         {Resource: "/mcp", Issuers: []auth.Issuer{{URL: as.issuer}}},
-		"resource with fragment":                    {Resource: resource + "#x", Issuers: []auth.Issuer{{URL: as.issuer}}},
-		"http internal host leaking behind a proxy": {Resource: "http://mcp.internal/mcp", Issuers: []auth.Issuer{{URL: as.issuer}}},
+		"no resource":                               {Issuers: []auth.Issuer{{URL: as.URL}}},
+		"relative resource":                         {Resource: "/mcp", Issuers: []auth.Issuer{{URL: as.URL}}},
+		"resource with fragment":                    {Resource: resource + "#x", Issuers: []auth.Issuer{{URL: as.URL}}},
+		"http internal host leaking behind a proxy": {Resource: "http://mcp.internal/mcp", Issuers: []auth.Issuer{{URL: as.URL}}},
 		"no issuer":                                 {Resource: resource},
 		"plain http issuer off loopback":            {Resource: resource, Issuers: []auth.Issuer{{URL: "http://auth.example.com", JWKSURL: "https://auth.example.com/jwks"}}},
 		"plain http key set off loopback":           {Resource: resource, Issuers: []auth.Issuer{{URL: "https://auth.example.com", JWKSURL: "http://auth.example.com/jwks"}}},
-		"HS256 in the allowlist":                    {Resource: resource, Issuers: []auth.Issuer{{URL: as.issuer}}, Algorithms: []string{"RS256", "HS256"}},
-		"none in the allowlist":                     {Resource: resource, Issuers: []auth.Issuer{{URL: as.issuer}}, Algorithms: []string{"none"}},
-		"unknown algorithm":                         {Resource: resource, Issuers: []auth.Issuer{{URL: as.issuer}}, Algorithms: []string{"RS999"}},
-		"issuer without metadata":                   {Resource: resource, Issuers: []auth.Issuer{{URL: as.issuer + "/nothing-here"}}},
-		"baseline scope with a quote":               {Resource: resource, Issuers: []auth.Issuer{{URL: as.issuer}}, BaselineScopes: []string{`a"b`}},
-		"duplicate issuer":                          {Resource: resource, Issuers: []auth.Issuer{{URL: as.issuer}, {URL: as.issuer}}},
+		"HS256 in the allowlist":                    {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, Algorithms: []string{"RS256", "HS256"}},
+		"none in the allowlist":                     {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, Algorithms: []string{"none"}},
+		"unknown algorithm":                         {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, Algorithms: []string{"RS999"}},
+		"issuer without metadata":                   {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL + "/nothing-here"}}},
+		"baseline scope with a quote":               {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, BaselineScopes: []string{`a"b`}},
+		"duplicate issuer":                          {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}, {URL: as.URL}}},
 	}
 	for name, cfg := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -736,7 +735,7 @@ func TestNewFailsClosed(t *testing.T) {
 			}
 		})
 	}
-	_, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.issuer + "/nothing-here"}}})
+	_, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL + "/nothing-here"}}})
 	if !strings.Contains(err.Error(), "/.well-known/openid-configuration/nothing-here") {
 		t.Fatalf("discovery error does not name the URLs tried: %v", err)
 	}

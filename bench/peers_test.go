@@ -50,7 +50,7 @@ func mcpauthVerifier(tb testing.TB, is *issuer, cached bool, mutate ...func(*aut
 	if cached {
 		name = "mcpauth-cached"
 	}
-	return verifier{name: name, verify: func(ctx context.Context, tok string) error { _, err := a.Verify(ctx, tok); return err }, middleware: a.Middleware}
+	return verifier{name: name, verify: func(ctx context.Context, tok string) error { _, err := a.Verifier().Verify(ctx, tok); return err }, middleware: a.Middleware}
 }
 
 // bearer is the token extraction the hand-written peer middlewares use.

@@ -100,7 +100,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	at, err := a.Verify(context.Background(), tok["access_token"].(string))
+	at, err := a.Verifier().Verify(context.Background(), tok["access_token"].(string))
 	if err != nil || at.Subject != "dev-user" || at.ClientID != "quickstart-client" || at.Scopes.String() != "notes:read offline_access" {
 		t.Fatalf("access token: %+v %v", at, err)
 	}
@@ -244,7 +244,7 @@ func TestClientCredentialsAndScopes(t *testing.T) {
 	}
 	a, _ := auth.New(context.Background(), auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: s.URL}}})
 	defer a.Close()
-	tok, err := a.Verify(context.Background(), out["access_token"].(string))
+	tok, err := a.Verifier().Verify(context.Background(), out["access_token"].(string))
 	if err != nil || tok.Subject != "quickstart-client" || tok.Claims()["scp"] == nil || tok.Scopes.String() != "notes:read" {
 		t.Fatalf("%+v %v", tok, err)
 	}
@@ -303,26 +303,26 @@ func TestKeyRotationAndJWKSFailures(t *testing.T) {
 	mint := func() string {
 		return s.Mint(authtest.TokenRequest{Audience: []string{mcpURL}, Scopes: []string{"notes:read"}})
 	}
-	if _, err := a.Verify(context.Background(), mint()); err != nil {
+	if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RotateKey(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Verify(context.Background(), mint()); err != nil {
+	if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
 	s.RotateKey()
 	s.SetJWKSFailure(authtest.JWKSError)
-	if _, err := a.Verify(context.Background(), mint()); !errors.Is(err, auth.ErrKeysetUnavailable) {
+	if _, err := a.Verifier().Verify(context.Background(), mint()); !errors.Is(err, auth.ErrKeysetUnavailable) {
 		t.Fatalf("JWKS failing: %v", err)
 	}
 	s.SetJWKSFailure(authtest.JWKSOK)
-	if _, err := a.Verify(context.Background(), mint()); err != nil {
+	if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
 		t.Fatalf("after recovery: %v", err)
 	}
 	expired := s.Mint(authtest.TokenRequest{Audience: []string{mcpURL}, TTL: -time.Hour})
-	if _, err := a.Verify(context.Background(), expired); !errors.Is(err, auth.ErrExpired) {
+	if _, err := a.Verifier().Verify(context.Background(), expired); !errors.Is(err, auth.ErrExpired) {
 		t.Fatalf("expired mint: %v", err)
 	}
 }

@@ -22,11 +22,11 @@ func Example() {
 	defer a.Close()
 
 	token := as.Mint(authtest.TokenRequest{Subject: "alice", Audience: []string{"https://mcp.example.com/mcp"}, Scopes: []string{"notes:read"}})
-	t, err := a.Verify(context.Background(), token)
+	t, err := a.Verifier().Verify(context.Background(), token)
 	fmt.Println(t.Subject, t.Scopes, err)
 
 	other := as.Mint(authtest.TokenRequest{Audience: []string{"https://other.example.com/mcp"}})
-	_, err = a.Verify(context.Background(), other)
+	_, err = a.Verifier().Verify(context.Background(), other)
 	fmt.Println(err.(*auth.Error).Reason)
 	// Output:
 	// alice notes:read <nil>

@@ -1,8 +1,8 @@
 package authtest
 
 import (
+	"cmp"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
@@ -70,6 +69,9 @@ type Options struct {
 	DefaultAudience string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// KeyAlgorithm is the algorithm of the keys [Server.RotateKey] makes,
+	// the ones the flows sign with (see [KeyOptions]). "" means RS256.
+	KeyAlgorithm string
 }
 
 // JWKSFailure makes the key set endpoint misbehave, to test verifiers.
@@ -95,8 +97,9 @@ type Server struct {
 	consent  *template.Template
 
 	mu        sync.Mutex
-	signing   jwk.Key   // current private key
-	public    []jwk.Key // published keys, newest last
+	signing   *signer            // the current key, of RotateKey
+	signers   map[string]*signer // every key the server can sign with, by kid
+	public    []jwk.Key          // published keys, newest last
 	codes     map[string]*grant
 	refresh   map[string]*refreshRecord
 	families  map[string]time.Time // revoked refresh token families, until when
@@ -142,7 +145,7 @@ func New(opts Options) (*Server, error) {
 	if opts.ScopeClaim == "" {
 		opts.ScopeClaim = "scope"
 	}
-	s := &Server{URL: opts.Issuer, opts: opts, mux: http.NewServeMux(), codes: map[string]*grant{},
+	s := &Server{URL: opts.Issuer, opts: opts, mux: http.NewServeMux(), codes: map[string]*grant{}, signers: map[string]*signer{},
 		refresh: map[string]*refreshRecord{}, families: map[string]time.Time{}, stall: make(chan struct{})}
 	s.consent = template.Must(template.New("consent").Parse(consentPage))
 	s.resolver = &registration.Resolver{Static: map[string]*registration.Client{}}
@@ -211,7 +214,7 @@ func (s *Server) Metadata() metadata.AuthorizationServer {
 		ClientIDMetadataDocumentSupported:          s.opts.CIMD,
 		AuthorizationResponseISSParameterSupported: true,
 		SubjectTypesSupported:                      []string{"public"},
-		IDTokenSigningAlgValuesSupported:           []string{"RS256"},
+		IDTokenSigningAlgValuesSupported:           []string{cmp.Or(s.opts.KeyAlgorithm, "RS256")},
 	}
 	if !s.opts.DisableDCR {
 		m.RegistrationEndpoint = s.URL + "/register"
@@ -219,30 +222,19 @@ func (s *Server) Metadata() metadata.AuthorizationServer {
 	return m
 }
 
-// RotateKey makes a new signing key, publishes it beside the old ones and
-// signs with it from now on. It returns the new kid.
+// RotateKey makes a new signing key (of Options.KeyAlgorithm), publishes it
+// beside the old ones and signs with it from now on. It returns the new kid.
 func (s *Server) RotateKey() (string, error) {
-	raw, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := newSigner(KeyOptions{Algorithm: s.opts.KeyAlgorithm})
 	if err != nil {
 		return "", err
 	}
-	priv, err := jwk.FromRaw(raw)
-	if err != nil {
-		return "", err
-	}
-	kid := "authtest-" + randomString(6)
-	_ = priv.Set(jwk.KeyIDKey, kid)
-	_ = priv.Set(jwk.AlgorithmKey, jwa.RS256)
-	pub, err := jwk.PublicKeyOf(priv)
-	if err != nil {
-		return "", err
-	}
-	_ = pub.Set(jwk.KeyUsageKey, "sig")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.signing = priv
-	s.public = append(s.public, pub)
-	return kid, nil
+	s.signing = k
+	s.signers[k.private.KeyID()] = k
+	s.public = append(s.public, k.public)
+	return k.private.KeyID(), nil
 }
 
 // RetireOldKeys unpublishes every key but the current one: tokens signed
@@ -311,6 +303,9 @@ type TokenRequest struct {
 	// removes one), for tokens that test how verifiers treat crit, cty, jku,
 	// typ and kid.
 	Header map[string]any
+	// KeyID names the key to sign with, made by [Server.NewKey] or
+	// [Server.RotateKey]; "" means the current key.
+	KeyID string
 }
 
 // Mint signs an RFC 9068 access token directly, skipping the flows.
@@ -352,23 +347,35 @@ func (s *Server) Mint(t TokenRequest) string {
 	for k, v := range t.Claims {
 		claims[k] = v
 	}
-	return s.MintClaims(claims, t.Header)
+	return s.SignClaims(t.KeyID, claims, t.Header)
 }
 
 // MintClaims signs exactly claims, with no defaults, under the current key:
 // for tokens that lack a claim or carry one of the wrong type. header sets
 // extra or overriding JOSE header parameters (a nil value removes one).
 func (s *Server) MintClaims(claims map[string]any, header map[string]any) string {
+	return s.SignClaims("", claims, header)
+}
+
+// SignClaims is [Server.MintClaims] with the key kid ("" for the current
+// one), with its algorithm. It panics for an unknown kid.
+func (s *Server) SignClaims(kid string, claims map[string]any, header map[string]any) string {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		panic(fmt.Sprintf("authtest: claims: %v", err))
 	}
 	s.mu.Lock()
 	key := s.signing
+	if kid != "" {
+		key = s.signers[kid]
+	}
 	s.mu.Unlock()
+	if key == nil {
+		panic(fmt.Sprintf("authtest: no signing key %q", kid))
+	}
 	h := jws.NewHeaders()
 	_ = h.Set(jws.TypeKey, "at+jwt")
-	_ = h.Set(jws.KeyIDKey, key.KeyID())
+	_ = h.Set(jws.KeyIDKey, key.private.KeyID())
 	for name, v := range header {
 		if v == nil {
 			_ = h.Remove(name)
@@ -376,7 +383,7 @@ func (s *Server) MintClaims(claims map[string]any, header map[string]any) string
 			_ = h.Set(name, v)
 		}
 	}
-	tok, err := jws.Sign(payload, jws.WithKey(jwa.RS256, key, jws.WithProtectedHeaders(h)))
+	tok, err := jws.Sign(payload, jws.WithKey(key.alg, key.private, jws.WithProtectedHeaders(h)))
 	if err != nil {
 		panic(fmt.Sprintf("authtest: signing: %v", err))
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/internal/challenge"
 )
 
 type rpcResult struct {
@@ -38,7 +39,7 @@ func post(t *testing.T, f *fixture, token, body string, headers map[string]strin
 	b, _ := io.ReadAll(resp.Body)
 	res := rpcResult{status: resp.StatusCode, raw: string(b), header: resp.Header}
 	if c := resp.Header.Get("WWW-Authenticate"); c != "" {
-		p, err := auth.ParseChallenge(c)
+		p, err := challenge.Parse(c)
 		if err != nil {
 			t.Fatalf("malformed challenge %q: %v", c, err)
 		}

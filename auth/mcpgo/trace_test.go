@@ -14,7 +14,7 @@ import (
 func TestDecisionTraceAndMetrics(t *testing.T) {
 	trace := auth.NewTrace(3)
 	metrics := auth.NewMetrics()
-	f := newFixture(t, fixtureOptions{stateless: true, cfg: func(c *auth.Config) { c.Trace, c.Metrics = trace, metrics }})
+	f := newFixture(t, fixtureOptions{stateless: true, cfg: func(c *auth.Config) { c.Trace, c.Observer = trace, metrics }})
 	readTok := f.token("notes:read")
 	post(t, f, readTok, call("whoami"), map[string]string{"X-Request-Id": "r-allowed"})
 	post(t, f, readTok, call("add_note"), map[string]string{"X-Request-Id": "r-denied"})

@@ -30,7 +30,7 @@ func TestEntraLikeConfiguration(t *testing.T) {
 	}
 	defer a.Close()
 	tok := as.Mint(authtest.TokenRequest{Audience: []string{guid}, Claims: map[string]any{"scp": "api://" + guid + "/Notes.Read"}})
-	got, err := a.Verify(context.Background(), tok)
+	got, err := a.Verifier().Verify(context.Background(), tok)
 	if err != nil || got.Scopes.String() != "Notes.Read" {
 		t.Fatalf("%v %v", got, err)
 	}

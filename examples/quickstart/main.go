@@ -96,7 +96,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 	trace, metrics := auth.NewTrace(200), auth.NewMetrics()
 	acfg := auth.Config{
 		Trace:          trace,
-		Metrics:        metrics,
+		Observer:       metrics,
 		Resource:       mcpURL,
 		Issuers:        []auth.Issuer{{URL: issuer}},
 		BaselineScopes: []string{"notes:read"},

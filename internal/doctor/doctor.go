@@ -17,7 +17,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
-	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/internal/challenge"
+	"github.com/mcpauth/mcpauth/internal/nearmiss"
 	"github.com/mcpauth/mcpauth/metadata"
 	"github.com/mcpauth/mcpauth/scopes"
 )
@@ -174,7 +175,7 @@ func (r *run) checkChallenge() bool {
 			Fix: "a proxy or middleware dropped the header; let the challenge through (SPEC failure mode 6)"})
 		return false
 	}
-	p, err := auth.ParseChallenge(values[0])
+	p, err := challenge.Parse(values[0])
 	if err != nil || len(values) > 1 {
 		seen := values[0]
 		if err != nil {
@@ -307,10 +308,10 @@ func (r *run) checkMetadata() bool {
 	if r.prm.Resource != r.mcpURL {
 		c := Check{Name: "resource equals the URL", Status: Fail, Expected: r.mcpURL, Seen: r.prm.Resource,
 			Fix: "set the resource to the exact URL clients use (auth.Config.Resource); clients refuse metadata for another resource"}
-		switch auth.NewAudienceError([]string{r.mcpURL}, []string{r.prm.Resource}).Hint {
-		case auth.AudienceTrailingSlash:
+		switch nearmiss.Audience([]string{r.prm.Resource}, []string{r.mcpURL}) {
+		case nearmiss.TrailingSlash:
 			c.Fix = "they differ only by a trailing slash; " + c.Fix
-		case auth.AudienceOriginOnly:
+		case nearmiss.OriginOnly:
 			c.Fix = "the metadata names the origin, not the MCP endpoint; " + c.Fix
 		}
 		switch {

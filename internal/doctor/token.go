@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/internal/challenge"
+	"github.com/mcpauth/mcpauth/internal/nearmiss"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -60,10 +62,10 @@ func (r *run) inspectToken(token, label string) {
 			r.add(Check{Name: label + " aud", Status: Pass, Seen: strings.Join(aud, " ")})
 		default:
 			fix := "the client must request resource=" + r.prm.Resource + " (RFC 8707), or the server must accept this audience"
-			switch auth.NewAudienceError([]string{r.prm.Resource}, aud).Hint {
-			case auth.AudienceTrailingSlash:
+			switch nearmiss.Audience(aud, []string{r.prm.Resource}) {
+			case nearmiss.TrailingSlash:
 				fix = "the audience differs from the resource only by a trailing slash (SPEC failure mode 4); " + fix
-			case auth.AudienceOriginOnly:
+			case nearmiss.OriginOnly:
 				fix = "the audience is the origin, not the MCP endpoint; " + fix
 			}
 			r.add(Check{Name: label + " aud", Status: Fail, Expected: r.prm.Resource, Seen: fmt.Sprintf("%q", aud), Fix: fix})
@@ -102,7 +104,7 @@ func (r *run) inspectToken(token, label string) {
 		r.add(Check{Name: label + " accepted", Status: Pass, Seen: fmt.Sprintf("HTTP %d", resp.StatusCode)})
 	default:
 		seen := fmt.Sprintf("HTTP %d", resp.StatusCode)
-		if p, perr := auth.ParseChallenge(resp.Header.Get("WWW-Authenticate")); perr == nil {
+		if p, perr := challenge.Parse(resp.Header.Get("WWW-Authenticate")); perr == nil {
 			seen += " " + p["error"] + ": " + p["error_description"]
 		}
 		r.add(Check{Name: label + " accepted", Status: Fail, Expected: "the server accepts the token", Seen: seen, Fix: "see the server's log record for this token's fingerprint " + auth.Fingerprint(token)})

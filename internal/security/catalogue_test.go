@@ -16,8 +16,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-
-	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/internal/challenge"
 )
 
 var update = flag.Bool("update", false, "rewrite SECURITY.md from the catalogue")
@@ -68,7 +67,7 @@ func (e *env) send(t *testing.T, target, query string, header http.Header, body 
 	raw, _ := io.ReadAll(resp.Body)
 	o := observed{status: resp.StatusCode, challenge: "-"}
 	if c := resp.Header.Get("WWW-Authenticate"); c != "" {
-		p, err := auth.ParseChallenge(c)
+		p, err := challenge.Parse(c)
 		if err != nil {
 			t.Fatalf("malformed challenge %q", c)
 		}

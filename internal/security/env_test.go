@@ -82,7 +82,7 @@ func newEnv(t testing.TB) *env {
 			RequireJWTAccessTokenType: strict, MaxTokenBytes: 8 << 10, MaxBodyBytes: 64 << 10, Logger: quiet,
 		}
 		if variant == "" {
-			cfg.Trace, cfg.Metrics = trace, metrics
+			cfg.Trace, cfg.Observer = trace, metrics
 		}
 		a, err := auth.New(context.Background(), cfg)
 		if err != nil {

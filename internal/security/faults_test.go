@@ -103,17 +103,17 @@ func TestFaults(t *testing.T) {
 			mint := func() string {
 				return as.Mint(authtest.TokenRequest{Audience: []string{resource}, Scopes: []string{"notes:read"}})
 			}
-			if _, err := a.Verify(context.Background(), mint()); err != nil {
+			if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
 				t.Fatalf("warm-up: %v", err)
 			}
 			front.mode.Store(mode)
 			clk.Advance(time.Minute)
-			if _, err := a.Verify(context.Background(), mint()); err != nil {
+			if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
 				t.Fatalf("a token under a cached key was refused while the key set fails: %v", err)
 			}
 			as.RotateKey()
 			start := time.Now()
-			_, err = a.Verify(context.Background(), mint())
+			_, err = a.Verifier().Verify(context.Background(), mint())
 			if !errors.Is(err, auth.ErrKeysetUnavailable) {
 				t.Fatalf("unknown key while the key set fails: %v, want keyset_unavailable", err)
 			}
@@ -122,7 +122,7 @@ func TestFaults(t *testing.T) {
 			}
 			front.mode.Store("")
 			clk.Advance(time.Minute)
-			if _, err := a.Verify(context.Background(), mint()); err != nil {
+			if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
 				t.Fatalf("after recovery: %v", err)
 			}
 		})
@@ -138,7 +138,7 @@ func TestFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		_, err = a.Verify(context.Background(), as.Mint(authtest.TokenRequest{Audience: []string{resource}}))
+		_, err = a.Verifier().Verify(context.Background(), as.Mint(authtest.TokenRequest{Audience: []string{resource}}))
 		if !errors.Is(err, auth.ErrKeysetUnavailable) || !strings.Contains(err.Error(), "certificate") {
 			t.Fatalf("err = %v, want keyset_unavailable naming the certificate problem", err)
 		}
@@ -174,10 +174,10 @@ func TestFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		if _, err := a.Verify(context.Background(), "opaque-token"); !errors.Is(err, auth.ErrIntrospectionFailed) {
+		if _, err := a.Verifier().Verify(context.Background(), "opaque-token"); !errors.Is(err, auth.ErrIntrospectionFailed) {
 			t.Fatalf("err = %v", err)
 		}
-		if _, err := a.Verify(context.Background(), as.Mint(authtest.TokenRequest{Audience: []string{resource}})); err != nil {
+		if _, err := a.Verifier().Verify(context.Background(), as.Mint(authtest.TokenRequest{Audience: []string{resource}})); err != nil {
 			t.Fatalf("JWTs must keep passing while introspection is down: %v", err)
 		}
 	})

@@ -1,0 +1,277 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/mcpauth/mcpauth/internal/cache"
+	"github.com/mcpauth/mcpauth/metadata"
+	"github.com/mcpauth/mcpauth/scopes"
+)
+
+// TokenVerifier validates a raw bearer token and says who it belongs to and
+// what it grants. [*Verifier] is the implementation for JWTs and RFC 7662
+// introspection; set [Config.Verifier] to plug in another kind of token (API
+// keys, a provider's own opaque tokens). Verify must be safe for concurrent
+// use. Its error should be an [*Error] with a [Reason] (usually
+// ReasonTokenMalformed, ReasonTokenInactive or a 503 reason such as
+// ReasonIntrospectionFailed); any other error is answered as
+// ReasonTokenMalformed. Build the Token with [NewToken].
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (*Token, error)
+}
+
+// Verifier validates access tokens for one resource: JWTs signed by a
+// trusted issuer with a key from its key set, and, when configured, opaque
+// tokens through RFC 7662 introspection; then the claims (exp, nbf, iat,
+// aud, sub, optional typ) and the granted scopes. Repeated tokens are
+// answered from a bounded cache until their exp. Build it with
+// [NewVerifier], or let [New] build it; it is safe for concurrent use.
+type Verifier struct {
+	issuers    map[string]*issuer
+	trusted    []string
+	audiences  []string
+	allowSlash bool
+	leeway     time.Duration
+	algs       map[string]jws.Verifier
+	algList    []string
+	requireTyp bool
+	norm       *scopes.Normalizer
+	maxToken   int
+	now        func() time.Time
+	observer   Observer
+
+	tokens     *cache.Cache[string, *Token] // nil when disabled
+	cacheTTL   time.Duration
+	introspect *introspector
+
+	cancel context.CancelFunc
+}
+
+type issuer struct {
+	url       string
+	keys      *keySet
+	audiences []string
+}
+
+// NewVerifier builds the Verifier that cfg describes; it reads the fields
+// about tokens (Resource, as the default audience, Issuers, Audiences,
+// AllowAudienceTrailingSlash, Leeway, Algorithms, RequireJWTAccessTokenType,
+// Scopes, Introspection, HTTPClient, Observer, Now, MaxTokenBytes,
+// TokenCacheTTL, KeyRefreshInterval, KeyRefreshMinGap, InsecureAllowHTTP)
+// and ignores the rest. It discovers the key set URL of every issuer
+// configured without one, so it fails fast, naming each URL tried, when an
+// authorization server's metadata cannot be fetched; key sets themselves are
+// fetched on first use and refreshed in the background, so an unreachable
+// key set at start-up makes verification fail with ReasonKeysetUnavailable
+// (503) until it is reachable. ctx bounds discovery only. Call
+// [Verifier.Close] to stop the background work.
+func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
+	v, err := newVerifier(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	refresh := orDefault(cfg.KeyRefreshInterval, defaultRefresh)
+	minGap := orDefault(cfg.KeyRefreshMinGap, defaultMinGap)
+
+	bg, cancel := context.WithCancel(context.Background())
+	v.cancel = cancel
+	if v.tokens != nil {
+		go sweepEvery(bg, time.Minute, v.tokens.Sweep)
+	}
+	cacheOpts := []jwk.CacheOption{jwk.WithRefreshWindow(max(time.Second, refresh/2))}
+	if v.observer != nil { // background refreshes that fail; which issuer's is not known here
+		cacheOpts = append(cacheOpts, jwk.WithErrSink(errSink(func(err error) { v.observer.KeyRefresh("", err) })))
+	}
+	keyCache := jwk.NewCache(bg, cacheOpts...)
+	for _, ic := range cfg.Issuers {
+		jwksURL := ic.JWKSURL
+		if jwksURL == "" {
+			m, err := metadata.Discover(ctx, client, ic.URL)
+			if err != nil {
+				cancel()
+				return nil, fmt.Errorf("auth: issuer %q has no JWKSURL and its metadata cannot be discovered: %w", ic.URL, err)
+			}
+			if m.JWKSURI == "" {
+				cancel()
+				return nil, fmt.Errorf("auth: issuer %q: its metadata has no jwks_uri; set Issuer.JWKSURL", ic.URL)
+			}
+			jwksURL = m.JWKSURI
+		}
+		if err := checkURL("key set URL of issuer "+ic.URL, jwksURL, cfg.InsecureAllowHTTP); err != nil {
+			cancel()
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		ks, err := newKeySet(keyCache, ic.URL, jwksURL, client, refresh, minGap, v.now, v.observer)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("auth: issuer %q: %w", ic.URL, err)
+		}
+		v.issuers[ic.URL].keys = ks
+	}
+	if cfg.Introspection != nil {
+		v.introspect = newIntrospector(*cfg.Introspection, client)
+	}
+	return v, nil
+}
+
+// newVerifier validates cfg and fills everything that needs no network.
+func newVerifier(cfg Config) (*Verifier, error) {
+	resource, err := canonicalResource(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Issuers) == 0 && cfg.Introspection == nil {
+		return nil, errors.New("Config.Issuers is empty and Config.Introspection is nil: no token could ever be accepted")
+	}
+	v := &Verifier{
+		issuers:    map[string]*issuer{},
+		allowSlash: cfg.AllowAudienceTrailingSlash,
+		leeway:     max(0, orDefault(cfg.Leeway, defaultLeeway)),
+		requireTyp: cfg.RequireJWTAccessTokenType,
+		norm:       cfg.Scopes,
+		maxToken:   orDefaultInt(cfg.MaxTokenBytes, defaultMaxTokenBytes),
+		now:        cfg.Now,
+		observer:   cfg.Observer,
+		cacheTTL:   orDefault(cfg.TokenCacheTTL, defaultTokenCacheTTL),
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.cacheTTL > 0 {
+		v.tokens = cache.New(cache.Options[string, *Token]{MaxEntries: maxCachedTokens, MaxBytes: maxCachedTokenBytes, Now: v.now})
+	}
+	for _, ic := range cfg.Issuers {
+		if err := checkURL("issuer", ic.URL, cfg.InsecureAllowHTTP); err != nil {
+			return nil, err
+		}
+		if _, dup := v.issuers[ic.URL]; dup {
+			return nil, fmt.Errorf("issuer %q is listed twice", ic.URL)
+		}
+		v.issuers[ic.URL] = &issuer{url: ic.URL, audiences: slices.Clone(ic.Audiences)}
+		v.trusted = append(v.trusted, ic.URL)
+	}
+	if in := cfg.Introspection; in != nil {
+		if err := checkURL("introspection endpoint", in.Endpoint, cfg.InsecureAllowHTTP); err != nil {
+			return nil, err
+		}
+		if in.Issuer != "" && v.issuers[in.Issuer] == nil {
+			v.trusted = append(v.trusted, in.Issuer)
+		}
+	}
+	v.audiences = slices.Clone(cfg.Audiences)
+	if len(v.audiences) == 0 {
+		v.audiences = []string{resource}
+	}
+	for _, aud := range v.audiences {
+		if aud == "" {
+			return nil, errors.New("Config.Audiences has an empty value")
+		}
+	}
+	v.algList = cfg.Algorithms
+	if len(v.algList) == 0 {
+		v.algList = defaultAlgorithms
+	}
+	if v.algs, err = newAlgorithms(v.algList); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Verify validates a raw access token and returns it. Repeated tokens are
+// answered from a cache without a signature check until their exp. The error
+// is always an [*Error].
+func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
+	if err := checkTokenSize(raw, v.maxToken); err != nil {
+		return nil, err
+	}
+	if v.tokens != nil {
+		t, ok := v.tokens.Get(raw)
+		if ok && v.now().Before(t.Expiry.Add(v.leeway)) {
+			v.observeCache(true)
+			return t, nil
+		}
+		v.observeCache(false)
+	}
+	var (
+		t   *Token
+		err error
+	)
+	switch {
+	case strings.Count(raw, ".") >= 2 || v.introspect == nil:
+		t, err = v.verifyJWT(ctx, raw)
+	default:
+		t, err = v.verifyIntrospected(ctx, raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v.tokens != nil {
+		ttl := min(v.cacheTTL, t.Expiry.Sub(v.now()))
+		if t.Introspected {
+			ttl = min(ttl, v.introspect.ttl)
+		}
+		v.tokens.Set(raw, t, cachedTokenSize(raw), ttl) // when full, the token is verified again next time
+	}
+	return t, nil
+}
+
+func (v *Verifier) observeCache(hit bool) {
+	if v.observer != nil {
+		v.observer.TokenCache(hit)
+	}
+}
+
+// cachedTokenSize bounds what a cached token costs: the raw token (the
+// cache key, and kept by the Token for its fingerprint), its payload, and
+// the Token itself.
+func cachedTokenSize(raw string) int64 { return int64(2*len(raw)) + 512 }
+
+// checkTokenSize refuses a token over max bytes before anything parses it.
+func checkTokenSize(raw string, max int) error {
+	if len(raw) > max {
+		return fail(ReasonTokenTooLarge, "the token is %d bytes, more than the %d allowed", len(raw), max)
+	}
+	return nil
+}
+
+// Close stops the background key set refreshes and cache sweeps. The
+// Verifier keeps validating with the keys it has.
+func (v *Verifier) Close() error {
+	if v.cancel != nil {
+		v.cancel()
+	}
+	return nil
+}
+
+// errSink receives the errors of jwk.Cache's background refreshes.
+type errSink func(error)
+
+func (f errSink) Error(err error) { f(err) }
+
+// sweepEvery calls sweep every interval until ctx ends: caches have no
+// janitor goroutine of their own that could outlive Close.
+func sweepEvery(ctx context.Context, interval time.Duration, sweep func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sweep()
+		}
+	}
+}
