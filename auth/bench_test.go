@@ -26,18 +26,27 @@ func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discardWriter) WriteHeader(int)             {}
 
 // BenchmarkMiddlewareCached measures the whole middleware for a token seen
-// before: header parsing, the validated-token cache, scope check, context.
+// before: header parsing, the validated-token cache, scope check, context;
+// without an Observer (what nearly every request pays), and with the expvar
+// one.
 func BenchmarkMiddlewareCached(b *testing.B) {
 	as := newTestAS(b)
-	a := newAuth(b, as, nil)
-	h := a.Middleware(noop)
-	r := bearer(as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
-	r.Header.Set("Content-Type", "application/json")
-	w := &discardWriter{h: http.Header{}}
-	h.ServeHTTP(w, r)
-	b.ReportAllocs()
-	for b.Loop() {
+	for _, obs := range []struct {
+		name string
+		o    auth.Observer
+	}{{"no-observer", nil}, {"expvar", auth.NewMetrics()}} {
+		a := newAuth(b, as, func(c *auth.Config) { c.Observer = obs.o })
+		h := a.Middleware(noop)
+		r := bearer(as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
+		r.Header.Set("Content-Type", "application/json")
+		w := &discardWriter{h: http.Header{}}
 		h.ServeHTTP(w, r)
+		b.Run(obs.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+		})
 	}
 }
 

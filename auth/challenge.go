@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// Challenge is the Bearer WWW-Authenticate challenge of RFC 6750 §3 with the
+// challenge is the Bearer WWW-Authenticate challenge of RFC 6750 §3 with the
 // RFC 9728 resource_metadata parameter.
-type Challenge struct {
+type challenge struct {
 	// Error is the RFC 6750 error code: "", "invalid_request",
 	// "invalid_token" or "insufficient_scope".
 	Error string
@@ -24,7 +24,7 @@ type Challenge struct {
 // and every value stripped of what a quoted-string or RFC 6750 forbids
 // ('"', '\', control characters, non-ASCII), so nothing from a token or a
 // request can break the header.
-func (c Challenge) String() string {
+func (c challenge) String() string {
 	var b strings.Builder
 	b.WriteString("Bearer")
 	sep := " "
@@ -75,12 +75,12 @@ func sanitize(s string) string {
 	return b.String()
 }
 
-// Challenge returns the WWW-Authenticate challenge for err, in answer to r
+// challenge returns the WWW-Authenticate challenge for err, in answer to r
 // (whose MCP-Protocol-Version chooses the scopes of a 403 under
 // [ScopesByRevision]; r may be nil).
-func (a *Authenticator) Challenge(r *http.Request, err error) Challenge {
+func (a *Authenticator) challenge(r *http.Request, err error) challenge {
 	e := asError(err)
-	c := Challenge{ResourceMetadata: a.resourceMetadataURL, Error: e.Reason.OAuthError(), Description: e.Description}
+	c := challenge{ResourceMetadata: a.resourceMetadataURL, Error: e.Reason.OAuthError(), Description: e.Description}
 	var se *ScopeError
 	switch {
 	case e.Reason == ReasonScopeInsufficient && errors.As(e, &se):

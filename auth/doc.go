@@ -5,7 +5,7 @@
 // auth/mcpgo adds per-tool scopes for mark3labs/mcp-go.
 //
 // For most uses, call [New] once and wrap the server's handler with
-// [Authenticator.Handler]:
+// [Authenticator.Protect]:
 //
 //	a, err := auth.New(ctx, auth.Config{
 //		Resource:       "https://mcp.example.com/mcp",
@@ -16,38 +16,41 @@
 //		log.Fatal(err)
 //	}
 //	defer a.Close()
-//	http.ListenAndServe(":8080", a.Handler(mcpHandler))
+//	http.ListenAndServe(":8080", a.Protect(mcpHandler, nil))
 //
-// Handlers read the caller with [TokenFromContext]. [Authenticator.Protect]
-// adds the per-operation scope check for MCP (tools/call, prompts/get,
-// resources/read) and session binding; package auth/mcpgo wires it to
-// mark3labs/mcp-go. [Config.Trace] and [Config.Metrics] record decisions for
-// debugging.
+// Handlers read the caller with [TokenFromContext]. With a
+// [RequirementLookup], Protect adds the per-operation scope check for MCP
+// (tools/call, prompts/get, resources/read); package auth/mcpgo wires it to
+// mark3labs/mcp-go. [Config.Trace] and [Config.Observer] record decisions.
 //
-// # One request
+// # Two layers
 //
-// OPTIONS requests and the two metadata paths pass without a token. The token
-// is taken from the Authorization header only ([BearerToken]); a token in the
-// query or a form body, or two Authorization headers, is 400
-// invalid_request; none is 401 with resource_metadata and the baseline scope.
-// [Authenticator.Verify] answers a token seen before from a cache that never
-// outlives its exp. Otherwise the unverified iss picks a trusted issuer, the
-// signature is checked with that issuer's key (jwx verifiers over a
+// A [TokenVerifier] says who a token belongs to and what it grants. The
+// [Verifier] ([NewVerifier]) does it for JWTs and RFC 7662 introspection:
+// it owns the trusted issuers, their key sets (jwx verifiers over a
 // jwk.Cache with background refresh; an unknown kid causes at most one
-// refresh per [Config.KeyRefreshMinGap], shared by concurrent callers), then
-// exp, nbf, iat, audience, sub and, optionally, typ. Opaque tokens go to
-// RFC 7662 introspection when configured. Scopes are read and normalized by
-// package scopes and the baseline scopes checked (403 insufficient_scope).
+// refresh per [Config.KeyRefreshMinGap], shared by concurrent callers), a
+// bounded token cache that never outlives a token's exp, and the claim
+// checks (exp, nbf, iat, audience, sub, optionally typ). [Config.Verifier]
+// plugs in another kind of token. The [Authenticator] is the HTTP layer
+// around one verifier; a request goes through it in this order (see
+// middleware.go): OPTIONS requests and the two metadata paths pass without
+// a token; the token is taken from the Authorization header only (in the
+// query or a form body, or in two headers, it is 400 invalid_request; none
+// is 401 with resource_metadata and the baseline scope); the verifier
+// validates it and the baseline scopes are checked (403
+// insufficient_scope); the operations of the body are checked against
+// their requirements; the session is bound to its subject; the decision is
+// logged, traced and observed; and the request goes on with its token.
 //
 // # Errors
 //
 // Every refusal is an [*Error] with a stable [Reason], which fixes the HTTP
-// status and the RFC 6750 error code; errors.Is works against the sentinels
-// ([ErrExpired], [ErrAudienceMismatch], ...) and errors.As reaches details
-// such as [*AudienceError] and [*ScopeError]. A key set that cannot be
-// fetched is 503 with Retry-After, never a 401 that would send a client into
-// a futile re-authorization. [Authenticator.Check] makes the decision and
-// [Authenticator.WriteError] the response, so callers can answer differently.
-// Each refusal is logged once with log/slog: reason, status, method, path,
-// the token's [Fingerprint] and the iss and aud it claims, never the token.
+// status and the RFC 6750 error code; errors.Is(err, auth.ReasonExpired)
+// matches by reason, and errors.As reaches details such as [*AudienceError],
+// [*IssuerError] and [*ScopeError]. A key set that cannot be fetched is 503
+// with Retry-After, never a 401 that would send a client into a futile
+// re-authorization. Each refusal is logged once with log/slog: reason,
+// status, method, path, the token's [Fingerprint] and the iss and aud it
+// claims, never the token.
 package auth

@@ -40,6 +40,10 @@ const (
 	ReasonRequirementUnknown  Reason = "requirement_unknown"   // the operation's requirement cannot be determined (unreadable annotation, no dispatch check): 403
 )
 
+// Error returns the reason code, so that a Reason can be the target of
+// errors.Is.
+func (r Reason) Error() string { return string(r) }
+
 // Status returns the HTTP status the middleware answers for r.
 func (r Reason) Status() int {
 	switch r {
@@ -80,8 +84,8 @@ func (r Reason) OAuthError() string {
 	}
 }
 
-// Error is the error every check of this package returns. Branch on it with
-// errors.Is against the sentinels (ErrExpired, ...) or errors.As for the
+// Error is the error every check of this package returns. Branch on its
+// Reason with errors.Is(err, auth.ReasonExpired), or use errors.As for the
 // details. Its messages never contain the token.
 type Error struct {
 	// Reason is the stable code.
@@ -109,39 +113,19 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is reports whether target is an *Error with the same Reason, so
-// errors.Is(err, auth.ErrExpired) matches every expired-token error.
+// Is reports whether target is e's Reason (or an *Error with the same
+// Reason), so errors.Is(err, auth.ReasonExpired) matches every
+// expired-token error.
 func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Reason == e.Reason
+	switch t := target.(type) {
+	case Reason:
+		return t == e.Reason
+	case *Error:
+		return t.Reason == e.Reason
+	}
+	return false
 }
 
-// Sentinels, one per [Reason], for errors.Is.
-var (
-	ErrTokenMissing        = &Error{Reason: ReasonTokenMissing}
-	ErrRequestInvalid      = &Error{Reason: ReasonRequestInvalid}
-	ErrTokenTooLarge       = &Error{Reason: ReasonTokenTooLarge}
-	ErrTokenMalformed      = &Error{Reason: ReasonTokenMalformed}
-	ErrAlgorithmNotAllowed = &Error{Reason: ReasonAlgorithmNotAllowed}
-	ErrSignatureInvalid    = &Error{Reason: ReasonSignatureInvalid}
-	ErrKeyUnknown          = &Error{Reason: ReasonKeyUnknown}
-	ErrKeysetUnavailable   = &Error{Reason: ReasonKeysetUnavailable}
-	ErrIssuerUntrusted     = &Error{Reason: ReasonIssuerUntrusted}
-	ErrAudienceMismatch    = &Error{Reason: ReasonAudienceMismatch}
-	ErrExpired             = &Error{Reason: ReasonExpired}
-	ErrNotYetValid         = &Error{Reason: ReasonNotYetValid}
-	ErrTypInvalid          = &Error{Reason: ReasonTypInvalid}
-	ErrClaimInvalid        = &Error{Reason: ReasonClaimInvalid}
-	ErrTokenInactive       = &Error{Reason: ReasonTokenInactive}
-	ErrIntrospectionFailed = &Error{Reason: ReasonIntrospectionFailed}
-	ErrScopeInsufficient   = &Error{Reason: ReasonScopeInsufficient}
-	ErrRequestTooLarge     = &Error{Reason: ReasonRequestTooLarge}
-	ErrSessionMismatch     = &Error{Reason: ReasonSessionMismatch}
-	ErrHeaderMismatch      = &Error{Reason: ReasonHeaderMismatch}
-	ErrSessionLimit        = &Error{Reason: ReasonSessionLimit}
-	ErrRequestIDConflict   = &Error{Reason: ReasonRequestIDConflict}
-	ErrRequirementUnknown  = &Error{Reason: ReasonRequirementUnknown}
-)
 
 // untrusted is the refusal of a token from issuer iss.
 func untrusted(trusted []string, iss string) *Error {

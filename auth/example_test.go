@@ -11,33 +11,8 @@ import (
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/scopes"
 )
-
-func ExampleChallenge() {
-	c := auth.Challenge{
-		ResourceMetadata: "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
-		Scope:            "notes:read notes:write",
-		Error:            "insufficient_scope",
-		Description:      `tool "add_note" needs notes:write`,
-	}
-	fmt.Println(c)
-	// Output:
-	// Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="notes:read notes:write", error="insufficient_scope", error_description="tool 'add_note' needs notes:write"
-}
-
-func ExampleBearerToken() {
-	r := httptest.NewRequest(http.MethodPost, "https://mcp.example.com/mcp?access_token=abc", nil)
-	_, err := auth.BearerToken(r)
-	fmt.Println(errors.Is(err, auth.ErrRequestInvalid), auth.ReasonRequestInvalid.Status())
-
-	r = httptest.NewRequest(http.MethodPost, "https://mcp.example.com/mcp", nil)
-	r.Header.Set("Authorization", "bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln")
-	tok, _ := auth.BearerToken(r)
-	fmt.Println(tok)
-	// Output:
-	// true 400
-	// eyJhbGciOiJSUzI1NiJ9.e30.c2ln
-}
 
 func ExampleReason() {
 	for _, r := range []auth.Reason{auth.ReasonTokenMissing, auth.ReasonExpired, auth.ReasonScopeInsufficient, auth.ReasonKeysetUnavailable} {
@@ -64,9 +39,9 @@ func ExampleAuthenticator_Protect() {
 		panic(err)
 	}
 	defer a.Close()
-	h := protect(a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := a.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "hello", auth.TokenFromContext(r.Context()).Subject)
-	}))
+	}), nil)
 
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, resource, nil))
@@ -80,4 +55,72 @@ func ExampleAuthenticator_Protect() {
 	// Output:
 	// 401 Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="notes:read"
 	// 200 hello alice
+}
+
+// apiKeys is a TokenVerifier for static API keys: a token type that is
+// neither a JWT nor introspectable.
+type apiKeys map[string]struct{ subject, scopes string }
+
+func (k apiKeys) Verify(ctx context.Context, raw string) (*auth.Token, error) {
+	entry, ok := k[raw] // a real store compares hashes in constant time
+	if !ok {
+		return nil, &auth.Error{Reason: auth.ReasonTokenInactive, Description: "unknown API key"}
+	}
+	t := auth.NewToken(raw, map[string]any{"kind": "api-key"})
+	t.Subject, t.ClientID = entry.subject, "api-key"
+	t.Scopes, _ = scopes.Parse(entry.scopes)
+	return t, nil
+}
+
+// A custom TokenVerifier plugs another kind of token into the same HTTP
+// layer: metadata, challenges, baseline and per-operation scopes, sessions,
+// the trace.
+func ExampleTokenVerifier() {
+	const resource = "https://mcp.example.com/mcp"
+	a, err := auth.New(context.Background(), auth.Config{
+		Resource:             resource,
+		Verifier:             apiKeys{"k-alice-123": {"alice", "notes:read"}},
+		AuthorizationServers: []string{"https://auth.example.com"},
+		BaselineScopes:       []string{"notes:read"},
+		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	h := a.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := auth.TokenFromContext(r.Context())
+		fmt.Fprintln(w, "hello", t.Subject, t.Scopes, t.Claims()["kind"])
+	}), nil)
+	for _, key := range []string{"k-alice-123", "k-stolen"} {
+		req := httptest.NewRequest(http.MethodPost, resource, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fmt.Print(rec.Code, " ", rec.Body.String())
+	}
+	// Output:
+	// 200 hello alice notes:read api-key
+	// 401 {"error":"invalid_token","error_description":"unknown API key","reason":"token_inactive"}
+}
+
+// NewVerifier alone validates tokens without any HTTP, for a transport of
+// your own.
+func ExampleNewVerifier() {
+	as := authtest.Start(authtest.Options{})
+	defer as.Close()
+	const resource = "https://mcp.example.com/mcp"
+	v, err := auth.NewVerifier(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}})
+	if err != nil {
+		panic(err)
+	}
+	defer v.Close()
+	t, err := v.Verify(context.Background(), as.Mint(authtest.TokenRequest{Subject: "alice", Audience: []string{resource}, Scopes: []string{"notes:read"}}))
+	fmt.Println(t.Subject, t.Scopes, err)
+	_, err = v.Verify(context.Background(), as.Mint(authtest.TokenRequest{Subject: "alice", Audience: []string{"https://other.example.com/mcp"}}))
+	var ae *auth.AudienceError
+	fmt.Println(errors.Is(err, auth.ReasonAudienceMismatch), errors.As(err, &ae) && ae.Actual[0] == "https://other.example.com/mcp")
+	// Output:
+	// alice notes:read <nil>
+	// true true
 }

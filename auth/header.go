@@ -13,13 +13,13 @@ import (
 // token in it. The body is restored byte for byte afterwards.
 const maxFormPeek = 64 << 10
 
-// BearerToken returns the bearer token of r, taken from the Authorization
+// bearerToken returns the bearer token of r, taken from the Authorization
 // header only. It refuses, with [ReasonRequestInvalid], a token in the URI
 // query or in a form-encoded body (RFC 6750 §2.2-2.3; OAuth 2.1 forbids the
 // query) and two Authorization headers; no credentials, or credentials of
 // another scheme, is [ReasonTokenMissing]. The scheme name is
 // case-insensitive.
-func BearerToken(r *http.Request) (string, error) {
+func bearerToken(r *http.Request) (string, error) {
 	if r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") {
 		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || q.Has("access_token") {
 			return "", fail(ReasonRequestInvalid, "a token in the URI query is not accepted; send it in the Authorization header")
@@ -36,13 +36,13 @@ func BearerToken(r *http.Request) (string, error) {
 	default:
 		return "", fail(ReasonRequestInvalid, "%d Authorization headers; send exactly one", len(vals))
 	}
-	return ParseAuthorization(vals[0])
+	return parseAuthorization(vals[0])
 }
 
-// ParseAuthorization extracts the token from an Authorization header value
+// parseAuthorization extracts the token from an Authorization header value
 // of the Bearer scheme (RFC 6750 §2.1): "Bearer" in any case, one or more
 // spaces, then a b64token.
-func ParseAuthorization(v string) (string, error) {
+func parseAuthorization(v string) (string, error) {
 	scheme, rest, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
 		if scheme == "" {

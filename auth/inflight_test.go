@@ -40,7 +40,7 @@ func TestInflightKeysCollideAsTheSDKsDo(t *testing.T) {
 	if err := ft.claim(keys, "alice"); err != nil {
 		t.Fatalf("the same subject twice: %v", err)
 	}
-	if err := ft.claim(keys, "mallory"); !errors.Is(err, ErrRequestIDConflict) {
+	if err := ft.claim(keys, "mallory"); !errors.Is(err, ReasonRequestIDConflict) {
 		t.Fatalf("another subject: %v", err)
 	}
 	ft.release(keys)

@@ -68,14 +68,14 @@ func TestIntrospection(t *testing.T) {
 	if _, err := a.Verifier().Verify(context.Background(), "opaque-good"); err != nil || is.calls.Load() != 1 {
 		t.Fatalf("active result not cached: %d calls, %v", is.calls.Load(), err)
 	}
-	for token, want := range map[string]*auth.Error{
-		"opaque-revoked":   auth.ErrTokenInactive,
-		"opaque-other-aud": auth.ErrAudienceMismatch,
-		"opaque-evil-iss":  auth.ErrIssuerUntrusted,
-		"opaque-no-exp":    auth.ErrExpired,
+	for token, want := range map[string]auth.Reason{
+		"opaque-revoked":   auth.ReasonTokenInactive,
+		"opaque-other-aud": auth.ReasonAudienceMismatch,
+		"opaque-evil-iss":  auth.ReasonIssuerUntrusted,
+		"opaque-no-exp":    auth.ReasonExpired,
 	} {
 		if _, err := a.Verifier().Verify(context.Background(), token); !errors.Is(err, want) {
-			t.Errorf("%s: err = %v, want %s", token, err, want.Reason)
+			t.Errorf("%s: err = %v, want %s", token, err, want)
 		}
 	}
 	before := is.calls.Load()

@@ -19,7 +19,7 @@ import (
 // Middleware returns next protected: OPTIONS requests (CORS preflights) pass
 // through untouched; every other request must carry a valid token with the
 // baseline scopes, which is then available to next through
-// [TokenFromContext]. Refusals are answered by [Authenticator.WriteError] and
+// [TokenFromContext]. Refusals are answered with a challenge and
 // logged once each. It serves no metadata; see [Authenticator.Protect],
 // or mount [Authenticator.MetadataHandler] at [Authenticator.MetadataPaths].
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
@@ -91,7 +91,7 @@ type outcome struct {
 // operations' requirements, then the session binding, or for a request
 // without a session, its JSON-RPC ids.
 func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o outcome) {
-	if o.t, o.err = a.Check(r); o.err != nil {
+	if o.t, o.err = a.check(r); o.err != nil {
 		return o
 	}
 	if o.sid, o.err = sessionID(r); o.err != nil {
@@ -144,11 +144,11 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o out
 	return o
 }
 
-// Check authenticates r: it takes the bearer token from the Authorization
+// check authenticates r: it takes the bearer token from the Authorization
 // header, validates it and checks the baseline scopes. The error is always
-// an [*Error]; [Authenticator.WriteError] turns it into the response.
-func (a *Authenticator) Check(r *http.Request) (*Token, error) {
-	raw, err := BearerToken(r)
+// an [*Error]; writeError turns it into the response.
+func (a *Authenticator) check(r *http.Request) (*Token, error) {
+	raw, err := bearerToken(r)
 	if err != nil {
 		return nil, err
 	}
@@ -166,8 +166,8 @@ func (a *Authenticator) Check(r *http.Request) (*Token, error) {
 	if err != nil {
 		return nil, asError(err)
 	}
-	if t == nil {
-		return nil, fail(ReasonTokenMalformed, "the token verifier returned no token")
+	if t == nil || t.Subject == "" {
+		return nil, fail(ReasonClaimInvalid, "the token verifier returned a token without a subject")
 	}
 	if err := a.CheckScopes(t, a.baseline); err != nil {
 		return t, err

@@ -48,7 +48,7 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) *Decision {
 	d.Messages = tracedMessages(o.msgs, o.failed)
 	d.Token, d.Issuer, d.Subject, d.ClientID, d.Audience, d.Granted = who.token, who.iss, who.sub, who.clientID, who.aud, who.scopes
 	if !d.Allowed {
-		a.trace.Record(d)
+		a.trace.record(d)
 		return nil
 	}
 	return &d
@@ -66,7 +66,7 @@ func callerOf(r *http.Request, t *Token) caller {
 	if t != nil {
 		return caller{token: t.Fingerprint(), iss: t.Issuer, sub: t.Subject, clientID: t.ClientID, aud: t.Audience, scopes: t.Scopes.String()}
 	}
-	raw, err := BearerToken(r)
+	raw, err := bearerToken(r)
 	if err != nil {
 		return caller{}
 	}

@@ -7,26 +7,20 @@ import (
 	"strconv"
 )
 
-// WriteError writes the response for an authentication or authorization
-// failure: the status of its [Reason]; for 401 and 403 the WWW-Authenticate
-// challenge, exposed to browsers through CORS; for 503 a Retry-After; and a
-// small JSON body with error, error_description and reason.
-func (a *Authenticator) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	a.writeError(w, r, err, nil)
-}
-
 // JSONRPCForbidden is the JSON-RPC error code of the body that accompanies
 // a 403 for an MCP operation.
 const JSONRPCForbidden = -32003
 
-// JSONRPCHeaderMismatch is the JSON-RPC error code of the body of a 400 for
+// jsonrpcHeaderMismatch is the JSON-RPC error code of the body of a 400 for
 // Mcp-Method or Mcp-Name headers that disagree with the body or cannot be
 // decoded (HeaderMismatch in the 2026-07-28 Streamable HTTP transport).
-const JSONRPCHeaderMismatch = -32020
+const jsonrpcHeaderMismatch = -32020
 
-// writeError answers a refusal. A refused MCP operation (op, or any header
-// mismatch) gets a JSON-RPC error response carrying the same information as
-// the headers; anything else the body of WriteError.
+// writeError answers a refusal: the status of its [Reason]; for 401 and 403
+// the WWW-Authenticate challenge, exposed to browsers through CORS; for 503
+// a Retry-After. A refused MCP operation (op, or any header mismatch) gets a
+// JSON-RPC error response carrying the same information as the headers;
+// anything else a small JSON body with error, error_description and reason.
 func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err error, op *Operation) {
 	e := a.writeHeaders(w, r, err)
 	if op == nil && e.Reason != ReasonHeaderMismatch {
@@ -49,14 +43,14 @@ func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err e
 			id = op.ID
 		}
 	}
-	code := JSONRPCHeaderMismatch
+	code := jsonrpcHeaderMismatch
 	if e.Reason != ReasonHeaderMismatch {
 		code = JSONRPCForbidden
 		data["resource_metadata"] = a.resourceMetadataURL
 	}
 	var se *ScopeError
 	if errors.As(e, &se) {
-		data["scope"] = a.Challenge(r, e).Scope
+		data["scope"] = a.challenge(r, e).Scope
 		data["required"] = se.Required.String()
 		data["missing"] = se.Result.Missing.String()
 		if len(se.Hints) > 0 {
@@ -77,7 +71,7 @@ func (a *Authenticator) writeHeaders(w http.ResponseWriter, r *http.Request, err
 	h := w.Header()
 	switch {
 	case status == http.StatusUnauthorized || e.Reason.OAuthError() != "":
-		h.Set("WWW-Authenticate", a.Challenge(r, e).String())
+		h.Set("WWW-Authenticate", a.challenge(r, e).String())
 		h.Add("Access-Control-Expose-Headers", "WWW-Authenticate")
 		if r.Header.Get("Origin") != "" && h.Get("Access-Control-Allow-Origin") == "" {
 			h.Set("Access-Control-Allow-Origin", "*")

@@ -63,7 +63,7 @@ func (s *responseWriter) capture(code int) {
 		} else if created != "" {
 			d.Session = traceSession(created)
 		}
-		s.a.trace.Record(*d)
+		s.a.trace.record(*d)
 	}
 }
 

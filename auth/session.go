@@ -9,11 +9,11 @@ import (
 	"github.com/mcpauth/mcpauth/internal/cache"
 )
 
-// MaxSessionIDBytes is the longest Mcp-Session-Id (or legacy SSE sessionId)
+// maxSessionIDBytes is the longest Mcp-Session-Id (or legacy SSE sessionId)
 // accepted. Session ids are visible ASCII (0x21-0x7E) per the Streamable
 // HTTP transport; a longer or otherwise malformed one is refused with 400
 // before anything is stored. SDKs mint ids of 26 to 48 characters.
-const MaxSessionIDBytes = 256
+const maxSessionIDBytes = 256
 
 // subjectKey identifies who a session belongs to: a subject is unique only
 // within its issuer. The client id is left out on purpose, so a client that
@@ -47,8 +47,8 @@ func sessionID(r *http.Request) (string, error) {
 }
 
 func checkSessionID(sid string) error {
-	if len(sid) > MaxSessionIDBytes {
-		return fail(ReasonRequestInvalid, "the session id is %d bytes; at most %d are accepted", len(sid), MaxSessionIDBytes)
+	if len(sid) > maxSessionIDBytes {
+		return fail(ReasonRequestInvalid, "the session id is %d bytes; at most %d are accepted", len(sid), maxSessionIDBytes)
 	}
 	for i := 0; i < len(sid); i++ {
 		if c := sid[i]; c < 0x21 || c > 0x7e {
@@ -63,7 +63,7 @@ func checkSessionID(sid string) error {
 
 // sessionTable binds MCP session ids to the subject that created them. It
 // holds at most max bindings, at most perSubject of them for one subject,
-// each expiring after ttl without use; ids are at most MaxSessionIDBytes and
+// each expiring after ttl without use; ids are at most maxSessionIDBytes and
 // the bindings are bounded in bytes too. A full table refuses new sessions
 // (503) rather than leave one unbound.
 type sessionTable struct {
@@ -88,7 +88,7 @@ func newSessionTable(max, perSubject int, ttl time.Duration, now func() time.Tim
 	st := &sessionTable{subjects: map[string]*owner{}, perSubject: perSubject, ttl: ttl}
 	st.bindings = cache.New(cache.Options[string, *owner]{
 		MaxEntries: max,
-		MaxBytes:   int64(max) * (MaxSessionIDBytes + 2*bindingOverhead),
+		MaxBytes:   int64(max) * (maxSessionIDBytes + 2*bindingOverhead),
 		Now:        now,
 		OnRemove: func(_ string, o *owner) { // with st.mu held: every cache call is made under it
 			if o.n--; o.n == 0 {

@@ -40,11 +40,28 @@ type Token struct {
 	fp     string
 }
 
+// NewToken returns a Token for raw with its claims (nil for none), for a
+// [TokenVerifier] other than [Verifier] to fill in and return: it gives the
+// Token its fingerprint and [Token.Claims]. The verifier sets the other
+// fields (Subject is required; Expiry, when set, ends the token's use).
+func NewToken(raw string, claims map[string]any) *Token {
+	t := &Token{raw: raw}
+	if claims != nil {
+		t.claims = claimMap(claims)
+	}
+	return t
+}
+
 // Fingerprint returns a short hash of the raw token, safe to log: it
 // identifies a token across log lines without revealing it (see
-// [Fingerprint]). It is computed on first use.
+// [Fingerprint]). It is computed on first use; "" for a Token built without
+// its raw token.
 func (t *Token) Fingerprint() string {
-	t.fpOnce.Do(func() { t.fp = Fingerprint(t.raw) })
+	t.fpOnce.Do(func() {
+		if t.raw != "" {
+			t.fp = Fingerprint(t.raw)
+		}
+	})
 	return t.fp
 }
 

@@ -112,8 +112,8 @@ func NewTrace(size int) *Trace {
 	return &Trace{buf: make([]Decision, max(size, 1))}
 }
 
-// Record adds d, dropping the oldest decision when full.
-func (t *Trace) Record(d Decision) {
+// record adds d, dropping the oldest decision when full.
+func (t *Trace) record(d Decision) {
 	t.mu.Lock()
 	t.buf[t.next] = d
 	t.next = (t.next + 1) % len(t.buf)

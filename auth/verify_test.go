@@ -423,12 +423,12 @@ func TestTypEnforcement(t *testing.T) {
 	a := newAuth(t, as, func(c *auth.Config) { c.RequireJWTAccessTokenType = true })
 	for typ, ok := range map[string]bool{"at+jwt": true, "application/at+jwt": true, "AT+JWT": true, "JWT": false} {
 		_, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": typ}))
-		if ok != (err == nil) || (!ok && !errors.Is(err, auth.ErrTypInvalid)) {
+		if ok != (err == nil) || (!ok && !errors.Is(err, auth.ReasonTypInvalid)) {
 			t.Errorf("typ %q: err = %v", typ, err)
 		}
 	}
 	noTyp := as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": nil})
-	if _, err := a.Verifier().Verify(context.Background(), noTyp); !errors.Is(err, auth.ErrTypInvalid) {
+	if _, err := a.Verifier().Verify(context.Background(), noTyp); !errors.Is(err, auth.ReasonTypInvalid) {
 		t.Errorf("missing typ: err = %v", err)
 	}
 	lax := newAuth(t, as, nil)
@@ -483,7 +483,7 @@ func TestUnknownKidStormFetchesOnce(t *testing.T) {
 			_, err := a.Verifier().Verify(context.Background(), tok)
 			if err == nil {
 				acceptedForged.Add(1)
-			} else if !errors.Is(err, auth.ErrKeyUnknown) {
+			} else if !errors.Is(err, auth.ReasonKeyUnknown) {
 				t.Errorf("forged kid: %v", err)
 			}
 			if i%10 == 0 {
@@ -542,7 +542,7 @@ func TestKeySetDown(t *testing.T) {
 		as.SetJWKSFailure(authtest.JWKSError)
 		a := newAuth(t, as, nil)
 		_, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
-		if !errors.Is(err, auth.ErrKeysetUnavailable) || !strings.Contains(err.Error(), "500") {
+		if !errors.Is(err, auth.ReasonKeysetUnavailable) || !strings.Contains(err.Error(), "500") {
 			t.Fatalf("err = %v, want keyset_unavailable naming the 500", err)
 		}
 	})
@@ -565,7 +565,7 @@ func TestTokenCache(t *testing.T) {
 		t.Fatalf("repeated token not served from the cache: %v", err)
 	}
 	clock.Advance(3 * time.Minute)
-	if _, err := a.Verifier().Verify(context.Background(), tok); !errors.Is(err, auth.ErrExpired) {
+	if _, err := a.Verifier().Verify(context.Background(), tok); !errors.Is(err, auth.ReasonExpired) {
 		t.Fatalf("cached token outlived its exp: %v", err)
 	}
 }
@@ -675,12 +675,14 @@ func TestCheckScopesExplainsNearMiss(t *testing.T) {
 	}
 	err = a.CheckScopes(tok, scopes.All("org:write"))
 	var se *auth.ScopeError
-	if !errors.Is(err, auth.ErrScopeInsufficient) || !errors.As(err, &se) || len(se.Hints) == 0 || se.Hints[0].Code != scopes.HintPlural {
+	if !errors.Is(err, auth.ReasonScopeInsufficient) || !errors.As(err, &se) || len(se.Hints) == 0 || se.Hints[0].Code != scopes.HintPlural {
 		t.Fatalf("err = %v, want a ScopeError with a plural hint", err)
 	}
-	ch := a.Challenge(nil, err)
-	if ch.Scope != "org:write orgs:write" || strings.ContainsAny(ch.String()[len("Bearer "):], "\\") {
-		t.Fatalf("challenge = %q", ch.String())
+	// The challenge asks for the required scope beside the near miss held.
+	strict := newAuth(t, as, func(c *auth.Config) { c.BaselineScopes = []string{"org:write"} })
+	res := call(t, protect(strict, echo), bearer(as.mint("rsa-1", claimsWith(as, map[string]any{"scope": "orgs:write"}), nil)))
+	if res.status != 403 || res.challenge["scope"] != "org:write orgs:write" || strings.ContainsAny(res.rawChal[len("Bearer "):], "\\") {
+		t.Fatalf("challenge = %d %q", res.status, res.rawChal)
 	}
 }
 

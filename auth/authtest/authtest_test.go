@@ -314,7 +314,7 @@ func TestKeyRotationAndJWKSFailures(t *testing.T) {
 	}
 	s.RotateKey()
 	s.SetJWKSFailure(authtest.JWKSError)
-	if _, err := a.Verifier().Verify(context.Background(), mint()); !errors.Is(err, auth.ErrKeysetUnavailable) {
+	if _, err := a.Verifier().Verify(context.Background(), mint()); !errors.Is(err, auth.ReasonKeysetUnavailable) {
 		t.Fatalf("JWKS failing: %v", err)
 	}
 	s.SetJWKSFailure(authtest.JWKSOK)
@@ -322,7 +322,7 @@ func TestKeyRotationAndJWKSFailures(t *testing.T) {
 		t.Fatalf("after recovery: %v", err)
 	}
 	expired := s.Mint(authtest.TokenRequest{Audience: []string{mcpURL}, TTL: -time.Hour})
-	if _, err := a.Verifier().Verify(context.Background(), expired); !errors.Is(err, auth.ErrExpired) {
+	if _, err := a.Verifier().Verify(context.Background(), expired); !errors.Is(err, auth.ReasonExpired) {
 		t.Fatalf("expired mint: %v", err)
 	}
 }

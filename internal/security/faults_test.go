@@ -114,7 +114,7 @@ func TestFaults(t *testing.T) {
 			as.RotateKey()
 			start := time.Now()
 			_, err = a.Verifier().Verify(context.Background(), mint())
-			if !errors.Is(err, auth.ErrKeysetUnavailable) {
+			if !errors.Is(err, auth.ReasonKeysetUnavailable) {
 				t.Fatalf("unknown key while the key set fails: %v, want keyset_unavailable", err)
 			}
 			if took := time.Since(start); took > fetchTimeout+2*time.Second {
@@ -139,7 +139,7 @@ func TestFaults(t *testing.T) {
 		}
 		defer a.Close()
 		_, err = a.Verifier().Verify(context.Background(), as.Mint(authtest.TokenRequest{Audience: []string{resource}}))
-		if !errors.Is(err, auth.ErrKeysetUnavailable) || !strings.Contains(err.Error(), "certificate") {
+		if !errors.Is(err, auth.ReasonKeysetUnavailable) || !strings.Contains(err.Error(), "certificate") {
 			t.Fatalf("err = %v, want keyset_unavailable naming the certificate problem", err)
 		}
 	})
@@ -174,7 +174,7 @@ func TestFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		if _, err := a.Verifier().Verify(context.Background(), "opaque-token"); !errors.Is(err, auth.ErrIntrospectionFailed) {
+		if _, err := a.Verifier().Verify(context.Background(), "opaque-token"); !errors.Is(err, auth.ReasonIntrospectionFailed) {
 			t.Fatalf("err = %v", err)
 		}
 		if _, err := a.Verifier().Verify(context.Background(), as.Mint(authtest.TokenRequest{Audience: []string{resource}})); err != nil {

@@ -1,0 +1,157 @@
+package auth_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/scopes"
+)
+
+// sessionServer follows the session rules of the Streamable HTTP transport
+// that the middleware relies on: initialize without a session id creates
+// one and returns it in Mcp-Session-Id; a request with an id the server
+// does not know gets 404; DELETE ends a session.
+type sessionServer struct {
+	mu      sync.Mutex
+	known   map[string]bool
+	n       int
+	reached atomic.Int64
+}
+
+func (s *sessionServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.reached.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sid := r.Header.Get("Mcp-Session-Id")
+	switch {
+	case sid == "" && r.Method == http.MethodPost:
+		s.n++
+		sid = fmt.Sprintf("session-%d", s.n)
+		s.known[sid] = true
+		w.Header().Set("Mcp-Session-Id", sid)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"jsonrpc":"2.0","id":1,"result":{}}`)
+	case !s.known[sid]:
+		http.Error(w, "Invalid session ID", http.StatusNotFound)
+	case r.Method == http.MethodDelete:
+		delete(s.known, sid)
+	default:
+		fmt.Fprint(w, `{"jsonrpc":"2.0","id":2,"result":{}}`)
+	}
+}
+
+func newSessionFixture(t *testing.T, mutate func(*auth.Config)) (*testAS, http.Handler, *sessionServer) {
+	as := newTestAS(t)
+	a := newAuth(t, as, mutate)
+	srv := &sessionServer{known: map[string]bool{}}
+	known := auth.RequirementFunc(func(string, string) (scopes.Requirement, bool) { return scopes.Requirement{}, false })
+	return as, a.Protect(srv, known), srv
+}
+
+func sessionRequest(as *testAS, method, subject, sid string) *http.Request {
+	r := bearer(as.mint("rsa-1", claimsWith(as, map[string]any{"sub": subject}), nil))
+	r.Method = method
+	if sid != "" {
+		r.Header.Set("Mcp-Session-Id", sid)
+	}
+	return r
+}
+
+// A session belongs to the subject that created it: another subject's
+// token with its id is answered 404 before the MCP server sees it, as if
+// the session did not exist; the owner keeps using it.
+func TestSessionHijackRefused(t *testing.T) {
+	as, h, srv := newSessionFixture(t, nil)
+	res := call(t, h, sessionRequest(as, "POST", "alice", ""))
+	sid := res.header.Get("Mcp-Session-Id")
+	if res.status != 200 || sid == "" {
+		t.Fatalf("initialize: %d %q", res.status, sid)
+	}
+	before := srv.reached.Load()
+	if res := call(t, h, sessionRequest(as, "POST", "mallory", sid)); res.status != 404 || res.body["reason"] != "session_mismatch" {
+		t.Fatalf("mallory with alice's session: %d %v", res.status, res.body)
+	}
+	if srv.reached.Load() != before {
+		t.Fatal("the hijack attempt reached the MCP server")
+	}
+	if res := call(t, h, sessionRequest(as, "POST", "alice", sid)); res.status != 200 {
+		t.Fatalf("alice with her session: %d", res.status)
+	}
+}
+
+// Session ids the server does not know cost nothing: the first-sight
+// binding is dropped when the server answers 404, so a flood of invented
+// ids cannot fill the table and lock real users out.
+func TestUnknownSessionIDsAreNotKept(t *testing.T) {
+	as, h, _ := newSessionFixture(t, func(c *auth.Config) { c.MaxSessions = 2 })
+	for i := range 20 {
+		if res := call(t, h, sessionRequest(as, "POST", "mallory", fmt.Sprintf("invented-%d", i))); res.status != 404 {
+			t.Fatalf("invented id %d: %d", i, res.status)
+		}
+	}
+	for _, who := range []string{"alice", "bob"} {
+		if res := call(t, h, sessionRequest(as, "POST", who, "")); res.status != 200 || res.header.Get("Mcp-Session-Id") == "" {
+			t.Fatalf("%s cannot open a session after the flood: %d", who, res.status)
+		}
+	}
+}
+
+// Past the bounds a session is refused with 503, and the id the server
+// created is not handed out unbound; DELETE frees a place.
+func TestSessionLimitsAndDelete(t *testing.T) {
+	as, h, _ := newSessionFixture(t, func(c *auth.Config) { c.MaxSessionsPerSubject = 2 })
+	var sids []string
+	for range 2 {
+		res := call(t, h, sessionRequest(as, "POST", "alice", ""))
+		sids = append(sids, res.header.Get("Mcp-Session-Id"))
+	}
+	res := call(t, h, sessionRequest(as, "POST", "alice", ""))
+	if res.status != 503 || res.body["reason"] != "session_limit" || res.header.Get("Mcp-Session-Id") != "" || res.header.Get("Retry-After") == "" {
+		t.Fatalf("third session: %d %v %v", res.status, res.body, res.header)
+	}
+	if res := call(t, h, sessionRequest(as, "DELETE", "alice", sids[0])); res.status != 200 {
+		t.Fatalf("DELETE: %d", res.status)
+	}
+	if res := call(t, h, sessionRequest(as, "POST", "alice", "")); res.status != 200 || res.header.Get("Mcp-Session-Id") == "" {
+		t.Fatalf("a session after DELETE freed a place: %d", res.status)
+	}
+}
+
+func TestMalformedSessionIDs(t *testing.T) {
+	as, h, srv := newSessionFixture(t, nil)
+	for name, sid := range map[string]string{
+		"too long":          strings.Repeat("s", 257),
+		"control character": "abc\x01def",
+		"space":             "abc def",
+		"non-ASCII":         "séance",
+	} {
+		if res := call(t, h, sessionRequest(as, "POST", "alice", sid)); res.status != 400 || res.body["reason"] != "request_invalid" {
+			t.Errorf("%s: %d %v", name, res.status, res.body)
+		}
+	}
+	r := sessionRequest(as, "POST", "alice", "a")
+	r.Header.Add("Mcp-Session-Id", "b")
+	if res := call(t, h, r); res.status != 400 {
+		t.Errorf("two session ids: %d", res.status)
+	}
+	if srv.reached.Load() != 0 {
+		t.Fatal("a malformed session id reached the MCP server")
+	}
+}
+
+// The body read to find the operations is bounded: a longer one is 413
+// before the server sees it.
+func TestBodyLimit(t *testing.T) {
+	as, h, srv := newSessionFixture(t, func(c *auth.Config) { c.MaxBodyBytes = 64 })
+	r := bearer(as.mint("rsa-1", claimsWith(as, nil), nil))
+	r.Body = io.NopCloser(strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"t":"` + strings.Repeat("a", 100) + `"}}}`))
+	if res := call(t, h, r); res.status != 413 || res.body["reason"] != "request_too_large" || srv.reached.Load() != 0 {
+		t.Fatalf("oversized body: %d %v (server reached %d times)", res.status, res.body, srv.reached.Load())
+	}
+}
