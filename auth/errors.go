@@ -126,7 +126,6 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-
 // untrusted is the refusal of a token from issuer iss.
 func untrusted(trusted []string, iss string) *Error {
 	ie := &IssuerError{Trusted: trusted, Actual: iss}
