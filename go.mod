@@ -6,7 +6,6 @@ require (
 	github.com/lestrrat-go/jwx/v2 v2.1.7
 	github.com/mark3labs/mcp-go v1.2.1
 	github.com/modelcontextprotocol/go-sdk v1.8.0
-	github.com/patrickmn/go-cache v2.1.0+incompatible
 )
 
 require (

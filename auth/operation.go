@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
+	"github.com/mcpauth/mcpauth/internal/capped"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -296,26 +296,8 @@ func peekBody(r *http.Request, limit int64) (body []byte, over bool, err error) 
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, false, nil
 	}
-	hint := 512
-	if r.ContentLength > 0 && r.ContentLength <= limit {
-		hint = int(r.ContentLength) + 1 // +1 so the read that sees EOF needs no growth
-	}
-	body = make([]byte, 0, hint)
-	lr := io.LimitReader(r.Body, limit+1)
-	for {
-		if len(body) == cap(body) {
-			body = append(body, 0)[:len(body)]
-		}
-		n, rerr := lr.Read(body[len(body):cap(body)])
-		body = body[:len(body)+n]
-		if rerr != nil {
-			if rerr != io.EOF {
-				err = rerr
-			}
-			break
-		}
-	}
-	if int64(len(body)) > limit {
+	body, over, err = capped.ReadAll(r.Body, limit, r.ContentLength)
+	if over {
 		return nil, true, nil
 	}
 	r.Body = readCloser{bytes.NewReader(body), r.Body}

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/mcpauth/mcpauth/internal/capped"
 )
 
 // AuthorizationServer is the RFC 8414 §2 authorization server metadata
@@ -197,11 +199,11 @@ func Fetch(ctx context.Context, client *http.Client, u string) ([]byte, int, err
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, resp.StatusCode, fmt.Errorf("HTTP %d, expected 200", resp.StatusCode)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxDocumentBytes+1))
+	b, over, err := capped.ReadAll(resp.Body, MaxDocumentBytes, resp.ContentLength)
 	if err != nil {
 		return nil, resp.StatusCode, fmt.Errorf("reading body: %w", err)
 	}
-	if len(b) > MaxDocumentBytes {
+	if over {
 		return nil, resp.StatusCode, fmt.Errorf("body larger than %d bytes", MaxDocumentBytes)
 	}
 	return b, resp.StatusCode, nil

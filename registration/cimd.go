@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -17,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	gocache "github.com/patrickmn/go-cache"
-
+	"github.com/mcpauth/mcpauth/internal/cache"
+	"github.com/mcpauth/mcpauth/internal/capped"
 	"github.com/mcpauth/mcpauth/metadata"
 )
 
@@ -27,7 +26,7 @@ import (
 // value is not usable; use [NewCIMDResolver].
 type CIMDResolver struct {
 	client   *http.Client
-	cache    *gocache.Cache
+	cache    *cache.Cache[string, *Client]
 	opts     CIMDOptions
 	redirect RedirectPolicy
 }
@@ -84,7 +83,7 @@ func NewCIMDResolver(opts CIMDOptions) *CIMDResolver {
 	return &CIMDResolver{
 		client: &http.Client{Transport: transport, Timeout: opts.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		cache:    gocache.New(opts.MinTTL, 0), // swept on Set, no janitor goroutine
+		cache:    cache.New(cache.Options[string, *Client]{MaxEntries: maxCachedDocuments, MaxBytes: maxCachedDocumentBytes}),
 		opts:     opts,
 		redirect: opts.Redirects,
 	}
@@ -103,9 +102,11 @@ func dialAllowed(address string, allowLoopback bool) error {
 	return checkPublicAddress(ap.Addr())
 }
 
-// maxCachedDocuments bounds the document cache; past it, documents are
-// fetched again.
-const maxCachedDocuments = 10_000
+// Bounds on the document cache; past them, documents are fetched again.
+const (
+	maxCachedDocuments     = 10_000
+	maxCachedDocumentBytes = 64 << 20
+)
 
 // ErrForbiddenAddress is wrapped when a document's host resolves to an
 // address the resolver refuses (SSRF protection).
@@ -141,8 +142,8 @@ func IsCIMDClientID(id string) bool {
 // Resolve returns the client whose id is the URL clientID, from the cache or
 // by fetching and validating its document.
 func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*Client, error) {
-	if v, ok := r.cache.Get(clientID); ok {
-		return v.(*Client), nil
+	if c, ok := r.cache.Get(clientID); ok {
+		return c, nil
 	}
 	fail := func(reason string, err error) (*Client, error) {
 		return nil, &CIMDError{ClientID: clientID, Reason: reason, Err: err}
@@ -173,25 +174,18 @@ func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*Client, e
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 		return fail(fmt.Sprintf("Content-Type %q is not JSON", resp.Header.Get("Content-Type")), nil)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, r.opts.MaxBytes+1))
+	body, over, err := capped.ReadAll(resp.Body, r.opts.MaxBytes, resp.ContentLength)
 	if err != nil {
 		return fail("reading the document failed", err)
 	}
-	if int64(len(body)) > r.opts.MaxBytes {
+	if over {
 		return fail(fmt.Sprintf("the document is larger than %d bytes", r.opts.MaxBytes), nil)
 	}
 	c, err := r.validate(clientID, body)
 	if err != nil {
 		return fail(err.Error(), nil)
 	}
-	if ttl := r.ttl(resp.Header.Get("Cache-Control")); ttl > 0 {
-		if r.cache.ItemCount() >= maxCachedDocuments {
-			r.cache.DeleteExpired()
-		}
-		if r.cache.ItemCount() < maxCachedDocuments {
-			r.cache.Set(clientID, c, ttl)
-		}
-	}
+	r.cache.Set(clientID, c, int64(len(clientID)+len(body)), r.ttl(resp.Header.Get("Cache-Control"))) // when full, fetched again next time
 	return c, nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/netip"
@@ -18,11 +17,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	gocache "github.com/patrickmn/go-cache"
-
+	"github.com/mcpauth/mcpauth/internal/cache"
+	"github.com/mcpauth/mcpauth/internal/capped"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -39,42 +37,59 @@ type Store interface {
 // ErrNotFound is returned for a client id nobody registered.
 var ErrNotFound = errors.New("registration: client not found")
 
+// ErrStoreFull is returned by [MemoryStore.Put] when the store holds as
+// many registrations as it may; the DCR handler answers 503.
+var ErrStoreFull = errors.New("registration: the client store is full")
+
 // MemoryStore is an in-memory [Store] that forgets a registration not used
 // for its TTL, so abandoned registrations (every MCP client run may register
-// anew) do not pile up.
+// anew) do not pile up. It holds at most 100,000 registrations and 256 MiB.
 type MemoryStore struct {
-	c    *gocache.Cache
-	ttl  time.Duration
-	puts atomic.Int64
+	c   *cache.Cache[string, *Client]
+	ttl time.Duration
 }
+
+// Bounds on a MemoryStore.
+const (
+	maxStoredClients     = 100_000
+	maxStoredClientBytes = 256 << 20
+)
 
 // NewMemoryStore returns a MemoryStore; ttl zero means 30 days.
 func NewMemoryStore(ttl time.Duration) *MemoryStore {
+	return newMemoryStore(ttl, maxStoredClients, maxStoredClientBytes)
+}
+
+func newMemoryStore(ttl time.Duration, entries int, bytes int64) *MemoryStore {
 	if ttl <= 0 {
 		ttl = 30 * 24 * time.Hour
 	}
-	// No go-cache janitor: its goroutine would outlive the store. Expired
-	// entries are swept on every 256th Put instead.
-	return &MemoryStore{c: gocache.New(ttl, 0), ttl: ttl}
+	return &MemoryStore{c: cache.New(cache.Options[string, *Client]{MaxEntries: entries, MaxBytes: bytes}), ttl: ttl}
 }
 
-// Put stores c.
+// Put stores c, or fails with [ErrStoreFull].
 func (s *MemoryStore) Put(_ context.Context, c *Client) error {
-	if s.puts.Add(1)%256 == 0 {
-		s.c.DeleteExpired()
+	if !s.c.Set(c.ID, c, clientSize(c), s.ttl) {
+		return ErrStoreFull
 	}
-	s.c.Set(c.ID, c, s.ttl)
 	return nil
 }
 
 // Get returns the client and extends its life by the TTL.
 func (s *MemoryStore) Get(_ context.Context, id string) (*Client, error) {
-	v, ok := s.c.Get(id)
+	c, ok := s.c.Get(id)
 	if !ok {
 		return nil, ErrNotFound
 	}
-	s.c.Set(id, v, s.ttl)
-	return v.(*Client), nil
+	s.c.Set(id, c, clientSize(c), s.ttl) // replacing needs no room
+	return c, nil
+}
+
+// clientSize bounds what a stored client costs: its metadata as JSON, and
+// the rest of the Client.
+func clientSize(c *Client) int64 {
+	b, _ := json.Marshal(c.Metadata)
+	return int64(len(b)+len(c.ID)) + 256
 }
 
 // Policy says what Dynamic Client Registration accepts. The zero value
@@ -217,9 +232,8 @@ type DCRHandler struct {
 	Policy Policy
 	Store  Store
 
-	mu        sync.Mutex
-	buckets   map[string]*bucket // rate key -> its window
-	lastSweep time.Time
+	mu      sync.Mutex                    // makes take and refund one step each
+	buckets *cache.Cache[string, *bucket] // rate key -> its window, for as long as the window lasts
 }
 
 // bucket counts one client's registrations in its current window.
@@ -256,8 +270,8 @@ func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if limit <= 0 {
 		limit = 64 << 10
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil || int64(len(body)) > limit {
+	body, over, err := capped.ReadAll(r.Body, limit, r.ContentLength)
+	if err != nil || over {
 		writeJSONError(w, &RegistrationError{Status: 413, Code: "invalid_client_metadata", Description: fmt.Sprintf("the registration request is larger than %d bytes", limit)})
 		return
 	}
@@ -279,6 +293,11 @@ func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.Store.Put(r.Context(), c); err != nil {
 		h.refund(key)
+		if errors.Is(err, ErrStoreFull) {
+			w.Header().Set("Retry-After", "60")
+			writeJSONError(w, &RegistrationError{Status: 503, Code: "temporarily_unavailable", Description: "no more clients can be registered now; retry later"})
+			return
+		}
 		writeJSONError(w, &RegistrationError{Status: 500, Code: "server_error", Description: "the registration cannot be stored"})
 		return
 	}
@@ -344,26 +363,14 @@ func (h *DCRHandler) take(key string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.buckets == nil {
-		h.buckets = map[string]*bucket{}
+		h.buckets = cache.New(cache.Options[string, *bucket]{MaxEntries: maxRateKeys, MaxBytes: maxRateKeys * (maxRateKeyBytes + 64), Now: h.Policy.now})
 	}
-	b := h.buckets[key]
-	if b != nil && now.Sub(b.start) >= window {
-		b.start, b.n = now, 0
-	}
-	if b == nil {
-		if len(h.buckets) >= maxRateKeys && now.Sub(h.lastSweep) >= time.Second {
-			h.lastSweep = now // at most once a second, so a full table costs no more than that
-			for k, old := range h.buckets {
-				if now.Sub(old.start) >= window {
-					delete(h.buckets, k)
-				}
-			}
-		}
-		if len(h.buckets) >= maxRateKeys {
-			return false
-		}
+	b, ok := h.buckets.Get(key)
+	if !ok || now.Sub(b.start) >= window {
 		b = &bucket{start: now}
-		h.buckets[key] = b
+		if !h.buckets.Set(key, b, int64(len(key)+64), window) {
+			return false // full: registrations wait for windows to end
+		}
 	}
 	if b.n >= h.Policy.RateLimit {
 		return false
@@ -379,7 +386,7 @@ func (h *DCRHandler) refund(key string) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if b := h.buckets[key]; b != nil && b.n > 0 {
+	if b, ok := h.buckets.Get(key); ok && b.n > 0 {
 		b.n--
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestRedirectValidate(t *testing.T) {
@@ -393,5 +394,34 @@ func TestResolver(t *testing.T) {
 	}
 	if _, err := r.Client(context.Background(), "https://clients.example.com/c.json"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("CIMD id without CIMD: %v", err)
+	}
+}
+
+// A registration flood fills the store to its bound and no further: the
+// next registration is 503 with Retry-After, nothing already registered is
+// evicted, and the refused request does not use up its sender's rate budget.
+func TestRegistrationFloodBoundedStore(t *testing.T) {
+	store := newMemoryStore(time.Hour, 3, 1<<20)
+	h := &DCRHandler{Policy: Policy{RateLimit: 10}, Store: store}
+	body := `{"redirect_uris":["https://app.example.com/cb"],"token_endpoint_auth_method":"none"}`
+	var ids []string
+	for range 3 {
+		rec, out := register(t, h, "application/json", body, nil)
+		if rec.Code != 201 {
+			t.Fatalf("registration: %d %v", rec.Code, out)
+		}
+		ids = append(ids, out["client_id"].(string))
+	}
+	rec, out := register(t, h, "application/json", body, nil)
+	if rec.Code != 503 || out["error"] != "temporarily_unavailable" || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("registration past the bound: %d %v", rec.Code, out)
+	}
+	for _, id := range ids {
+		if _, err := store.Get(context.Background(), id); err != nil {
+			t.Fatalf("%s evicted: %v", id, err)
+		}
+	}
+	if b, _ := h.buckets.Get("192.0.2.1"); b == nil || b.n != 3 {
+		t.Fatalf("the refused registration was charged: %+v", b)
 	}
 }

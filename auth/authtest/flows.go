@@ -20,7 +20,9 @@ const (
 	codeTTL          = time.Minute
 	refreshTTL       = 24 * time.Hour
 	maxCodes         = 10_000
+	maxCodeBytes     = 64 << 20
 	maxRefreshTokens = 100_000
+	maxRefreshBytes  = 256 << 20
 	maxFormBytes     = 64 << 10
 	maxScopeBytes    = 4 << 10
 	maxStateBytes    = 2 << 10
@@ -43,29 +45,21 @@ func validChallenge(c string) bool {
 	return true
 }
 
-// sweepLocked drops expired codes, refresh tokens and revocations, at most
-// once a second so that a full table costs no more than that.
-func (s *Server) sweepLocked(now time.Time) {
-	if now.Sub(s.lastSweep) < time.Second {
-		return
+// recordSize bounds what a stored code or refresh token costs.
+func recordSize(granted scopes.Set, aud []string, more ...string) int64 {
+	n := 512 + len(granted.String())
+	for _, v := range aud {
+		n += len(v)
 	}
-	s.lastSweep = now
-	for k, g := range s.codes {
-		if now.After(g.expires) {
-			delete(s.codes, k)
-		}
+	for _, v := range more {
+		n += len(v)
 	}
-	for k, r := range s.refresh {
-		if now.After(r.expires) {
-			delete(s.refresh, k)
-		}
-	}
-	for k, until := range s.families {
-		if now.After(until) {
-			delete(s.families, k)
-		}
-	}
+	return int64(n)
 }
+
+// grace keeps an expired record a little longer, so that its use is
+// refused as expired rather than unknown.
+const grace = time.Minute
 
 const consentPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>Authorize {{.ClientName}}</title>
@@ -158,16 +152,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	code := randomString(24)
-	now := s.opts.Now()
-	s.mu.Lock()
-	s.sweepLocked(now)
-	full := len(s.codes) >= maxCodes
-	if !full {
-		s.codes[code] = &grant{clientID: client.ID, redirectURI: redirectURI, challenge: q.Get("code_challenge"),
-			subject: s.opts.Subject, scopes: granted, audience: aud, expires: now.Add(codeTTL)}
-	}
-	s.mu.Unlock()
-	if full {
+	g := &grant{clientID: client.ID, redirectURI: redirectURI, challenge: q.Get("code_challenge"),
+		subject: s.opts.Subject, scopes: granted, audience: aud, expires: s.opts.Now().Add(codeTTL)}
+	if !s.codes.Set(code, g, recordSize(granted, aud, client.ID, redirectURI, code), codeTTL+grace) {
 		fail("temporarily_unavailable", "too many authorization codes are pending; retry in a minute")
 		return
 	}
@@ -312,7 +299,7 @@ func (s *Server) authenticateClient(r *http.Request) (*registration.Client, erro
 func (s *Server) exchangeCode(client *registration.Client, f url.Values) (map[string]any, error) {
 	code := f.Get("code")
 	s.mu.Lock()
-	g, ok := s.codes[code]
+	g, ok := s.codes.Get(code)
 	reused := ok && g.used
 	if ok {
 		g.used = true
@@ -346,15 +333,16 @@ func (s *Server) exchangeRefresh(client *registration.Client, f url.Values) (map
 		return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register refresh_token"}
 	}
 	s.mu.Lock()
-	rec, ok := s.refresh[f.Get("refresh_token")]
+	rec, ok := s.refresh.Get(f.Get("refresh_token"))
 	var reused, revoked bool
 	if ok {
-		_, revoked = s.families[rec.family]
+		_, revoked = s.revoked.Get(rec.family)
 		reused = rec.used
 		if reused {
 			// Reuse of a rotated token revokes its whole family, for as long
-			// as a token of the family can live.
-			s.families[rec.family] = s.opts.Now().Add(refreshTTL)
+			// as a token of the family can live. A family that cannot be
+			// recorded has its token refused all the same.
+			s.revoked.Set(rec.family, struct{}{}, int64(len(rec.family))+64, refreshTTL+grace)
 		}
 		rec.used = true
 	}
@@ -395,15 +383,8 @@ func (s *Server) issue(client *registration.Client, subject string, granted scop
 			family = randomString(8)
 		}
 		rt := randomString(32)
-		now := s.opts.Now()
-		s.mu.Lock()
-		s.sweepLocked(now)
-		stored := len(s.refresh) < maxRefreshTokens
-		if stored {
-			s.refresh[rt] = &refreshRecord{clientID: client.ID, subject: subject, family: family, scopes: granted, audience: aud, expires: now.Add(refreshTTL)}
-		}
-		s.mu.Unlock()
-		if stored { // when full, the client gets no refresh token and authorizes again
+		rec := &refreshRecord{clientID: client.ID, subject: subject, family: family, scopes: granted, audience: aud, expires: s.opts.Now().Add(refreshTTL)}
+		if s.refresh.Set(rt, rec, recordSize(granted, aud, client.ID, subject, family, rt), refreshTTL+grace) { // when full, the client gets no refresh token and authorizes again
 			resp["refresh_token"] = rt
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/mcpauth/mcpauth/internal/cache"
 	"github.com/mcpauth/mcpauth/metadata"
 	"github.com/mcpauth/mcpauth/registration"
 	"github.com/mcpauth/mcpauth/scopes"
@@ -96,14 +97,13 @@ type Server struct {
 	httpSrv  *httptest.Server
 	consent  *template.Template
 
-	mu        sync.Mutex
-	signing   *signer            // the current key, of RotateKey
-	signers   map[string]*signer // every key the server can sign with, by kid
-	public    []jwk.Key          // published keys, newest last
-	codes     map[string]*grant
-	refresh   map[string]*refreshRecord
-	families  map[string]time.Time // revoked refresh token families, until when
-	lastSweep time.Time
+	mu      sync.Mutex
+	signing *signer            // the current key, of RotateKey
+	signers map[string]*signer // every key the server can sign with, by kid
+	public  []jwk.Key          // published keys, newest last
+	codes   *cache.Cache[string, *grant]
+	refresh *cache.Cache[string, *refreshRecord]
+	revoked *cache.Cache[string, struct{}] // refresh token families revoked by a reuse
 
 	jwksMode    atomic.Int32
 	jwksFetches atomic.Int64
@@ -145,8 +145,10 @@ func New(opts Options) (*Server, error) {
 	if opts.ScopeClaim == "" {
 		opts.ScopeClaim = "scope"
 	}
-	s := &Server{URL: opts.Issuer, opts: opts, mux: http.NewServeMux(), codes: map[string]*grant{}, signers: map[string]*signer{},
-		refresh: map[string]*refreshRecord{}, families: map[string]time.Time{}, stall: make(chan struct{})}
+	s := &Server{URL: opts.Issuer, opts: opts, mux: http.NewServeMux(), signers: map[string]*signer{}, stall: make(chan struct{}),
+		codes:   cache.New(cache.Options[string, *grant]{MaxEntries: maxCodes, MaxBytes: maxCodeBytes, Now: opts.Now}),
+		refresh: cache.New(cache.Options[string, *refreshRecord]{MaxEntries: maxRefreshTokens, MaxBytes: maxRefreshBytes, Now: opts.Now}),
+		revoked: cache.New(cache.Options[string, struct{}]{MaxEntries: maxRefreshTokens, MaxBytes: maxRefreshTokens * 128, Now: opts.Now})}
 	s.consent = template.Must(template.New("consent").Parse(consentPage))
 	s.resolver = &registration.Resolver{Static: map[string]*registration.Client{}}
 	for _, c := range opts.Clients {
