@@ -30,8 +30,10 @@ func (r *run) inspectToken(token, label string) {
 	if len(parts) != 3 {
 		r.add(Check{Name: label + " format", Status: Warn, Seen: fmt.Sprintf("%d dot-separated parts", len(parts)),
 			Fix: "not a JWT: the server needs introspection for opaque tokens"})
-	} else if b, err := base64.RawURLEncoding.DecodeString(parts[1]); err != nil || json.Unmarshal(b, &claims) != nil {
-		r.add(Check{Name: label + " format", Status: Fail, Expected: "a JWT with a JSON payload", Seen: "an undecodable payload", Fix: "check the token was copied whole"})
+	} else if b, err := base64.RawURLEncoding.DecodeString(parts[1]); err != nil {
+		r.add(Check{Name: label + " format", Status: Fail, Expected: "a JWT with a base64url payload", Seen: "the payload does not decode: " + err.Error(), Fix: "check the token was copied whole"})
+	} else if err := json.Unmarshal(b, &claims); err != nil {
+		r.add(Check{Name: label + " format", Status: Fail, Expected: "a JWT with a JSON object payload", Seen: "the payload is not a JSON object: " + err.Error(), Fix: "check the token was copied whole"})
 	}
 	if claims != nil {
 		iss, _ := claims["iss"].(string)
