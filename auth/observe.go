@@ -19,10 +19,23 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) *Decision {
 	if o.err != nil {
 		a.logReject(r, who, o.failed, o.err)
 	}
-	if a.observer == nil && a.trace == nil {
+	if a.observer != nil {
+		var reason Reason
+		if o.err != nil {
+			reason = asError(o.err).Reason
+		}
+		a.observer.Decision(reason)
+	}
+	if a.trace == nil {
 		return nil
 	}
-	d := Decision{Allowed: o.err == nil}
+	return a.traced(r, o, who)
+}
+
+// traced records a refused request in the trace, or returns the decision
+// of an allowed one for the response writer to record.
+func (a *Authenticator) traced(r *http.Request, o *outcome, who caller) *Decision {
+	d := &Decision{Allowed: o.err == nil}
 	if o.err != nil {
 		e := asError(o.err)
 		d.Status, d.Reason, d.Explanation = e.Reason.Status(), e.Reason, e.Description
@@ -30,12 +43,6 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) *Decision {
 		if errors.As(e, &se) {
 			d.Required, d.Hints = se.Required.String(), se.Hints
 		}
-	}
-	if a.observer != nil {
-		a.observer.Decision(d.Reason)
-	}
-	if a.trace == nil {
-		return nil
 	}
 	d.Time, d.RequestID, d.HTTPMethod, d.Path = a.now(), a.trace.requestID(r), r.Method, r.URL.Path
 	d.Session, d.Protocol = traceSession(r.Header.Get("Mcp-Session-Id")), trunc(r.Header.Get("Mcp-Protocol-Version"))
@@ -48,10 +55,10 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) *Decision {
 	d.Messages = tracedMessages(o.msgs, o.failed)
 	d.Token, d.Issuer, d.Subject, d.ClientID, d.Audience, d.Granted = who.token, who.iss, who.sub, who.clientID, who.aud, who.scopes
 	if !d.Allowed {
-		a.trace.record(d)
+		a.trace.record(*d)
 		return nil
 	}
-	return &d
+	return d
 }
 
 // caller is who a request says it is, for the log and the trace: the
