@@ -16,7 +16,9 @@ func TestMetricsScrape(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", "127.0.0.1:0", io.Discard, func(m, i string) { ready <- [2]string{m, i} }) }()
+	go func() {
+		done <- run(ctx, "127.0.0.1:0", "127.0.0.1:0", io.Discard, func(m, i string) { ready <- [2]string{m, i} })
+	}()
 	var mcpURL, issuer string
 	select {
 	case r := <-ready:
