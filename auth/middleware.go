@@ -8,13 +8,18 @@ import (
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
-// The request flow of the middleware, in order: metadata and preflights
-// pass; the token is taken and verified (Check), the baseline scopes
-// checked; the operations of the body are read and their requirements
-// checked (decide); the session is bound, or a sessionless request's ids
-// claimed; the decision is observed (observe.go); a refusal is answered
-// (respond.go) or the request goes on with its token in the context, its
-// response watched (response.go).
+// This file is the request flow of the HTTP layer, in order (serve):
+//  1. the metadata paths (Protect) and CORS preflights pass without a token;
+//  2. the token is taken from the Authorization header and verified by the
+//     TokenVerifier, and the baseline scopes checked (check, scopecheck.go);
+//  3. the operations of the body are read (operation.go) and their
+//     requirements checked (decide);
+//  4. the session is bound to its subject (session.go), or a sessionless
+//     request's JSON-RPC ids claimed (inflight.go);
+//  5. the decision is logged, observed and traced (observe.go);
+//  6. a refusal is answered (respond.go, challenge.go), or the request goes
+//     on with its token in the context and its response watched
+//     (response.go).
 
 // Middleware returns next protected: OPTIONS requests (CORS preflights) pass
 // through untouched; every other request must carry a valid token with the
@@ -31,8 +36,8 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 // Protect returns one handler for the whole server: the protected resource
 // metadata at its path-inserted and root well-known paths, without a token,
 // and everything else through [Authenticator.Middleware], plus, with a
-// lookup, the per-operation check that lets
-// MCP clients step up: the JSON-RPC body of each POST (at most
+// lookup, the per-operation check that lets MCP clients step up: the
+// JSON-RPC body of each POST (at most
 // [Config.MaxBodyBytes], restored byte for byte) and the Mcp-Method and
 // Mcp-Name headers name the operation; when lookup knows it and the token's
 // scopes do not satisfy its requirement (with the baseline), the answer is

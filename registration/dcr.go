@@ -1,18 +1,14 @@
 package registration
 
 import (
-	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,74 +19,6 @@ import (
 	"github.com/mcpauth/mcpauth/internal/capped"
 	"github.com/mcpauth/mcpauth/scopes"
 )
-
-// Store keeps dynamically registered clients. Implementations must be safe
-// for concurrent use; a shared store (Redis, SQL) lets several replicas of an
-// authorization server see the same registrations.
-type Store interface {
-	// Put stores c under c.ID.
-	Put(ctx context.Context, c *Client) error
-	// Get returns the client with id, or ErrNotFound.
-	Get(ctx context.Context, id string) (*Client, error)
-}
-
-// ErrNotFound is returned for a client id nobody registered.
-var ErrNotFound = errors.New("registration: client not found")
-
-// ErrStoreFull is returned by [MemoryStore.Put] when the store holds as
-// many registrations as it may; the DCR handler answers 503.
-var ErrStoreFull = errors.New("registration: the client store is full")
-
-// MemoryStore is an in-memory [Store] that forgets a registration not used
-// for its TTL, so abandoned registrations (every MCP client run may register
-// anew) do not pile up. It holds at most 100,000 registrations and 256 MiB.
-type MemoryStore struct {
-	c   *cache.Cache[string, *Client]
-	ttl time.Duration
-}
-
-// Bounds on a MemoryStore.
-const (
-	maxStoredClients     = 100_000
-	maxStoredClientBytes = 256 << 20
-)
-
-// NewMemoryStore returns a MemoryStore; ttl zero means 30 days.
-func NewMemoryStore(ttl time.Duration) *MemoryStore {
-	return newMemoryStore(ttl, maxStoredClients, maxStoredClientBytes)
-}
-
-func newMemoryStore(ttl time.Duration, entries int, bytes int64) *MemoryStore {
-	if ttl <= 0 {
-		ttl = 30 * 24 * time.Hour
-	}
-	return &MemoryStore{c: cache.New(cache.Options[string, *Client]{MaxEntries: entries, MaxBytes: bytes}), ttl: ttl}
-}
-
-// Put stores c, or fails with [ErrStoreFull].
-func (s *MemoryStore) Put(_ context.Context, c *Client) error {
-	if !s.c.Set(c.ID, c, clientSize(c), s.ttl) {
-		return ErrStoreFull
-	}
-	return nil
-}
-
-// Get returns the client and extends its life by the TTL.
-func (s *MemoryStore) Get(_ context.Context, id string) (*Client, error) {
-	c, ok := s.c.Get(id)
-	if !ok {
-		return nil, ErrNotFound
-	}
-	s.c.Set(id, c, clientSize(c), s.ttl) // replacing needs no room
-	return c, nil
-}
-
-// clientSize bounds what a stored client costs: its metadata as JSON, and
-// the rest of the Client.
-func clientSize(c *Client) int64 {
-	b, _ := json.Marshal(c.Metadata)
-	return int64(len(b)+len(c.ID)) + 256
-}
 
 // Policy says what Dynamic Client Registration accepts. The zero value
 // accepts public and confidential clients using the authorization_code and
@@ -236,18 +164,6 @@ type DCRHandler struct {
 	buckets *cache.Cache[string, *bucket] // rate key -> its window, for as long as the window lasts
 }
 
-// bucket counts one client's registrations in its current window.
-type bucket struct {
-	start time.Time
-	n     int
-}
-
-// Bounds on the rate limiter's memory: keys tracked, and their length.
-const (
-	maxRateKeys     = 10_000
-	maxRateKeyBytes = 128
-)
-
 // ServeHTTP handles one registration request.
 func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -314,81 +230,6 @@ func (p *Policy) now() time.Time {
 		return p.Now()
 	}
 	return time.Now()
-}
-
-func (h *DCRHandler) window() time.Duration {
-	if h.Policy.RateWindow <= 0 {
-		return time.Minute
-	}
-	return h.Policy.RateWindow
-}
-
-// rateKey returns the client key of r, bounded in length.
-func (h *DCRHandler) rateKey(r *http.Request) string {
-	var k string
-	if h.Policy.RateKey != nil {
-		k = h.Policy.RateKey(r)
-	} else {
-		k = remotePrefix(r.RemoteAddr)
-	}
-	if len(k) > maxRateKeyBytes {
-		sum := sha256.Sum256([]byte(k))
-		k = hex.EncodeToString(sum[:])
-	}
-	return k
-}
-
-// remotePrefix is the IP of a RemoteAddr, an IPv6 address by its /64 (one
-// host usually holds a whole /64).
-func remotePrefix(remote string) string {
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return remote
-	}
-	a := ap.Addr().Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
-}
-
-// take counts one registration for key, or reports false when key has used
-// its budget or no more keys can be tracked.
-func (h *DCRHandler) take(key string) bool {
-	if h.Policy.RateLimit <= 0 {
-		return true
-	}
-	now, window := h.Policy.now(), h.window()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.buckets == nil {
-		h.buckets = cache.New(cache.Options[string, *bucket]{MaxEntries: maxRateKeys, MaxBytes: maxRateKeys * (maxRateKeyBytes + 64), Now: h.Policy.now})
-	}
-	b, ok := h.buckets.Get(key)
-	if !ok || now.Sub(b.start) >= window {
-		b = &bucket{start: now}
-		if !h.buckets.Set(key, b, int64(len(key)+64), window) {
-			return false // full: registrations wait for windows to end
-		}
-	}
-	if b.n >= h.Policy.RateLimit {
-		return false
-	}
-	b.n++
-	return true
-}
-
-// refund gives back a registration that take counted but did not happen.
-func (h *DCRHandler) refund(key string) {
-	if h.Policy.RateLimit <= 0 {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if b, ok := h.buckets.Get(key); ok && b.n > 0 {
-		b.n--
-	}
 }
 
 func writeJSONError(w http.ResponseWriter, err error) {

@@ -7,7 +7,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -152,4 +154,84 @@ func keyTypeError(err error, suits bool, alg string) error {
 		return fmt.Errorf("authtest: KeyOptions.Private is not a key for %s", alg)
 	}
 	return err
+}
+
+// JWKSFailure makes the key set endpoint misbehave, to test verifiers.
+type JWKSFailure int32
+
+// The JWKS failure modes.
+const (
+	JWKSOK      JWKSFailure = iota // serve the keys
+	JWKSError                      // answer 500
+	JWKSStall                      // never answer until the request is cancelled
+	JWKSGarbage                    // answer 200 with a body that is not JSON
+)
+
+// RotateKey makes a new signing key (of Options.KeyAlgorithm), publishes it
+// beside the old ones and signs with it from now on. It returns the new kid.
+func (s *Server) RotateKey() (string, error) {
+	k, err := newSigner(KeyOptions{Algorithm: s.opts.KeyAlgorithm})
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.signing = k
+	s.signers[k.private.KeyID()] = k
+	s.public = append(s.public, k.public)
+	return k.private.KeyID(), nil
+}
+
+// RetireOldKeys unpublishes every key but the current one: tokens signed
+// before the last rotation stop verifying.
+func (s *Server) RetireOldKeys() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.public = s.public[len(s.public)-1:]
+}
+
+// SetJWKSFailure makes the JWKS endpoint fail as mode says, until set back
+// to JWKSOK.
+func (s *Server) SetJWKSFailure(mode JWKSFailure) {
+	old := JWKSFailure(s.jwksMode.Swap(int32(mode)))
+	if old == JWKSStall && mode != JWKSStall {
+		s.mu.Lock()
+		close(s.stall)
+		s.stall = make(chan struct{})
+		s.mu.Unlock()
+	}
+}
+
+// JWKSFetches counts requests to the JWKS endpoint.
+func (s *Server) JWKSFetches() int64 { return s.jwksFetches.Load() }
+
+func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	s.jwksFetches.Add(1)
+	switch JWKSFailure(s.jwksMode.Load()) {
+	case JWKSError:
+		http.Error(w, "key set unavailable", http.StatusInternalServerError)
+		return
+	case JWKSGarbage:
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html>maintenance</html>"))
+		return
+	case JWKSStall:
+		s.mu.Lock()
+		stall := s.stall
+		s.mu.Unlock()
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	set := jwk.NewSet()
+	s.mu.Lock()
+	for _, k := range s.public {
+		_ = set.AddKey(k)
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=300")
+	_ = json.NewEncoder(w).Encode(set)
 }

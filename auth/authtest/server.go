@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/mcpauth/mcpauth/internal/cache"
 	"github.com/mcpauth/mcpauth/metadata"
@@ -74,17 +72,6 @@ type Options struct {
 	// the ones the flows sign with (see [KeyOptions]). "" means RS256.
 	KeyAlgorithm string
 }
-
-// JWKSFailure makes the key set endpoint misbehave, to test verifiers.
-type JWKSFailure int32
-
-// The JWKS failure modes.
-const (
-	JWKSOK      JWKSFailure = iota // serve the keys
-	JWKSError                      // answer 500
-	JWKSStall                      // never answer until the request is cancelled
-	JWKSGarbage                    // answer 200 with a body that is not JSON
-)
 
 // Server is the authorization server. It is an http.Handler.
 type Server struct {
@@ -222,174 +209,6 @@ func (s *Server) Metadata() metadata.AuthorizationServer {
 		m.RegistrationEndpoint = s.URL + "/register"
 	}
 	return m
-}
-
-// RotateKey makes a new signing key (of Options.KeyAlgorithm), publishes it
-// beside the old ones and signs with it from now on. It returns the new kid.
-func (s *Server) RotateKey() (string, error) {
-	k, err := newSigner(KeyOptions{Algorithm: s.opts.KeyAlgorithm})
-	if err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.signing = k
-	s.signers[k.private.KeyID()] = k
-	s.public = append(s.public, k.public)
-	return k.private.KeyID(), nil
-}
-
-// RetireOldKeys unpublishes every key but the current one: tokens signed
-// before the last rotation stop verifying.
-func (s *Server) RetireOldKeys() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.public = s.public[len(s.public)-1:]
-}
-
-// SetJWKSFailure makes the JWKS endpoint fail as mode says, until set back
-// to JWKSOK.
-func (s *Server) SetJWKSFailure(mode JWKSFailure) {
-	old := JWKSFailure(s.jwksMode.Swap(int32(mode)))
-	if old == JWKSStall && mode != JWKSStall {
-		s.mu.Lock()
-		close(s.stall)
-		s.stall = make(chan struct{})
-		s.mu.Unlock()
-	}
-}
-
-// JWKSFetches counts requests to the JWKS endpoint.
-func (s *Server) JWKSFetches() int64 { return s.jwksFetches.Load() }
-
-func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	s.jwksFetches.Add(1)
-	switch JWKSFailure(s.jwksMode.Load()) {
-	case JWKSError:
-		http.Error(w, "key set unavailable", http.StatusInternalServerError)
-		return
-	case JWKSGarbage:
-		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte("<html>maintenance</html>"))
-		return
-	case JWKSStall:
-		s.mu.Lock()
-		stall := s.stall
-		s.mu.Unlock()
-		select {
-		case <-stall:
-		case <-r.Context().Done():
-			return
-		}
-	}
-	set := jwk.NewSet()
-	s.mu.Lock()
-	for _, k := range s.public {
-		_ = set.AddKey(k)
-	}
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "max-age=300")
-	_ = json.NewEncoder(w).Encode(set)
-}
-
-// TokenRequest describes a token for [Server.Mint].
-type TokenRequest struct {
-	Subject  string         // "" means Options.Subject
-	ClientID string         // "" means "authtest-client"
-	Scopes   []string       // granted scopes
-	Audience []string       // aud; empty means Options.DefaultAudience, if any
-	TTL      time.Duration  // zero means Options.AccessTokenTTL; negative mints an expired token
-	Claims   map[string]any // extra or overriding claims
-	// Header sets extra or overriding JOSE header parameters (a nil value
-	// removes one), for tokens that test how verifiers treat crit, cty, jku,
-	// typ and kid.
-	Header map[string]any
-	// KeyID names the key to sign with, made by [Server.NewKey] or
-	// [Server.RotateKey]; "" means the current key.
-	KeyID string
-}
-
-// Mint signs an RFC 9068 access token directly, skipping the flows.
-func (s *Server) Mint(t TokenRequest) string {
-	if t.Subject == "" {
-		t.Subject = s.opts.Subject
-	}
-	if t.ClientID == "" {
-		t.ClientID = "authtest-client"
-	}
-	if len(t.Audience) == 0 && s.opts.DefaultAudience != "" {
-		t.Audience = []string{s.opts.DefaultAudience}
-	}
-	if t.TTL == 0 {
-		t.TTL = s.opts.AccessTokenTTL
-	}
-	now := s.opts.Now()
-	claims := map[string]any{
-		"iss":       s.URL,
-		"sub":       t.Subject,
-		"client_id": t.ClientID,
-		"iat":       now.Unix(),
-		"exp":       now.Add(t.TTL).Unix(),
-		"jti":       randomString(12),
-	}
-	switch len(t.Audience) {
-	case 0:
-	case 1:
-		claims["aud"] = t.Audience[0]
-	default:
-		claims["aud"] = t.Audience
-	}
-	granted := scopes.New(t.Scopes...)
-	if s.opts.ScopeClaim == "scp" {
-		claims["scp"] = granted.Slice()
-	} else {
-		claims["scope"] = granted.String()
-	}
-	for k, v := range t.Claims {
-		claims[k] = v
-	}
-	return s.SignClaims(t.KeyID, claims, t.Header)
-}
-
-// MintClaims signs exactly claims, with no defaults, under the current key:
-// for tokens that lack a claim or carry one of the wrong type. header sets
-// extra or overriding JOSE header parameters (a nil value removes one).
-func (s *Server) MintClaims(claims map[string]any, header map[string]any) string {
-	return s.SignClaims("", claims, header)
-}
-
-// SignClaims is [Server.MintClaims] with the key kid ("" for the current
-// one), with its algorithm. It panics for an unknown kid.
-func (s *Server) SignClaims(kid string, claims map[string]any, header map[string]any) string {
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		panic(fmt.Sprintf("authtest: claims: %v", err))
-	}
-	s.mu.Lock()
-	key := s.signing
-	if kid != "" {
-		key = s.signers[kid]
-	}
-	s.mu.Unlock()
-	if key == nil {
-		panic(fmt.Sprintf("authtest: no signing key %q", kid))
-	}
-	h := jws.NewHeaders()
-	_ = h.Set(jws.TypeKey, "at+jwt")
-	_ = h.Set(jws.KeyIDKey, key.private.KeyID())
-	for name, v := range header {
-		if v == nil {
-			_ = h.Remove(name)
-		} else {
-			_ = h.Set(name, v)
-		}
-	}
-	tok, err := jws.Sign(payload, jws.WithKey(key.alg, key.private, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		panic(fmt.Sprintf("authtest: signing: %v", err))
-	}
-	return string(tok)
 }
 
 func randomString(n int) string {

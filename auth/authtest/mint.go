@@ -1,0 +1,109 @@
+package authtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/mcpauth/mcpauth/scopes"
+)
+
+// TokenRequest describes a token for [Server.Mint].
+type TokenRequest struct {
+	Subject  string         // "" means Options.Subject
+	ClientID string         // "" means "authtest-client"
+	Scopes   []string       // granted scopes
+	Audience []string       // aud; empty means Options.DefaultAudience, if any
+	TTL      time.Duration  // zero means Options.AccessTokenTTL; negative mints an expired token
+	Claims   map[string]any // extra or overriding claims
+	// Header sets extra or overriding JOSE header parameters (a nil value
+	// removes one), for tokens that test how verifiers treat crit, cty, jku,
+	// typ and kid.
+	Header map[string]any
+	// KeyID names the key to sign with, made by [Server.NewKey] or
+	// [Server.RotateKey]; "" means the current key.
+	KeyID string
+}
+
+// Mint signs an RFC 9068 access token directly, skipping the flows.
+func (s *Server) Mint(t TokenRequest) string {
+	if t.Subject == "" {
+		t.Subject = s.opts.Subject
+	}
+	if t.ClientID == "" {
+		t.ClientID = "authtest-client"
+	}
+	if len(t.Audience) == 0 && s.opts.DefaultAudience != "" {
+		t.Audience = []string{s.opts.DefaultAudience}
+	}
+	if t.TTL == 0 {
+		t.TTL = s.opts.AccessTokenTTL
+	}
+	now := s.opts.Now()
+	claims := map[string]any{
+		"iss":       s.URL,
+		"sub":       t.Subject,
+		"client_id": t.ClientID,
+		"iat":       now.Unix(),
+		"exp":       now.Add(t.TTL).Unix(),
+		"jti":       randomString(12),
+	}
+	switch len(t.Audience) {
+	case 0:
+	case 1:
+		claims["aud"] = t.Audience[0]
+	default:
+		claims["aud"] = t.Audience
+	}
+	granted := scopes.New(t.Scopes...)
+	if s.opts.ScopeClaim == "scp" {
+		claims["scp"] = granted.Slice()
+	} else {
+		claims["scope"] = granted.String()
+	}
+	for k, v := range t.Claims {
+		claims[k] = v
+	}
+	return s.SignClaims(t.KeyID, claims, t.Header)
+}
+
+// MintClaims signs exactly claims, with no defaults, under the current key:
+// for tokens that lack a claim or carry one of the wrong type. header sets
+// extra or overriding JOSE header parameters (a nil value removes one).
+func (s *Server) MintClaims(claims map[string]any, header map[string]any) string {
+	return s.SignClaims("", claims, header)
+}
+
+// SignClaims is [Server.MintClaims] with the key kid ("" for the current
+// one), with its algorithm. It panics for an unknown kid.
+func (s *Server) SignClaims(kid string, claims map[string]any, header map[string]any) string {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		panic(fmt.Sprintf("authtest: claims: %v", err))
+	}
+	s.mu.Lock()
+	key := s.signing
+	if kid != "" {
+		key = s.signers[kid]
+	}
+	s.mu.Unlock()
+	if key == nil {
+		panic(fmt.Sprintf("authtest: no signing key %q", kid))
+	}
+	h := jws.NewHeaders()
+	_ = h.Set(jws.TypeKey, "at+jwt")
+	_ = h.Set(jws.KeyIDKey, key.private.KeyID())
+	for name, v := range header {
+		if v == nil {
+			_ = h.Remove(name)
+		} else {
+			_ = h.Set(name, v)
+		}
+	}
+	tok, err := jws.Sign(payload, jws.WithKey(key.alg, key.private, jws.WithProtectedHeaders(h)))
+	if err != nil {
+		panic(fmt.Sprintf("authtest: signing: %v", err))
+	}
+	return string(tok)
+}

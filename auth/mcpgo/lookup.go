@@ -1,0 +1,197 @@
+package mcpgo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/scopes"
+)
+
+// Lookup returns the requirement of each tools/call, prompts/get and
+// resources/read from s's registries, for the HTTP-level check (which turns
+// a missing scope into a 403 that clients step up on): tools (also those
+// added with AddTaskTool), prompts, resources and resource templates. Items
+// that live in one session only (AddSessionTool, AddSessionResource,
+// AddSessionResourceTemplate) are not visible without the session; they are
+// reported unknown and left to the dispatch gate of [ServerOptions], which
+// sees the session. When s has no gate, unknown names are refused, because
+// their requirement cannot be determined. An item whose annotation cannot be
+// read is refused too.
+func Lookup(s *server.MCPServer) auth.RequirementLookup {
+	gated := hasGate(s)
+	return auth.RequirementFunc(func(method, name string) (scopes.Requirement, bool) {
+		req, found, err := resolve(internalCtx, s, method, name)
+		switch {
+		case err != nil:
+			return auth.Undetermined(), true
+		case found:
+			return req, true
+		case gated:
+			return scopes.Requirement{}, false // the gate decides, with the session in view
+		}
+		return auth.Undetermined(), true
+	})
+}
+
+// internalKey marks the context of the listings resolve makes, so that the
+// HideUnauthorized filters pass everything through.
+type internalKey struct{}
+
+var internalCtx = context.WithValue(context.Background(), internalKey{}, true)
+
+// errMalformed is an annotation that is present but cannot be read.
+var errMalformed = errors.New("the " + MetaKey + " annotation cannot be read")
+
+// metaRequirement reads meta's requirement: none (the zero Requirement) or
+// errMalformed.
+func metaRequirement(meta *mcp.Meta) (scopes.Requirement, error) {
+	if meta == nil || meta.AdditionalFields == nil {
+		return scopes.Requirement{}, nil
+	}
+	if _, present := meta.AdditionalFields[MetaKey]; !present {
+		return scopes.Requirement{}, nil
+	}
+	req, ok := RequirementOf(meta)
+	if !ok {
+		return scopes.Requirement{}, errMalformed
+	}
+	return req, nil
+}
+
+// resolve finds the requirement of method/name the way mcp-go dispatches it
+// in ctx: a session's own tools and resources before the server's, task
+// tools after regular ones, resource templates after resources (when several
+// templates match a URI, all their requirements apply). found is false when
+// mcp-go has nothing to dispatch to.
+func resolve(ctx context.Context, s *server.MCPServer, method, name string) (req scopes.Requirement, found bool, err error) {
+	session := server.ClientSessionFromContext(ctx)
+	switch method {
+	case "tools/call":
+		if st, ok := session.(server.SessionWithTools); ok {
+			if t, ok := st.GetSessionTools()[name]; ok {
+				req, err = metaRequirement(t.Tool.Meta)
+				return req, true, err
+			}
+		}
+		if t := s.GetTool(name); t != nil {
+			req, err = metaRequirement(t.Tool.Meta)
+			return req, true, err
+		}
+		// Task tools (AddTaskTool) have no accessor: find them in a listing.
+		tools, err := listTools(ctx, s)
+		if err != nil {
+			return req, false, err
+		}
+		for _, t := range tools {
+			if t.Name == name {
+				req, err = metaRequirement(t.Meta)
+				return req, true, err
+			}
+		}
+	case "prompts/get":
+		if p, ok := s.ListPrompts()[name]; ok {
+			req, err = metaRequirement(p.Prompt.Meta)
+			return req, true, err
+		}
+	case "resources/read":
+		if sr, ok := session.(server.SessionWithResources); ok {
+			if r, ok := sr.GetSessionResources()[name]; ok {
+				req, err = metaRequirement(r.Resource.Meta)
+				return req, true, err
+			}
+		}
+		if r, ok := s.ListResources()[name]; ok {
+			req, err = metaRequirement(r.Resource.Meta)
+			return req, true, err
+		}
+		// Templates: a session's first, as mcp-go matches them.
+		if stt, ok := session.(server.SessionWithResourceTemplates); ok {
+			var ts []mcp.ResourceTemplate
+			for _, t := range stt.GetSessionResourceTemplates() {
+				ts = append(ts, t.Template)
+			}
+			if req, found, err = matchTemplates(ts, name); found || err != nil {
+				return req, found, err
+			}
+		}
+		ts, err := listTemplates(ctx, s)
+		if err != nil {
+			return req, false, err
+		}
+		return matchTemplates(ts, name)
+	}
+	return req, false, nil
+}
+
+// matchTemplates combines the requirements of every template matching uri.
+func matchTemplates(ts []mcp.ResourceTemplate, uri string) (req scopes.Requirement, found bool, err error) {
+	for _, t := range ts {
+		if t.URITemplate == nil || t.URITemplate.Template == nil || !t.URITemplate.Regexp().MatchString(uri) {
+			continue
+		}
+		r, err := metaRequirement(t.Meta)
+		if err != nil {
+			return req, true, err
+		}
+		req, found = req.And(r), true
+	}
+	return req, found, nil
+}
+
+// maxListPages bounds the pages an internal listing follows.
+const maxListPages = 1000
+
+// listTools lists the tools mcp-go would dispatch to in ctx, task tools
+// included, through its own tools/list (filters apply, pages are followed).
+func listTools(ctx context.Context, s *server.MCPServer) ([]mcp.Tool, error) {
+	return list(ctx, s, "tools/list", func(r mcp.ListToolsResult) ([]mcp.Tool, mcp.Cursor) { return r.Tools, r.NextCursor })
+}
+
+// listTemplates lists the server's resource templates, as listTools does.
+func listTemplates(ctx context.Context, s *server.MCPServer) ([]mcp.ResourceTemplate, error) {
+	return list(ctx, s, "resources/templates/list", func(r mcp.ListResourceTemplatesResult) ([]mcp.ResourceTemplate, mcp.Cursor) {
+		return r.ResourceTemplates, r.NextCursor
+	})
+}
+
+var errListing = errors.New("the server's listing cannot be read")
+
+// list runs a paginated list method of s in-process and collects the items
+// page reads from each result (R, which mcp-go returns as a value or a
+// pointer).
+func list[R, T any](ctx context.Context, s *server.MCPServer, method string, page func(R) ([]T, mcp.Cursor)) ([]T, error) {
+	ctx = context.WithValue(ctx, internalKey{}, true)
+	var (
+		out    []T
+		cursor mcp.Cursor
+	)
+	for range maxListPages {
+		params := map[string]any{}
+		if cursor != "" {
+			params["cursor"] = cursor
+		}
+		msg, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 0, "method": method, "params": params})
+		resp, ok := s.HandleMessage(ctx, msg).(mcp.JSONRPCResponse)
+		if !ok {
+			return nil, errListing
+		}
+		r, ok := resp.Result.(R)
+		if p, isPtr := resp.Result.(*R); isPtr && p != nil {
+			r, ok = *p, true
+		}
+		if !ok {
+			return nil, errListing
+		}
+		items, next := page(r)
+		out = append(out, items...)
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
+	}
+	return nil, errListing
+}

@@ -1,0 +1,78 @@
+package registration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/mcpauth/mcpauth/internal/cache"
+)
+
+// Store keeps dynamically registered clients. Implementations must be safe
+// for concurrent use; a shared store (Redis, SQL) lets several replicas of an
+// authorization server see the same registrations.
+type Store interface {
+	// Put stores c under c.ID.
+	Put(ctx context.Context, c *Client) error
+	// Get returns the client with id, or ErrNotFound.
+	Get(ctx context.Context, id string) (*Client, error)
+}
+
+// ErrNotFound is returned for a client id nobody registered.
+var ErrNotFound = errors.New("registration: client not found")
+
+// ErrStoreFull is returned by [MemoryStore.Put] when the store holds as
+// many registrations as it may; the DCR handler answers 503.
+var ErrStoreFull = errors.New("registration: the client store is full")
+
+// MemoryStore is an in-memory [Store] that forgets a registration not used
+// for its TTL, so abandoned registrations (every MCP client run may register
+// anew) do not pile up. It holds at most 100,000 registrations and 256 MiB.
+type MemoryStore struct {
+	c   *cache.Cache[string, *Client]
+	ttl time.Duration
+}
+
+// Bounds on a MemoryStore.
+const (
+	maxStoredClients     = 100_000
+	maxStoredClientBytes = 256 << 20
+)
+
+// NewMemoryStore returns a MemoryStore; ttl zero means 30 days.
+func NewMemoryStore(ttl time.Duration) *MemoryStore {
+	return newMemoryStore(ttl, maxStoredClients, maxStoredClientBytes)
+}
+
+func newMemoryStore(ttl time.Duration, entries int, bytes int64) *MemoryStore {
+	if ttl <= 0 {
+		ttl = 30 * 24 * time.Hour
+	}
+	return &MemoryStore{c: cache.New(cache.Options[string, *Client]{MaxEntries: entries, MaxBytes: bytes}), ttl: ttl}
+}
+
+// Put stores c, or fails with [ErrStoreFull].
+func (s *MemoryStore) Put(_ context.Context, c *Client) error {
+	if !s.c.Set(c.ID, c, clientSize(c), s.ttl) {
+		return ErrStoreFull
+	}
+	return nil
+}
+
+// Get returns the client and extends its life by the TTL.
+func (s *MemoryStore) Get(_ context.Context, id string) (*Client, error) {
+	c, ok := s.c.Get(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	s.c.Set(id, c, clientSize(c), s.ttl) // replacing needs no room
+	return c, nil
+}
+
+// clientSize bounds what a stored client costs: its metadata as JSON, and
+// the rest of the Client.
+func clientSize(c *Client) int64 {
+	b, _ := json.Marshal(c.Metadata)
+	return int64(len(b)+len(c.ID)) + 256
+}
