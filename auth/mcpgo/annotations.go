@@ -1,28 +1,10 @@
 package mcpgo
 
 import (
-	"encoding/json"
-
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/scopes"
 )
-
-// MetaKey is the _meta key under which a requirement is published: a JSON
-// array of paths, any of which suffices, each an array of scopes all needed.
-const MetaKey = "io.mcpauth/requiredScopes"
-
-// requirement is the _meta value: it encodes as the documented JSON and
-// keeps the compiled requirement for lookups that do not allocate.
-type requirement struct{ req scopes.Requirement }
-
-func (r requirement) MarshalJSON() ([]byte, error) {
-	paths := r.req.Paths()
-	out := make([][]string, len(paths))
-	for i, p := range paths {
-		out[i] = p.Slice()
-	}
-	return json.Marshal(out)
-}
 
 func setMeta(m **mcp.Meta, req scopes.Requirement) {
 	if *m == nil {
@@ -31,38 +13,28 @@ func setMeta(m **mcp.Meta, req scopes.Requirement) {
 	if (*m).AdditionalFields == nil {
 		(*m).AdditionalFields = map[string]any{}
 	}
-	(*m).AdditionalFields[MetaKey] = requirement{req}
+	(*m).AdditionalFields[auth.MetaKey] = auth.RequirementMeta(req)
 }
 
-// RequirementOf returns the requirement stored in meta, if any. It reads both
-// the value the options of this package store and its decoded JSON form.
+// RequirementOf returns the requirement published in meta under
+// [auth.MetaKey], if there is a readable one: the value the options of this
+// package store, or its decoded JSON form (as clients see it).
 func RequirementOf(meta *mcp.Meta) (scopes.Requirement, bool) {
-	if meta == nil {
-		return scopes.Requirement{}, false
+	req, err := metaRequirement(meta)
+	return req, err == nil && meta != nil && meta.AdditionalFields[auth.MetaKey] != nil
+}
+
+// metaRequirement reads meta's requirement: none (the zero Requirement) or
+// auth.ErrMalformedRequirement.
+func metaRequirement(meta *mcp.Meta) (scopes.Requirement, error) {
+	if meta == nil || meta.AdditionalFields == nil {
+		return scopes.Requirement{}, nil
 	}
-	switch v := meta.AdditionalFields[MetaKey].(type) {
-	case requirement:
-		return v.req, true
-	case []any:
-		var reqs []scopes.Requirement
-		for _, p := range v {
-			path, ok := p.([]any)
-			if !ok {
-				return scopes.Requirement{}, false
-			}
-			var names []string
-			for _, s := range path {
-				name, ok := s.(string)
-				if !ok || !scopes.ValidToken(name) {
-					return scopes.Requirement{}, false
-				}
-				names = append(names, name)
-			}
-			reqs = append(reqs, scopes.All(names...))
-		}
-		return scopes.AnyOf(reqs...), true
+	v, present := meta.AdditionalFields[auth.MetaKey]
+	if !present {
+		return scopes.Requirement{}, nil
 	}
-	return scopes.Requirement{}, false
+	return auth.RequirementFromMeta(v)
 }
 
 // RequireScopes declares that a tool needs all of the given scopes.

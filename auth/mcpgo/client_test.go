@@ -104,7 +104,7 @@ func TestToolsListShowsRequirements(t *testing.T) {
 	}
 	req, ok := mcpgo.RequirementOf(meta) // decoded JSON form, as clients see it
 	if !ok || req.String() != "admin | notes:admin" {
-		t.Fatalf("_meta[%s] = %v", mcpgo.MetaKey, meta.AdditionalFields[mcpgo.MetaKey])
+		t.Fatalf("_meta[%s] = %v", auth.MetaKey, meta.AdditionalFields[auth.MetaKey])
 	}
 	if _, ok := mcpgo.RequirementOf(tools["whoami"].Meta); ok {
 		t.Fatal("unannotated tool carries a requirement")

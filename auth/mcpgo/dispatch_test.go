@@ -60,7 +60,7 @@ func newDispatchFixture(t *testing.T, gated bool) *dispatchFixture {
 		})
 	s.AddTool(mcp.NewTool("admin_hybrid", mcpgo.RequireScopes("admin"), mcp.WithTaskSupport(mcp.TaskSupportOptional)), text)
 	malformed := mcp.NewTool("malformed")
-	malformed.Meta = &mcp.Meta{AdditionalFields: map[string]any{mcpgo.MetaKey: "admin"}}
+	malformed.Meta = &mcp.Meta{AdditionalFields: map[string]any{auth.MetaKey: "admin"}}
 	s.AddTool(malformed, text)
 	resource := func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 		f.runs.Add(1)

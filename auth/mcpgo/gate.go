@@ -143,21 +143,15 @@ func denied(ctx context.Context, a *auth.Authenticator, meta *mcp.Meta) string {
 
 // deniedReq returns why the context's token does not meet req, or "".
 func deniedReq(ctx context.Context, a *auth.Authenticator, req scopes.Requirement) string {
-	if req.IsZero() {
+	err := a.Permit(auth.TokenFromContext(ctx), req)
+	if err == nil {
 		return ""
 	}
-	t := auth.TokenFromContext(ctx)
-	if t == nil {
-		return "forbidden: this needs scopes [" + req.String() + "] and the request carries no validated token"
+	var e *auth.Error
+	if errors.As(err, &e) {
+		return "forbidden: " + e.Description + " (needs [" + req.String() + "])"
 	}
-	if err := a.CheckScopes(t, req); err != nil {
-		var e *auth.Error
-		if errors.As(err, &e) {
-			return "forbidden: " + e.Description + " (needs [" + req.String() + "])"
-		}
-		return "forbidden: " + err.Error()
-	}
-	return ""
+	return "forbidden: " + err.Error()
 }
 
 type deniedError struct{ msg string }

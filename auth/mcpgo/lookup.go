@@ -43,25 +43,6 @@ type internalKey struct{}
 
 var internalCtx = context.WithValue(context.Background(), internalKey{}, true)
 
-// errMalformed is an annotation that is present but cannot be read.
-var errMalformed = errors.New("the " + MetaKey + " annotation cannot be read")
-
-// metaRequirement reads meta's requirement: none (the zero Requirement) or
-// errMalformed.
-func metaRequirement(meta *mcp.Meta) (scopes.Requirement, error) {
-	if meta == nil || meta.AdditionalFields == nil {
-		return scopes.Requirement{}, nil
-	}
-	if _, present := meta.AdditionalFields[MetaKey]; !present {
-		return scopes.Requirement{}, nil
-	}
-	req, ok := RequirementOf(meta)
-	if !ok {
-		return scopes.Requirement{}, errMalformed
-	}
-	return req, nil
-}
-
 // resolve finds the requirement of method/name the way mcp-go dispatches it
 // in ctx: a session's own tools and resources before the server's, task
 // tools after regular ones, resource templates after resources (when several

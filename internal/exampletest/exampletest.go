@@ -1,0 +1,360 @@
+// Package exampletest is the end-to-end test suite of the notes examples:
+// the same flows (banner and README walkthrough, the go-sdk and mcp-go OAuth
+// clients through every registration model with step-up, the doctor, the
+// TypeScript clients) run against examples/quickstart (mcp-go) and
+// examples/gosdk (the official go-sdk), each passing its Build.
+package exampletest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/internal/clienttest"
+	"github.com/mcpauth/mcpauth/internal/doctor"
+	"github.com/mcpauth/mcpauth/internal/exampleapp"
+)
+
+// Build makes an example's MCP server (its build function).
+type Build func(*auth.Authenticator) (exampleapp.Server, error)
+
+// start runs the example in-process on free loopback ports, with
+// auto-approval (as `-auto-approve`) and loopback CIMD allowed for the test's
+// document server.
+func start(t *testing.T, build Build, cimdTLS *http.Transport) (mcpURL, issuer string, out *bytes.Buffer) {
+	t.Helper()
+	return startWith(t, build, cimdTLS, nil)
+}
+
+// startWith is start with the configuration changed by mutate.
+func startWith(t *testing.T, build Build, cimdTLS *http.Transport, mutate func(*exampleapp.Config)) (mcpURL, issuer string, out *bytes.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := exampleapp.Config{Addr: "127.0.0.1:0", AuthAddr: "127.0.0.1:0", ClientID: "quickstart-client", Secret: "quickstart-secret",
+		AutoApprove: true, AllowLoopbackCIMD: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if cimdTLS != nil {
+		cfg.CIMDTLS = cimdTLS.TLSClientConfig
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	out = &bytes.Buffer{}
+	readyc := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	var mu sync.Mutex
+	go func() {
+		done <- exampleapp.Run(ctx, cfg, &lockedWriter{w: out, mu: &mu}, func(m, i string) { readyc <- [2]string{m, i} }, build)
+	}()
+	select {
+	case r := <-readyc:
+		mcpURL, issuer = r[0], r[1]
+	case err := <-done:
+		t.Fatalf("the example did not start: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return mcpURL, issuer, out
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// BannerAndWalkthrough checks the banner and follows the README's curl
+// walkthrough: challenges, initialize, the 403 and the step-up, the trace.
+func BannerAndWalkthrough(t *testing.T, build Build) {
+	mcpURL, issuer, out := start(t, build, nil)
+	for _, want := range []string{mcpURL, issuer, "claude mcp add --transport http notes " + mcpURL, "quickstart-client", "/debug/auth"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	resp, err := http.Post(mcpURL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	prm := strings.TrimSuffix(mcpURL, "/mcp") + "/.well-known/oauth-protected-resource/mcp"
+	if got, want := resp.Header.Get("WWW-Authenticate"), `Bearer resource_metadata="`+prm+`", scope="notes:read"`; resp.StatusCode != 401 || got != want {
+		t.Fatalf("401 challenge:\n got %d %s\nwant 401 %s", resp.StatusCode, got, want)
+	}
+	// The README's curl walkthrough: a notes:read token from the
+	// client_credentials grant, initialize, the exact 403 for add_note in the
+	// session, then success with a notes:write token in the same session.
+	token := func(scope string) string {
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}, "resource": {mcpURL}}
+		req, _ := http.NewRequest("POST", issuer+"/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("quickstart-client", "quickstart-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tok map[string]any
+		json.NewDecoder(resp.Body).Decode(&tok)
+		s, _ := tok["access_token"].(string)
+		return s
+	}
+	var sid string
+	rpc := func(tok, body string) (*http.Response, string) {
+		req, _ := http.NewRequest("POST", mcpURL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if sid != "" {
+			req.Header.Set("Mcp-Session-Id", sid)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	read := token("notes:read")
+	resp, _ = rpc(read, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}`)
+	if sid = resp.Header.Get("Mcp-Session-Id"); resp.StatusCode != 200 || sid == "" {
+		t.Fatalf("initialize: %d, session %q", resp.StatusCode, sid)
+	}
+	if resp, _ = rpc(read, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); resp.StatusCode != 202 {
+		t.Fatalf("notifications/initialized: %d", resp.StatusCode)
+	}
+	if resp, body := rpc(read, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami"}}`); resp.StatusCode != 200 || !strings.Contains(body, "scopes=notes:read") {
+		t.Fatalf("whoami: %d %s", resp.StatusCode, body)
+	}
+	resp, body := rpc(read, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"buy milk"}}}`)
+	want := `Bearer resource_metadata="` + prm + `", scope="notes:read notes:write", error="insufficient_scope", error_description="the token lacks scope notes:write that this request needs"`
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 403 || got != want || !strings.Contains(body, `"code":-32003`) || !strings.Contains(body, `"id":3`) {
+		t.Fatalf("403 challenge:\n got %d %s %s\nwant 403 %s", resp.StatusCode, got, body, want)
+	}
+	if resp, body := rpc(token("notes:read notes:write"), `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"buy milk"}}}`); resp.StatusCode != 200 || !strings.Contains(body, `"text":"added: buy milk"`) {
+		t.Fatalf("add_note with notes:write: %d %s", resp.StatusCode, body)
+	}
+	sid = ""
+	if resp, body := rpc(read, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"whoami"}}`); resp.StatusCode != 404 {
+		t.Fatalf("a call without the session: %d %s (the README says mcp-go answers 404)", resp.StatusCode, body)
+	}
+	// The decision trace lines the refusal up with the tool call, and shows
+	// the 404 the last call received although it was allowed.
+	resp, err = http.Get(strings.TrimSuffix(mcpURL, "/mcp") + "/debug/auth?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decisions []auth.Decision
+	json.NewDecoder(resp.Body).Decode(&decisions)
+	resp.Body.Close()
+	if len(decisions) < 3 {
+		t.Fatalf("trace = %+v", decisions)
+	}
+	last, refused := decisions[0], decisions[2]
+	if !last.Allowed || last.Status != 404 || len(last.Messages) != 1 || last.Messages[0].ID != "5" {
+		t.Fatalf("trace of the call without a session = %+v", last)
+	}
+	if len(refused.Messages) != 1 || refused.Messages[0].Name != "add_note" || !refused.Messages[0].Refused || refused.Reason != auth.ReasonScopeInsufficient || refused.ClientID != "quickstart-client" {
+		t.Fatalf("trace of the refusal = %+v", refused)
+	}
+}
+
+// CIMDDocument serves a public client's metadata document over TLS on
+// loopback and returns the server and the document URL (the client id).
+func CIMDDocument(t *testing.T, name, redirect string) (*httptest.Server, string) {
+	t.Helper()
+	srv := httptest.NewTLSServer(nil)
+	t.Cleanup(srv.Close)
+	id := srv.URL + "/client.json"
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"client_id": id, "client_name": name,
+			"redirect_uris": []string{redirect}, "token_endpoint_auth_method": "none"})
+	})
+	return srv, id
+}
+
+// GoSDKClient: the official Go SDK client, for each registration model,
+// calls whoami and list_notes, gets the 403 on add_note, steps up and
+// succeeds.
+func GoSDKClient(t *testing.T, build Build) {
+	cimd, cimdURL := CIMDDocument(t, "CIMD client", "http://localhost/callback")
+	mcpURL, _, _ := start(t, build, cimd.Client().Transport.(*http.Transport))
+	models := map[string]func(*sdkauth.AuthorizationCodeHandlerConfig){
+		"static": func(c *sdkauth.AuthorizationCodeHandlerConfig) {
+			c.PreregisteredClient = &oauthex.ClientCredentials{ClientID: "quickstart-client", ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: "quickstart-secret"}}
+		},
+		"dcr": func(c *sdkauth.AuthorizationCodeHandlerConfig) {
+			c.RedirectURL = "http://localhost:33418/callback"
+			c.DynamicClientRegistrationConfig = &sdkauth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+				RedirectURIs: []string{"http://localhost:33418/callback"}, TokenEndpointAuthMethod: "none", ClientName: "VS Code-like"}}
+		},
+		"cimd": func(c *sdkauth.AuthorizationCodeHandlerConfig) {
+			c.RedirectURL = "http://localhost:33418/callback"
+			c.ClientIDMetadataDocumentConfig = &sdkauth.ClientIDMetadataDocumentConfig{URL: cimdURL}
+		},
+	}
+	for name, configure := range models {
+		t.Run(name, func(t *testing.T) {
+			var authorizations atomic.Int32
+			cfg := &sdkauth.AuthorizationCodeHandlerConfig{
+				RedirectURL:              "http://127.0.0.1:33418/callback",
+				AuthorizationCodeFetcher: clienttest.CodeFetcher(&authorizations),
+			}
+			configure(cfg)
+			h, err := sdkauth.NewAuthorizationCodeHandler(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			session, err := sdk.NewClient(&sdk.Implementation{Name: "go-sdk", Version: "1"}, nil).
+				Connect(ctx, &sdk.StreamableClientTransport{Endpoint: mcpURL, OAuthHandler: h}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer session.Close()
+			if who, err := clienttest.CallText(ctx, session, "whoami", ""); err != nil || !strings.Contains(who, "scopes=notes:read") {
+				t.Fatalf("whoami = %q %v", who, err)
+			}
+			if _, err := clienttest.CallText(ctx, session, "list_notes", ""); err != nil {
+				t.Fatalf("list_notes: %v", err)
+			}
+			if got, err := clienttest.CallText(ctx, session, "add_note", "buy milk"); err != nil || got != "added: buy milk" || authorizations.Load() != 2 {
+				t.Fatalf("add_note after step-up = %q %v (%d authorizations)", got, err, authorizations.Load())
+			}
+		})
+	}
+}
+
+// MCPGoClient: mcp-go's OAuth client, with DCR and with the static client,
+// completes the flow and calls list_notes.
+func MCPGoClient(t *testing.T, build Build) {
+	mcpURL, _, _ := start(t, build, nil)
+	for name, oc := range map[string]transport.OAuthConfig{
+		"static": {ClientID: "quickstart-client", ClientSecret: "quickstart-secret", RedirectURI: "http://127.0.0.1:33419/callback", Scopes: []string{"notes:read"}, PKCEEnabled: true},
+		"dcr":    {RedirectURI: "http://localhost:33419/callback", Scopes: []string{"notes:read"}, PKCEEnabled: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			oc.TokenStore = transport.NewMemoryTokenStore()
+			c, err := client.NewOAuthStreamableHttpClient(mcpURL, oc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			init := mcp.InitializeRequest{Params: mcp.InitializeParams{ProtocolVersion: mcp.LATEST_PROTOCOL_VERSION, ClientInfo: mcp.Implementation{Name: "mcp-go", Version: "1"}}}
+			_, err = c.Initialize(ctx, init)
+			if !client.IsOAuthAuthorizationRequiredError(err) {
+				t.Fatalf("first initialize: %v, want an authorization-required error", err)
+			}
+			h := client.GetOAuthHandler(err)
+			if name == "dcr" {
+				if err := h.RegisterClient(ctx, "mcp-go quickstart test"); err != nil {
+					t.Fatalf("DCR: %v", err)
+				}
+			}
+			verifier, _ := transport.GenerateCodeVerifier()
+			state, _ := transport.GenerateState()
+			authURL, err := h.GetAuthorizationURL(ctx, state, transport.GenerateCodeChallenge(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := clienttest.Approve(authURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.ProcessAuthorizationResponse(ctx, q.Get("code"), q.Get("state"), verifier); err != nil {
+				t.Fatalf("token exchange: %v", err)
+			}
+			if _, err := c.Initialize(ctx, init); err != nil {
+				t.Fatalf("initialize with a token: %v", err)
+			}
+			res, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "list_notes"}})
+			if err != nil || res.IsError {
+				t.Fatalf("list_notes: %v %+v", err, res)
+			}
+		})
+	}
+}
+
+// Doctor: `mcpauth doctor` passes every check against the example, for
+// each registration model's headless flow.
+func Doctor(t *testing.T, build Build) {
+	cimd, cimdURL := CIMDDocument(t, "doctor", "http://127.0.0.1/callback")
+	mcpURL, _, _ := start(t, build, cimd.Client().Transport.(*http.Transport))
+	for _, opts := range []doctor.Options{
+		{},
+		{Flow: "dcr"},
+		{Flow: "static", ClientID: "quickstart-client", ClientSecret: "quickstart-secret"},
+		{Flow: "cimd", ClientID: cimdURL},
+	} {
+		t.Run("flow "+opts.Flow, func(t *testing.T) {
+			r := doctor.Run(context.Background(), mcpURL, opts)
+			for _, c := range r.Checks {
+				if c.Status != doctor.Pass {
+					t.Fatalf("%s is %s:\n%s", c.Name, c.Status, r.Text())
+				}
+			}
+			if opts.Flow != "" && !strings.Contains(r.Text(), "3 tools: add_note, list_notes, whoami") {
+				t.Fatalf("the flow did not list the tools:\n%s", r.Text())
+			}
+		})
+	}
+}
+
+// DoctorRefreshWarning: against an authorization server that issues
+// refresh tokens to every grant, the doctor's flow warns, naming the
+// TypeScript v1 step-up failure and its fix.
+func DoctorRefreshWarning(t *testing.T, build Build) {
+	mcpURL, _, _ := startWith(t, build, nil, func(c *exampleapp.Config) { c.RefreshAlways = true })
+	for _, opts := range []doctor.Options{
+		{Flow: "dcr"},
+		{Flow: "static", ClientID: "quickstart-client", ClientSecret: "quickstart-secret"},
+	} {
+		r := doctor.Run(context.Background(), mcpURL, opts)
+		var warned bool
+		for _, c := range r.Checks {
+			if c.Name == "flow "+opts.Flow+" refresh token" {
+				warned = c.Status == doctor.Warn && strings.Contains(c.Fix, "Server returned 403 after trying upscoping") && strings.Contains(c.Fix, "offline_access")
+			}
+		}
+		if !warned || r.Failed() {
+			t.Fatalf("flow %s: no refresh-token warning:\n%s", opts.Flow, r.Text())
+		}
+	}
+	// Asking for offline_access is fine.
+	r := doctor.Run(context.Background(), mcpURL, doctor.Options{Flow: "dcr", Scopes: []string{"notes:read", "notes:write", "offline_access"}})
+	if !strings.Contains(r.Text(), "issued for offline_access") {
+		t.Fatalf("offline_access flow:\n%s", r.Text())
+	}
+}
