@@ -239,6 +239,9 @@ async function narrowSeed(sdkName, clientOptions, wantRevision, wantChallenge) {
   return { authorizations: provider.authorizations, challenge: forbidden[0].challenge, revision: forbidden[0].protocolVersion };
 }
 
+// MODERN=0 skips the 2026-07-28 scenarios, for servers built on an SDK
+// that does not speak that revision yet (the go-sdk v1.8).
+const modernSupported = process.env.MODERN !== '0';
 const modern = { versionNegotiation: { mode: { pin: '2026-07-28' } } };
 const scenarios = {};
 for (const sdkName of ['v1', 'v2']) {
@@ -246,12 +249,14 @@ for (const sdkName of ['v1', 'v2']) {
     scenarios[`${sdkName}/${model}/step-up`] = () => stepUp(sdkName, model, undefined, '2025-11-25');
   }
 }
-scenarios['v2-2026-07-28/dcr/step-up'] = () => stepUp('v2', 'dcr', modern, '2026-07-28');
-scenarios['v2-2026-07-28/cimd/step-up'] = () => stepUp('v2', 'cimd', modern, '2026-07-28');
 // The v1 client's first request is initialize, which carries no
 // MCP-Protocol-Version yet: an earlier revision.
 scenarios['v1/static/missing-baseline'] = () => narrowSeed('v1', undefined, '', 'notes:read notes:write');
-scenarios['v2-2026-07-28/static/missing-baseline'] = () => narrowSeed('v2', modern, '2026-07-28', 'notes:read');
+if (modernSupported) {
+  scenarios['v2-2026-07-28/dcr/step-up'] = () => stepUp('v2', 'dcr', modern, '2026-07-28');
+  scenarios['v2-2026-07-28/cimd/step-up'] = () => stepUp('v2', 'cimd', modern, '2026-07-28');
+  scenarios['v2-2026-07-28/static/missing-baseline'] = () => narrowSeed('v2', modern, '2026-07-28', 'notes:read');
+}
 
 // Against a server that issues refresh tokens without offline_access
 // (REFRESH_ALWAYS=1 runs only this): the v1 client answers the 403 with a

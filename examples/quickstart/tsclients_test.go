@@ -10,4 +10,4 @@ import (
 
 // TestTypeScriptClients runs the TypeScript SDK clients against this
 // example; it needs Node 20 and `npm ci` in e2e/tsclients (.ci/run does both).
-func TestTypeScriptClients(t *testing.T) { exampletest.TypeScriptClients(t, build) }
+func TestTypeScriptClients(t *testing.T) { exampletest.TypeScriptClients(t, build, true) }
