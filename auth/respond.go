@@ -7,9 +7,14 @@ import (
 	"strconv"
 )
 
-// JSONRPCForbidden is the JSON-RPC error code of the body that accompanies
-// a 403 for an MCP operation.
-const JSONRPCForbidden = -32003
+// JSONRPCForbidden is the JSON-RPC error code of a refused MCP operation:
+// the body of the 403, and the error of a check where an SDK dispatches. It
+// lies in the range JSON-RPC leaves to implementations (-32000 to -32019),
+// clear of the codes SDKs give meanings there (the TypeScript SDK's
+// connection closed -32000 and timeout -32001, resource not found -32002,
+// the go-sdk's client closing -32003 and server closing -32004, which would
+// make a go-sdk client drop the connection).
+const JSONRPCForbidden = -32010
 
 // jsonrpcHeaderMismatch is the JSON-RPC error code of the body of a 400 for
 // Mcp-Method or Mcp-Name headers that disagree with the body or cannot be

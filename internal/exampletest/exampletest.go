@@ -155,7 +155,7 @@ func BannerAndWalkthrough(t *testing.T, build Build) {
 	}
 	resp, body := rpc(read, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"buy milk"}}}`)
 	want := `Bearer resource_metadata="` + prm + `", scope="notes:read notes:write", error="insufficient_scope", error_description="the token lacks scope notes:write that this request needs"`
-	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 403 || got != want || !strings.Contains(body, `"code":-32003`) || !strings.Contains(body, `"id":3`) {
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 403 || got != want || !strings.Contains(body, `"code":-32010`) || !strings.Contains(body, `"id":3`) {
 		t.Fatalf("403 challenge:\n got %d %s %s\nwant 403 %s", resp.StatusCode, got, body, want)
 	}
 	if resp, body := rpc(token("notes:read notes:write"), `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"buy milk"}}}`); resp.StatusCode != 200 || !strings.Contains(body, `"text":"added: buy milk"`) {
