@@ -483,7 +483,7 @@ func registrationRows() []attack {
 }
 
 func catalogue() []attack {
-	return append(append(append(tokenRows(), requestRows()...), hardeningRows()...), registrationRows()...)
+	return append(append(append(append(tokenRows(), requestRows()...), hardeningRows()...), goSDKRows()...), registrationRows()...)
 }
 
 func TestCatalogue(t *testing.T) {
@@ -618,10 +618,12 @@ trusting ` + "`Host`" + `, any dispatch path that skips a check):
 - **Stored, keyed by request data**: session bindings (ids at most 256 visible-ASCII bytes, at most
   ` + "`MaxSessions`" + ` and ` + "`MaxSessionsPerSubject`" + `, idle expiry, released on 404 and DELETE); in-flight ids of
   sessionless requests (live only while their request is, keys at most 64 bytes or a SHA-256); the
-  validated-token cache (only validated tokens, 100,000 entries, never past ` + "`exp`" + `); DCR rate-limit keys
-  (10,000, 128 bytes, windowed); the CIMD document cache (10,000, 64 KiB each, validated before storing);
-  the development server's codes, refresh tokens and revocations (bounded fields, capped, expiring). Full
-  tables sweep at most once a second, so a full table costs no scan per request.
+  validated-token cache (only validated tokens, 100,000 entries and 64 MiB, never past ` + "`exp`" + `); DCR
+  registrations (validated first; 100,000 clients and 256 MiB, then 503); DCR rate-limit keys (10,000, 128
+  bytes, windowed); the CIMD document cache (10,000 and 64 MiB, 64 KiB each, validated before storing);
+  the development server's codes, refresh tokens and revocations (bounded fields, capped, expiring). All
+  are one bounded expiring cache (internal/cache): full, it sweeps at most once a second and refuses new
+  entries rather than evicting held ones, so a full table costs no scan per request.
 - **Host**: the resource URL, metadata URLs and challenges come from configuration, never from ` + "`Host`" + `;
   the loopback-only endpoints (trace, metrics) require a loopback connection, a loopback ` + "`Host`" + `, and no
   cross-site ` + "`Origin`" + `/` + "`Sec-Fetch-Site`" + `.
@@ -630,6 +632,13 @@ trusting ` + "`Host`" + `, any dispatch path that skips a check):
   HTTP check resolves all but the session ones; the gate ` + "`mcpgo.ServerOptions`" + ` installs (an
   OnRequestInitialization hook, which mcp-go runs before every request on every transport) resolves all
   of them with the session in view. Without the gate the HTTP check refuses what it cannot resolve.
+  The go-sdk (auth/gosdk) runs tools, prompts, resources and templates from the server's registries;
+  requirements declared with the Protector are checked at the HTTP level and again in a receiving
+  middleware, on the params the SDK decoded itself, on every transport (in-memory included). A
+  requirement written into a go-sdk item's _meta by hand, not through the Protector, is published but
+  not enforced.
+- **Error codes**: a refused operation's JSON-RPC error is -32010, clear of the implementation codes
+  SDKs give meanings (the go-sdk's client closing, -32003, made its client drop the connection).
 
 What mcp-go itself would need to fix (reported here, guarded by mcpauth where it can be):
 

@@ -26,9 +26,11 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/auth/gosdk"
 	"github.com/mcpauth/mcpauth/auth/mcpgo"
 	"github.com/mcpauth/mcpauth/registration"
 )
@@ -44,6 +46,7 @@ type env struct {
 	cimd           *httptest.Server
 	toolRuns       atomic.Int64 // times a guarded tool actually ran
 	statelessURL   string       // a sessionless (stateless) twin of mcpURL with a slow tool
+	gosdkURL       string       // the same notes server on the official go-sdk, through auth/gosdk
 	waitStarted    chan struct{}
 	waitRelease    chan struct{}
 	waitCancelled  atomic.Int64 // times the slow tool was cancelled
@@ -121,8 +124,44 @@ func newEnv(t testing.TB) *env {
 			mux.Handle("/", h)
 		}
 	}
+	e.gosdkURL = e.srv.URL + "/gosdk/mcp"
+	mux.Handle("/gosdk/", e.goSDKServer(t, quiet))
+	mux.Handle("/.well-known/oauth-protected-resource/gosdk/mcp", e.goSDKServer(t, quiet))
 	testKeys(e)
 	return e
+}
+
+// goSDKServer is the notes server on the go-sdk: add_note needs
+// notes:write, a prompt and a resource template need scopes of their own.
+func (e *env) goSDKServer(t testing.TB, logger *slog.Logger) http.Handler {
+	a, err := auth.New(context.Background(), auth.Config{Resource: e.gosdkURL, Issuers: []auth.Issuer{{URL: e.as.URL}},
+		BaselineScopes: []string{"notes:read"}, MaxBodyBytes: 64 << 10, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	s := sdk.NewServer(&sdk.Implementation{Name: "notes", Version: "1"}, nil)
+	p := gosdk.New(a, s)
+	ran := func(text string) *sdk.CallToolResult {
+		e.toolRuns.Add(1)
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}}
+	}
+	sdk.AddTool(s, &sdk.Tool{Name: "whoami"}, func(ctx context.Context, _ *sdk.CallToolRequest, _ any) (*sdk.CallToolResult, any, error) {
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: auth.TokenFromContext(ctx).Subject}}}, nil, nil
+	})
+	sdk.AddTool(s, p.Tool(&sdk.Tool{Name: "add_note"}, "notes:write"), func(context.Context, *sdk.CallToolRequest, any) (*sdk.CallToolResult, any, error) {
+		return ran("added"), nil, nil
+	})
+	s.AddPrompt(p.Prompt(&sdk.Prompt{Name: "secret"}, "prompts:secret"), func(context.Context, *sdk.GetPromptRequest) (*sdk.GetPromptResult, error) {
+		e.toolRuns.Add(1)
+		return &sdk.GetPromptResult{Messages: []*sdk.PromptMessage{{Role: "user", Content: &sdk.TextContent{Text: "secret"}}}}, nil
+	})
+	s.AddResourceTemplate(p.ResourceTemplate(&sdk.ResourceTemplate{URITemplate: "notes://private/{id}", Name: "private"}, "notes:private"),
+		func(_ context.Context, req *sdk.ReadResourceRequest) (*sdk.ReadResourceResult, error) {
+			e.toolRuns.Add(1)
+			return &sdk.ReadResourceResult{Contents: []*sdk.ResourceContents{{URI: req.Params.URI, Text: "private"}}}, nil
+		})
+	return p.Protect(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, gosdk.HandlerOptions(a)))
 }
 
 func testKeys(e *env) {
