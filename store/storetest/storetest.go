@@ -1,0 +1,128 @@
+// Package storetest is the conformance suite every [store.Store] passes:
+// the in-memory one and the Redis one run the same tests, including the
+// race of two replicas redeeming one code.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mcpauth/mcpauth/store"
+)
+
+// Run runs the suite against stores from open: each call returns a store
+// handle; handles of one test share their data (two replicas).
+func Run(t *testing.T, open func(t *testing.T) (replicaA, replicaB store.Store)) {
+	ctx := context.Background()
+	t.Run("put get delete", func(t *testing.T) {
+		a, b := open(t)
+		if err := a.Put(ctx, "k", []byte("v1"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := b.Get(ctx, "k"); err != nil || string(v) != "v1" {
+			t.Fatalf("the other replica reads %q, %v", v, err)
+		}
+		if err := b.Put(ctx, "k", []byte("v2"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := a.Get(ctx, "k"); string(v) != "v2" {
+			t.Fatalf("after Put on the other replica: %q", v)
+		}
+		if err := a.Delete(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Get(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("after Delete: %v", err)
+		}
+		if err := a.Delete(ctx, "never-stored"); err != nil {
+			t.Fatalf("deleting nothing: %v", err)
+		}
+	})
+	t.Run("add refuses an existing key", func(t *testing.T) {
+		a, b := open(t)
+		if err := a.Add(ctx, "tx", []byte("first"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Add(ctx, "tx", []byte("second"), time.Minute); !errors.Is(err, store.ErrExists) {
+			t.Fatalf("second Add: %v", err)
+		}
+		if v, _ := a.Get(ctx, "tx"); string(v) != "first" {
+			t.Fatalf("value %q", v)
+		}
+	})
+	t.Run("items expire", func(t *testing.T) {
+		a, _ := open(t)
+		if err := a.Put(ctx, "short", []byte("v"), 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(120 * time.Millisecond)
+		if _, err := a.Get(ctx, "short"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("an expired item: %v", err)
+		}
+	})
+	t.Run("every item is bounded and expires", func(t *testing.T) {
+		a, _ := open(t)
+		for name, err := range map[string]error{
+			"no ttl":          a.Put(ctx, "k", []byte("v"), 0),
+			"negative ttl":    a.Add(ctx, "k", []byte("v"), -time.Second),
+			"value too large": a.Put(ctx, "k", make([]byte, store.MaxValueBytes+1), time.Minute),
+			"key too large":   a.Put(ctx, strings.Repeat("k", store.MaxKeyBytes+1), nil, time.Minute),
+			"empty key":       a.Put(ctx, "", nil, time.Minute),
+		} {
+			if err == nil {
+				t.Errorf("%s: stored", name)
+			}
+		}
+	})
+	t.Run("two replicas redeem one code at once: exactly one wins", func(t *testing.T) {
+		a, b := open(t)
+		for round := range 50 {
+			key := fmt.Sprintf("code-%d", round)
+			if err := a.Put(ctx, key, []byte("grant"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			var wins atomic.Int64
+			var wg sync.WaitGroup
+			for i := range 8 {
+				s := []store.Store{a, b}[i%2]
+				wg.Go(func() {
+					if v, err := s.Take(ctx, key); err == nil && string(v) == "grant" {
+						wins.Add(1)
+					} else if !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("Take: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("round %d: %d redemptions of one code", round, wins.Load())
+			}
+		}
+	})
+	t.Run("counters count across replicas within their window", func(t *testing.T) {
+		a, b := open(t)
+		var wg sync.WaitGroup
+		for i := range 20 {
+			s := []store.Store{a, b}[i%2]
+			wg.Go(func() {
+				if _, err := s.Incr(ctx, "rate", 100*time.Millisecond); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n, err := a.Incr(ctx, "rate", 100*time.Millisecond); err != nil || n != 21 {
+			t.Fatalf("count %d, %v", n, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n, _ := b.Incr(ctx, "rate", 100*time.Millisecond); n != 1 {
+			t.Fatalf("a new window starts at %d", n)
+		}
+	})
+}
