@@ -18,6 +18,7 @@ import (
 	"github.com/mcpauth/mcpauth/internal/cache"
 	"github.com/mcpauth/mcpauth/internal/capped"
 	"github.com/mcpauth/mcpauth/scopes"
+	"github.com/mcpauth/mcpauth/store"
 )
 
 // Policy says what Dynamic Client Registration accepts. The zero value
@@ -46,6 +47,9 @@ type Policy struct {
 	RateLimit int
 	// RateWindow is the window of RateLimit; zero means one minute.
 	RateWindow time.Duration
+	// RateStore, when set, keeps the rate-limit counters (a shared
+	// store.Store, so that replicas count together); nil keeps them in memory.
+	RateStore store.Store
 	// RateKey says which client a request comes from, for RateLimit. Nil
 	// means its remote IP address (an IPv6 address by its /64). Behind a
 	// reverse proxy, return the address the proxy vouches for. At most 10,000
@@ -202,14 +206,20 @@ func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := h.rateKey(r)
-	if !h.take(key) {
+	allowed, err := h.take(r.Context(), key)
+	if err != nil {
+		w.Header().Set("Retry-After", "10")
+		writeJSONError(w, &RegistrationError{Status: 503, Code: "temporarily_unavailable", Description: "registration is unavailable; retry later"})
+		return
+	}
+	if !allowed {
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.window().Seconds())))
 		writeJSONError(w, &RegistrationError{Status: 429, Code: "invalid_request", Description: "too many registrations from this client; retry later"})
 		return
 	}
 	if err := h.Store.Put(r.Context(), c); err != nil {
 		h.refund(key)
-		if errors.Is(err, ErrStoreFull) {
+		if errors.Is(err, ErrStoreFull) || errors.Is(err, store.ErrUnavailable) {
 			w.Header().Set("Retry-After", "60")
 			writeJSONError(w, &RegistrationError{Status: 503, Code: "temporarily_unavailable", Description: "no more clients can be registered now; retry later"})
 			return

@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -60,11 +61,21 @@ func remotePrefix(remote string) string {
 }
 
 // take counts one registration for key, or reports false when key has used
-// its budget or no more keys can be tracked.
-func (h *DCRHandler) take(key string) bool {
+// its budget or no more keys can be tracked; err when the shared counter
+// store cannot be reached.
+func (h *DCRHandler) take(ctx context.Context, key string) (bool, error) {
 	if h.Policy.RateLimit <= 0 {
-		return true
+		return true, nil
 	}
+	if rs := h.Policy.RateStore; rs != nil {
+		n, err := rs.Incr(ctx, "dcr-rate:"+key, h.window())
+		return err == nil && n <= int64(h.Policy.RateLimit), err
+	}
+	return h.takeLocal(key), nil
+}
+
+// takeLocal is take with the counters in memory.
+func (h *DCRHandler) takeLocal(key string) bool {
 	now, window := h.Policy.now(), h.window()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -85,9 +96,10 @@ func (h *DCRHandler) take(key string) bool {
 	return true
 }
 
-// refund gives back a registration that take counted but did not happen.
+// refund gives back a registration that take counted but did not happen
+// (with a shared RateStore, the count stands until its window ends).
 func (h *DCRHandler) refund(key string) {
-	if h.Policy.RateLimit <= 0 {
+	if h.Policy.RateLimit <= 0 || h.Policy.RateStore != nil {
 		return
 	}
 	h.mu.Lock()

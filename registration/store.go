@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/mcpauth/mcpauth/internal/cache"
+	"github.com/mcpauth/mcpauth/store"
 )
 
 // Store keeps dynamically registered clients. Implementations must be safe
@@ -75,4 +77,64 @@ func (s *MemoryStore) Get(_ context.Context, id string) (*Client, error) {
 func clientSize(c *Client) int64 {
 	b, _ := json.Marshal(c.Metadata)
 	return int64(len(b)+len(c.ID)) + 256
+}
+
+// SharedStore is a [Store] kept in a [store.Store], so that every replica
+// of an authorization server knows every registration (with
+// store/redisstore). A registration lives for its TTL after its last use.
+type SharedStore struct {
+	s   store.Store
+	ttl time.Duration
+}
+
+// NewSharedStore returns a SharedStore over s; ttl zero means 30 days.
+func NewSharedStore(s store.Store, ttl time.Duration) *SharedStore {
+	if ttl <= 0 {
+		ttl = 30 * 24 * time.Hour
+	}
+	return &SharedStore{s: s, ttl: ttl}
+}
+
+// storedClient is a Client as kept in a store.Store: the secret only as
+// its hash.
+type storedClient struct {
+	ID         string         `json:"id"`
+	Kind       Kind           `json:"kind"`
+	Metadata   Metadata       `json:"metadata"`
+	IssuedAt   time.Time      `json:"issued_at"`
+	SecretHash []byte         `json:"secret_hash,omitempty"`
+	Policy     RedirectPolicy `json:"policy"`
+}
+
+const clientKeyPrefix = "client:"
+
+// Put stores c. It fails with [ErrStoreFull] when the store is full, and
+// with an error wrapping store.ErrUnavailable when it cannot be reached.
+func (s *SharedStore) Put(ctx context.Context, c *Client) error {
+	b, err := json.Marshal(storedClient{ID: c.ID, Kind: c.Kind, Metadata: c.Metadata, IssuedAt: c.IssuedAt, SecretHash: c.secretHash, Policy: c.policy})
+	if err != nil {
+		return err
+	}
+	err = s.s.Put(ctx, clientKeyPrefix+c.ID, b, s.ttl)
+	if errors.Is(err, store.ErrFull) {
+		return ErrStoreFull
+	}
+	return err
+}
+
+// Get returns the client and extends its life by the TTL.
+func (s *SharedStore) Get(ctx context.Context, id string) (*Client, error) {
+	b, err := s.s.Get(ctx, clientKeyPrefix+id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, err
+	}
+	var sc storedClient
+	if err := json.Unmarshal(b, &sc); err != nil || sc.ID != id {
+		return nil, fmt.Errorf("registration: the stored client %q cannot be read", id)
+	}
+	_ = s.s.Put(ctx, clientKeyPrefix+id, b, s.ttl) // best effort: a missed extension only shortens its life
+	return &Client{ID: sc.ID, Kind: sc.Kind, Metadata: sc.Metadata, IssuedAt: sc.IssuedAt, secretHash: sc.SecretHash, policy: sc.Policy}, nil
 }

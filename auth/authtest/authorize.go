@@ -1,6 +1,8 @@
 package authtest
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,21 +11,20 @@ import (
 
 	"github.com/mcpauth/mcpauth/registration"
 	"github.com/mcpauth/mcpauth/scopes"
+	"github.com/mcpauth/mcpauth/store"
 )
 
 // Bounds on what the server keeps: every field is bounded before it is
 // stored, and every record expires.
 const (
-	codeTTL          = time.Minute
-	refreshTTL       = 24 * time.Hour
-	maxCodes         = 10_000
-	maxCodeBytes     = 64 << 20
-	maxRefreshTokens = 100_000
-	maxRefreshBytes  = 256 << 20
-	maxFormBytes     = 64 << 10
-	maxScopeBytes    = 4 << 10
-	maxStateBytes    = 2 << 10
-	maxResources     = 8
+	codeTTL        = time.Minute
+	refreshTTL     = 24 * time.Hour
+	maxStored      = 200_000 // codes, refresh tokens and their markers, clients, in the default store
+	maxStoredBytes = 256 << 20
+	maxFormBytes   = 64 << 10
+	maxScopeBytes  = 4 << 10
+	maxStateBytes  = 2 << 10
+	maxResources   = 8
 )
 
 // validChallenge reports whether c is an S256 code challenge: the
@@ -40,18 +41,6 @@ func validChallenge(c string) bool {
 		}
 	}
 	return true
-}
-
-// recordSize bounds what a stored code or refresh token costs.
-func recordSize(granted scopes.Set, aud []string, more ...string) int64 {
-	n := 512 + len(granted.String())
-	for _, v := range aud {
-		n += len(v)
-	}
-	for _, v := range more {
-		n += len(v)
-	}
-	return int64(n)
 }
 
 // grace keeps an expired record a little longer, so that its use is
@@ -88,6 +77,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		q = r.PostForm
 	}
 	client, err := s.resolver.Client(r.Context(), q.Get("client_id"))
+	if errors.Is(err, store.ErrUnavailable) {
+		http.Error(w, "temporarily_unavailable: the server's store is unavailable; retry later", http.StatusServiceUnavailable)
+		return
+	}
 	if err != nil {
 		http.Error(w, "invalid_client: "+err.Error(), http.StatusBadRequest)
 		return
@@ -149,10 +142,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	code := randomString(24)
-	g := &grant{clientID: client.ID, redirectURI: redirectURI, challenge: q.Get("code_challenge"),
-		subject: s.opts.Subject, scopes: granted, audience: aud, expires: s.opts.Now().Add(codeTTL)}
-	if !s.codes.Set(code, g, recordSize(granted, aud, client.ID, redirectURI, code), codeTTL+grace) {
-		fail("temporarily_unavailable", "too many authorization codes are pending; retry in a minute")
+	b, _ := json.Marshal(grant{ClientID: client.ID, RedirectURI: redirectURI, Challenge: q.Get("code_challenge"),
+		Subject: s.opts.Subject, Scope: granted.String(), Audience: aud, Expires: s.opts.Now().Add(codeTTL)})
+	if err := s.store.Add(r.Context(), "code:"+code, b, codeTTL+grace); err != nil {
+		fail("temporarily_unavailable", "the authorization code cannot be stored; retry in a minute")
 		return
 	}
 	v := url.Values{"code": {code}, "iss": {s.URL}}

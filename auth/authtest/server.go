@@ -18,10 +18,10 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
-	"github.com/mcpauth/mcpauth/internal/cache"
 	"github.com/mcpauth/mcpauth/metadata"
 	"github.com/mcpauth/mcpauth/registration"
 	"github.com/mcpauth/mcpauth/scopes"
+	"github.com/mcpauth/mcpauth/store"
 )
 
 // Options configures a [Server]. The zero value is a server with DCR on,
@@ -68,6 +68,12 @@ type Options struct {
 	DefaultAudience string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Store keeps what the flows and registration create (codes, refresh
+	// tokens, revocations, registered clients, DCR counters); share one
+	// (store/redisstore) between replicas. Nil means an in-memory store.
+	// The signing keys are not in it: replicas that must verify each
+	// other's tokens sign with the same key ([KeyOptions].Private).
+	Store store.Store
 	// KeyAlgorithm is the algorithm of the keys [Server.RotateKey] makes,
 	// the ones the flows sign with (see [KeyOptions]). "" means RS256.
 	KeyAlgorithm string
@@ -88,29 +94,25 @@ type Server struct {
 	signing *signer            // the current key, of RotateKey
 	signers map[string]*signer // every key the server can sign with, by kid
 	public  []jwk.Key          // published keys, newest last
-	codes   *cache.Cache[string, *grant]
-	refresh *cache.Cache[string, *refreshRecord]
-	revoked *cache.Cache[string, struct{}] // refresh token families revoked by a reuse
+	store   store.Store        // codes, refresh tokens, revocations, registrations, DCR counters
 
 	jwksMode    atomic.Int32
 	jwksFetches atomic.Int64
 	stall       chan struct{}
 }
 
+// grant is a pending authorization code, as stored (JSON).
 type grant struct {
-	clientID, redirectURI, challenge, subject string
-	scopes                                    scopes.Set
-	audience                                  []string
-	expires                                   time.Time
-	used                                      bool
+	ClientID, RedirectURI, Challenge, Subject, Scope string
+	Audience                                         []string
+	Expires                                          time.Time
 }
 
+// refreshRecord is a refresh token, as stored (JSON).
 type refreshRecord struct {
-	clientID, subject, family string
-	scopes                    scopes.Set
-	audience                  []string
-	used                      bool
-	expires                   time.Time
+	ClientID, Subject, Family, Scope string
+	Audience                         []string
+	Expires                          time.Time
 }
 
 // New returns a Server for opts.Issuer, to be served on a listener of the
@@ -132,19 +134,23 @@ func New(opts Options) (*Server, error) {
 	if opts.ScopeClaim == "" {
 		opts.ScopeClaim = "scope"
 	}
-	s := &Server{URL: opts.Issuer, opts: opts, mux: http.NewServeMux(), signers: map[string]*signer{}, stall: make(chan struct{}),
-		codes:   cache.New(cache.Options[string, *grant]{MaxEntries: maxCodes, MaxBytes: maxCodeBytes, Now: opts.Now}),
-		refresh: cache.New(cache.Options[string, *refreshRecord]{MaxEntries: maxRefreshTokens, MaxBytes: maxRefreshBytes, Now: opts.Now}),
-		revoked: cache.New(cache.Options[string, struct{}]{MaxEntries: maxRefreshTokens, MaxBytes: maxRefreshTokens * 128, Now: opts.Now})}
+	s := &Server{URL: opts.Issuer, opts: opts, mux: http.NewServeMux(), signers: map[string]*signer{}, stall: make(chan struct{}), store: opts.Store}
+	if s.store == nil {
+		s.store = store.NewMemory(maxStored, maxStoredBytes)
+	}
 	s.consent = template.Must(template.New("consent").Parse(consentPage))
 	s.resolver = &registration.Resolver{Static: map[string]*registration.Client{}}
 	for _, c := range opts.Clients {
 		s.resolver.Static[c.ID] = c
 	}
 	if !opts.DisableDCR {
-		store := registration.NewMemoryStore(0)
-		s.resolver.Store = store
-		s.mux.Handle("/register", &registration.DCRHandler{Policy: opts.DCR, Store: store})
+		clients := registration.NewSharedStore(s.store, 0)
+		s.resolver.Store = clients
+		policy := opts.DCR
+		if opts.Store != nil && policy.RateStore == nil {
+			policy.RateStore = opts.Store // replicas count registrations together
+		}
+		s.mux.Handle("/register", &registration.DCRHandler{Policy: policy, Store: clients})
 	}
 	if opts.CIMD {
 		s.resolver.CIMD = registration.NewCIMDResolver(opts.CIMDOptions)

@@ -1,15 +1,18 @@
 package authtest
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/mcpauth/mcpauth/registration"
 	"github.com/mcpauth/mcpauth/scopes"
+	"github.com/mcpauth/mcpauth/store"
 )
 
 // tokenError is an RFC 6749 §5.2 error.
@@ -57,9 +60,9 @@ func (s *Server) tokenResponse(r *http.Request) (map[string]any, error) {
 	f := r.PostForm
 	switch gt := f.Get("grant_type"); gt {
 	case "authorization_code":
-		return s.exchangeCode(client, f)
+		return s.exchangeCode(r.Context(), client, f)
 	case "refresh_token":
-		return s.exchangeRefresh(client, f)
+		return s.exchangeRefresh(r.Context(), client, f)
 	case "client_credentials":
 		if client.Public() {
 			return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "public clients cannot use client_credentials"}
@@ -75,7 +78,7 @@ func (s *Server) tokenResponse(r *http.Request) (map[string]any, error) {
 		if err != nil {
 			return nil, &tokenError{http.StatusBadRequest, "invalid_target", err.Error()}
 		}
-		return s.issue(client, client.ID, granted, aud, false, ""), nil
+		return s.issue(r.Context(), client, client.ID, granted, aud, false, "")
 	default:
 		return nil, &tokenError{http.StatusBadRequest, "unsupported_grant_type", "grant_type " + gt + " is not supported"}
 	}
@@ -96,6 +99,9 @@ func (s *Server) authenticateClient(r *http.Request) (*registration.Client, erro
 		return nil, unauthorized
 	}
 	client, err := s.resolver.Client(r.Context(), id)
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, unavailable(err)
+	}
 	if err != nil {
 		return nil, unauthorized
 	}
@@ -111,82 +117,109 @@ func (s *Server) authenticateClient(r *http.Request) (*registration.Client, erro
 	return client, nil
 }
 
-func (s *Server) exchangeCode(client *registration.Client, f url.Values) (map[string]any, error) {
+func (s *Server) exchangeCode(ctx context.Context, client *registration.Client, f url.Values) (map[string]any, error) {
 	code := f.Get("code")
-	s.mu.Lock()
-	g, ok := s.codes.Get(code)
-	reused := ok && g.used
-	if ok {
-		g.used = true
-	}
-	s.mu.Unlock()
-	switch {
-	case !ok:
+	var g grant
+	if err := s.take(ctx, "code:"+code, &g); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if _, used := s.store.Get(ctx, "code-used:"+code); used == nil {
+			return nil, badGrant("the authorization code was already used")
+		}
 		return nil, badGrant("unknown authorization code")
-	case reused:
-		return nil, badGrant("the authorization code was already used")
-	case s.opts.Now().After(g.expires):
+	}
+	// Taken: no replica can redeem it again. Remember the use, so a replay
+	// is named as such.
+	_ = s.store.Put(ctx, "code-used:"+code, []byte{1}, codeTTL+grace)
+	switch {
+	case s.opts.Now().After(g.Expires):
 		return nil, badGrant("the authorization code expired")
-	case g.clientID != client.ID:
+	case g.ClientID != client.ID:
 		return nil, badGrant("the authorization code was issued to another client")
-	case f.Get("redirect_uri") != g.redirectURI:
+	case f.Get("redirect_uri") != g.RedirectURI:
 		return nil, badGrant("redirect_uri differs from the one in the authorization request")
 	case f.Get("code_verifier") == "":
 		return nil, badGrant("code_verifier is required (PKCE)")
-	case subtle.ConstantTimeCompare([]byte(s256(f.Get("code_verifier"))), []byte(g.challenge)) != 1:
+	case subtle.ConstantTimeCompare([]byte(s256(f.Get("code_verifier"))), []byte(g.Challenge)) != 1:
 		return nil, badGrant("code_verifier does not match the code_challenge")
 	}
-	if res := f["resource"]; len(res) > 0 && strings.Join(res, " ") != strings.Join(g.audience, " ") {
+	if res := f["resource"]; len(res) > 0 && strings.Join(res, " ") != strings.Join(g.Audience, " ") {
 		return nil, &tokenError{http.StatusBadRequest, "invalid_target", "resource differs from the one authorized"}
 	}
-	offline := g.scopes.Contains(scopes.OfflineAccess) || s.opts.RefreshWithoutOfflineAccess
-	return s.issue(client, g.subject, g.scopes, g.audience, offline && client.AllowsGrant("refresh_token"), ""), nil
+	granted, _ := scopes.Parse(g.Scope)
+	offline := granted.Contains(scopes.OfflineAccess) || s.opts.RefreshWithoutOfflineAccess
+	return s.issue(ctx, client, g.Subject, granted, g.Audience, offline && client.AllowsGrant("refresh_token"), "")
 }
 
-func (s *Server) exchangeRefresh(client *registration.Client, f url.Values) (map[string]any, error) {
+func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Client, f url.Values) (map[string]any, error) {
 	if !client.AllowsGrant("refresh_token") {
 		return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register refresh_token"}
 	}
-	s.mu.Lock()
-	rec, ok := s.refresh.Get(f.Get("refresh_token"))
-	var reused, revoked bool
-	if ok {
-		_, revoked = s.revoked.Get(rec.family)
-		reused = rec.used
-		if reused {
-			// Reuse of a rotated token revokes its whole family, for as long
-			// as a token of the family can live. A family that cannot be
-			// recorded has its token refused all the same.
-			s.revoked.Set(rec.family, struct{}{}, int64(len(rec.family))+64, refreshTTL+grace)
+	rt := f.Get("refresh_token")
+	var rec refreshRecord
+	if err := s.take(ctx, "refresh:"+rt, &rec); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
 		}
-		rec.used = true
-	}
-	s.mu.Unlock()
-	switch {
-	case !ok:
-		return nil, badGrant("unknown refresh token")
-	case s.opts.Now().After(rec.expires):
-		return nil, badGrant("the refresh token expired")
-	case reused:
+		family, err := s.store.Get(ctx, "refresh-used:"+rt)
+		if err != nil {
+			return nil, badGrant("unknown refresh token")
+		}
+		// Reuse of a rotated token revokes its whole family, for as long as a
+		// token of the family can live.
+		if err := s.store.Put(ctx, "revoked:"+string(family), []byte{1}, refreshTTL+grace); err != nil {
+			return nil, unavailable(err)
+		}
 		return nil, badGrant("the refresh token was already used; its family is revoked")
-	case revoked:
+	}
+	_ = s.store.Put(ctx, "refresh-used:"+rt, []byte(rec.Family), refreshTTL+grace)
+	if _, err := s.store.Get(ctx, "revoked:"+rec.Family); err == nil {
 		return nil, badGrant("the refresh token was revoked")
-	case rec.clientID != client.ID:
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, unavailable(err)
+	}
+	switch {
+	case s.opts.Now().After(rec.Expires):
+		return nil, badGrant("the refresh token expired")
+	case rec.ClientID != client.ID:
 		return nil, badGrant("the refresh token was issued to another client")
 	}
-	granted := rec.scopes
+	held, _ := scopes.Parse(rec.Scope)
+	granted := held
 	if sc := f.Get("scope"); sc != "" {
 		narrowed, err := scopes.Parse(sc)
-		if err != nil || !rec.scopes.ContainsAll(narrowed) {
+		if err != nil || !held.ContainsAll(narrowed) {
 			return nil, &tokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes"}
 		}
 		granted = narrowed
 	}
-	return s.issue(client, rec.subject, granted, rec.audience, true, rec.family), nil
+	return s.issue(ctx, client, rec.Subject, granted, rec.Audience, true, rec.Family)
+}
+
+// take takes the record at key from the store and decodes it.
+func (s *Server) take(ctx context.Context, key string, into any) error {
+	b, err := s.store.Take(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return err
+	case err != nil:
+		return unavailable(err)
+	}
+	if err := json.Unmarshal(b, into); err != nil {
+		return fmt.Errorf("authtest: a stored record cannot be read: %w", err)
+	}
+	return nil
+}
+
+// unavailable is the answer when the store cannot be reached: never a
+// grant, and nothing about the store's address.
+func unavailable(error) error {
+	return &tokenError{http.StatusServiceUnavailable, "temporarily_unavailable", "the server's store is unavailable; retry later"}
 }
 
 // issue mints an access token (and a rotated refresh token when asked).
-func (s *Server) issue(client *registration.Client, subject string, granted scopes.Set, aud []string, withRefresh bool, family string) map[string]any {
+func (s *Server) issue(ctx context.Context, client *registration.Client, subject string, granted scopes.Set, aud []string, withRefresh bool, family string) (map[string]any, error) {
 	resp := map[string]any{
 		"access_token": s.Mint(TokenRequest{Subject: subject, ClientID: client.ID, Scopes: granted.Slice(), Audience: aud}),
 		"token_type":   "Bearer",
@@ -198,10 +231,13 @@ func (s *Server) issue(client *registration.Client, subject string, granted scop
 			family = randomString(8)
 		}
 		rt := randomString(32)
-		rec := &refreshRecord{clientID: client.ID, subject: subject, family: family, scopes: granted, audience: aud, expires: s.opts.Now().Add(refreshTTL)}
-		if s.refresh.Set(rt, rec, recordSize(granted, aud, client.ID, subject, family, rt), refreshTTL+grace) { // when full, the client gets no refresh token and authorizes again
+		b, _ := json.Marshal(refreshRecord{ClientID: client.ID, Subject: subject, Family: family, Scope: granted.String(), Audience: aud, Expires: s.opts.Now().Add(refreshTTL)})
+		switch err := s.store.Put(ctx, "refresh:"+rt, b, refreshTTL+grace); {
+		case err == nil:
 			resp["refresh_token"] = rt
-		}
+		case errors.Is(err, store.ErrUnavailable):
+			return nil, unavailable(err)
+		} // when full, the client gets no refresh token and authorizes again
 	}
-	return resp
+	return resp, nil
 }

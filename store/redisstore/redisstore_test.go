@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
@@ -17,46 +14,6 @@ import (
 	"github.com/mcpauth/mcpauth/store/storetest"
 )
 
-// startRedis runs a real redis-server on a free loopback port for the
-// test, with nothing persisted. Without redis-server on PATH the test is
-// skipped; .ci/run installs it (Debian's redis-server), so CI always runs it.
-func startRedis(t *testing.T) (addr string, stop func()) {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr = fmt.Sprintf("127.0.0.1:%d", port)
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}
-	t.Cleanup(stop)
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	for i := 0; c.Ping(context.Background()).Err() != nil; i++ {
-		if i > 100 {
-			t.Fatal("redis-server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return addr, stop
-}
-
 func client(t *testing.T, addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })
@@ -66,7 +23,7 @@ func client(t *testing.T, addr string) *redis.Client {
 // TestConformance runs the store suite with two replicas, each with its own
 // connection pool, against one real Redis.
 func TestConformance(t *testing.T) {
-	addr, _ := startRedis(t)
+	addr, _ := storetest.StartRedis(t)
 	n := 0
 	storetest.Run(t, func(t *testing.T) (store.Store, store.Store) {
 		n++
@@ -78,7 +35,7 @@ func TestConformance(t *testing.T) {
 // Redis going away is ErrUnavailable, for every operation: never a
 // missing item that a caller could take for "not found", never a grant.
 func TestRedisGoneIsUnavailable(t *testing.T) {
-	addr, stop := startRedis(t)
+	addr, stop := storetest.StartRedis(t)
 	s := redisstore.New(client(t, addr), "gone:")
 	ctx := context.Background()
 	if err := s.Put(ctx, "code", []byte("grant"), time.Minute); err != nil {
