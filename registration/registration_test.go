@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mcpauth/mcpauth/store"
 )
 
 func TestRedirectValidate(t *testing.T) {
@@ -401,8 +403,8 @@ func TestResolver(t *testing.T) {
 // next registration is 503 with Retry-After, nothing already registered is
 // evicted, and the refused request does not use up its sender's rate budget.
 func TestRegistrationFloodBoundedStore(t *testing.T) {
-	store := newMemoryStore(time.Hour, 3, 1<<20)
-	h := &DCRHandler{Policy: Policy{RateLimit: 10}, Store: store}
+	clients := NewSharedStore(store.NewMemory(3, 1<<20), time.Hour)
+	h := &DCRHandler{Policy: Policy{RateLimit: 10}, Store: clients}
 	body := `{"redirect_uris":["https://app.example.com/cb"],"token_endpoint_auth_method":"none"}`
 	var ids []string
 	for range 3 {
@@ -417,7 +419,7 @@ func TestRegistrationFloodBoundedStore(t *testing.T) {
 		t.Fatalf("registration past the bound: %d %v", rec.Code, out)
 	}
 	for _, id := range ids {
-		if _, err := store.Get(context.Background(), id); err != nil {
+		if _, err := clients.Get(context.Background(), id); err != nil {
 			t.Fatalf("%s evicted: %v", id, err)
 		}
 	}

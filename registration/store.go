@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mcpauth/mcpauth/internal/cache"
 	"github.com/mcpauth/mcpauth/store"
 )
 
@@ -24,60 +23,24 @@ type Store interface {
 // ErrNotFound is returned for a client id nobody registered.
 var ErrNotFound = errors.New("registration: client not found")
 
-// ErrStoreFull is returned by [MemoryStore.Put] when the store holds as
+// ErrStoreFull is returned by [SharedStore.Put] when the store holds as
 // many registrations as it may; the DCR handler answers 503.
 var ErrStoreFull = errors.New("registration: the client store is full")
 
-// MemoryStore is an in-memory [Store] that forgets a registration not used
-// for its TTL, so abandoned registrations (every MCP client run may register
-// anew) do not pile up. It holds at most 100,000 registrations and 256 MiB.
-type MemoryStore struct {
-	c   *cache.Cache[string, *Client]
-	ttl time.Duration
+// NewMemoryStore returns the in-memory [Store] of one replica: a
+// [SharedStore] over a store.Memory holding at most 100,000 registrations
+// and 256 MiB, each forgotten ttl after its last use (zero: 30 days), so
+// abandoned registrations (every MCP client run may register anew) do not
+// pile up. Past the bound, registration answers 503.
+func NewMemoryStore(ttl time.Duration) *SharedStore {
+	return NewSharedStore(store.NewMemory(maxStoredClients, maxStoredClientBytes), ttl)
 }
 
-// Bounds on a MemoryStore.
+// Bounds of NewMemoryStore.
 const (
 	maxStoredClients     = 100_000
 	maxStoredClientBytes = 256 << 20
 )
-
-// NewMemoryStore returns a MemoryStore; ttl zero means 30 days.
-func NewMemoryStore(ttl time.Duration) *MemoryStore {
-	return newMemoryStore(ttl, maxStoredClients, maxStoredClientBytes)
-}
-
-func newMemoryStore(ttl time.Duration, entries int, bytes int64) *MemoryStore {
-	if ttl <= 0 {
-		ttl = 30 * 24 * time.Hour
-	}
-	return &MemoryStore{c: cache.New(cache.Options[string, *Client]{MaxEntries: entries, MaxBytes: bytes}), ttl: ttl}
-}
-
-// Put stores c, or fails with [ErrStoreFull].
-func (s *MemoryStore) Put(_ context.Context, c *Client) error {
-	if !s.c.Set(c.ID, c, clientSize(c), s.ttl) {
-		return ErrStoreFull
-	}
-	return nil
-}
-
-// Get returns the client and extends its life by the TTL.
-func (s *MemoryStore) Get(_ context.Context, id string) (*Client, error) {
-	c, ok := s.c.Get(id)
-	if !ok {
-		return nil, ErrNotFound
-	}
-	s.c.Set(id, c, clientSize(c), s.ttl) // replacing needs no room
-	return c, nil
-}
-
-// clientSize bounds what a stored client costs: its metadata as JSON, and
-// the rest of the Client.
-func clientSize(c *Client) int64 {
-	b, _ := json.Marshal(c.Metadata)
-	return int64(len(b)+len(c.ID)) + 256
-}
 
 // SharedStore is a [Store] kept in a [store.Store], so that every replica
 // of an authorization server knows every registration (with
