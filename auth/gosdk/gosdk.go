@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -132,7 +133,10 @@ func publish(m mcp.Meta, req scopes.Requirement) mcp.Meta {
 // issuer and subject, so the SDK's own session check agrees) and handlers
 // read it with [auth.TokenFromContext].
 func (p *Protector) Protect(h http.Handler) http.Handler {
-	inner := sdkauth.RequireBearerToken(tokenInfo, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h)
+	// mcpauth has validated the token, exp included with its leeway; the
+	// SDK's own expiry check must not refuse, with a bare 401, a token
+	// inside that leeway (or one a custom verifier gave no expiry).
+	inner := sdkauth.RequireBearerToken(tokenInfo, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true, ClockSkew: time.Hour})(h)
 	return p.a.Protect(inner, p.reg)
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -343,5 +344,16 @@ func TestTokenInfoFromContext(t *testing.T) {
 	probe.ServeHTTP(httptest.NewRecorder(), req)
 	if seen == nil || seen.UserID != f.as.URL+" alice" || seen.Scopes[0] != "notes:read" || seen.Expiration.IsZero() {
 		t.Fatalf("TokenInfo %+v", seen)
+	}
+}
+
+// A token mcpauth accepts within its clock leeway (exp 10 s ago) is not
+// refused by the SDK's own expiry check with a bare 401.
+func TestLeewayAgreesWithTheSDK(t *testing.T) {
+	f := newFixture(t)
+	tok := f.as.Mint(authtest.TokenRequest{Subject: "alice", Audience: []string{f.url}, Scopes: []string{"notes:read"}, TTL: -10 * time.Second})
+	status, _, body := f.post(t, tok, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`, nil)
+	if status != 200 {
+		t.Fatalf("initialize with a token inside the leeway: %d %s", status, body)
 	}
 }
