@@ -14,6 +14,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/mcpauth/mcpauth/internal/randid"
 )
 
 // KeyOptions describes a signing key for [Server.NewKey].
@@ -132,7 +133,7 @@ func newSigner(o KeyOptions) (*signer, error) {
 		return nil, err
 	}
 	if o.KeyID == "" {
-		o.KeyID = "authtest-" + randomString(6)
+		o.KeyID = "authtest-" + randid.New(6)
 	}
 	alg := jwa.SignatureAlgorithm(o.Algorithm)
 	_ = priv.Set(jwk.KeyIDKey, o.KeyID)

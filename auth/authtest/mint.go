@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/mcpauth/mcpauth/internal/randid"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -47,7 +48,7 @@ func (s *Server) Mint(t TokenRequest) string {
 		"client_id": t.ClientID,
 		"iat":       now.Unix(),
 		"exp":       now.Add(t.TTL).Unix(),
-		"jti":       randomString(12),
+		"jti":       randid.New(12),
 	}
 	switch len(t.Audience) {
 	case 0:

@@ -2,9 +2,6 @@ package authtest
 
 import (
 	"cmp"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/metadata"
 	"github.com/mcpauth/mcpauth/registration"
 	"github.com/mcpauth/mcpauth/scopes"
@@ -95,6 +93,7 @@ type Server struct {
 	signers map[string]*signer // every key the server can sign with, by kid
 	public  []jwk.Key          // published keys, newest last
 	store   store.Store        // codes, refresh tokens, revocations, registrations, DCR counters
+	core    *oauthas.Server    // the authorization code, refresh and token endpoint core
 
 	jwksMode    atomic.Int32
 	jwksFetches atomic.Int64
@@ -162,8 +161,13 @@ func New(opts Options) (*Server, error) {
 	s.mux.Handle("/.well-known/oauth-authorization-server", meta)
 	s.mux.Handle("/.well-known/openid-configuration", meta)
 	s.mux.HandleFunc("/jwks", s.serveJWKS)
+	s.core = &oauthas.Server{Issuer: s.URL, Store: s.store, Resolver: s.resolver, GrantScopes: s.grantScopes, Audience: s.audience,
+		Mint: func(g oauthas.Grant) (string, time.Duration) {
+			return s.Mint(TokenRequest{Subject: g.Subject, ClientID: g.ClientID, Scopes: strings.Fields(g.Scope), Audience: g.Audience}), s.opts.AccessTokenTTL
+		},
+		RefreshWithoutOfflineAccess: opts.RefreshWithoutOfflineAccess, CodeTTL: codeTTL, RefreshTTL: refreshTTL, Realm: "authtest", Now: opts.Now}
 	s.mux.HandleFunc("/authorize", s.authorize)
-	s.mux.HandleFunc("/token", s.token)
+	s.mux.HandleFunc("/token", s.core.ServeToken)
 	return s, nil
 }
 
@@ -215,18 +219,6 @@ func (s *Server) Metadata() metadata.AuthorizationServer {
 		m.RegistrationEndpoint = s.URL + "/register"
 	}
 	return m
-}
-
-func randomString(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// s256 is the PKCE S256 transform of a code verifier.
-func s256(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // scopesSupported is what the metadata advertises: ScopesSupported, and
