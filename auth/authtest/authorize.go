@@ -50,7 +50,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.core.Approve(w, r, req, s.opts.Subject, nil)
+	var extra map[string]string
+	if nonce := r.Form.Get("nonce"); nonce != "" && len(nonce) <= 256 {
+		extra = map[string]string{"nonce": nonce} // for the ID token of an openid request
+	}
+	s.core.Approve(w, r, req, s.opts.Subject, extra)
 }
 
 func (s *Server) showConsent(w http.ResponseWriter, req *oauthas.Request) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/internal/randid"
 	"github.com/mcpauth/mcpauth/scopes"
 )
@@ -107,4 +108,15 @@ func (s *Server) SignClaims(kid string, claims map[string]any, header map[string
 		panic(fmt.Sprintf("authtest: signing: %v", err))
 	}
 	return string(tok)
+}
+
+// idToken signs the OpenID Connect ID token of an openid grant: the
+// subject, for the client, with the request's nonce.
+func (s *Server) idToken(g oauthas.Grant) string {
+	now := s.opts.Now()
+	claims := map[string]any{"iss": s.URL, "sub": g.Subject, "aud": g.ClientID, "iat": now.Unix(), "exp": now.Add(s.opts.AccessTokenTTL).Unix()}
+	if n := g.Extra["nonce"]; n != "" {
+		claims["nonce"] = n
+	}
+	return s.SignClaims("", claims, map[string]any{"typ": "JWT"})
 }

@@ -165,6 +165,7 @@ func New(opts Options) (*Server, error) {
 		Mint: func(g oauthas.Grant) (string, time.Duration) {
 			return s.Mint(TokenRequest{Subject: g.Subject, ClientID: g.ClientID, Scopes: strings.Fields(g.Scope), Audience: g.Audience}), s.opts.AccessTokenTTL
 		},
+		IDToken:                     s.idToken,
 		RefreshWithoutOfflineAccess: opts.RefreshWithoutOfflineAccess, CodeTTL: codeTTL, RefreshTTL: refreshTTL, Realm: "authtest", Now: opts.Now}
 	s.mux.HandleFunc("/authorize", s.authorize)
 	s.mux.HandleFunc("/token", s.core.ServeToken)

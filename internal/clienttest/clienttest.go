@@ -5,9 +5,12 @@ package clienttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
+	"strings"
 	"sync/atomic"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
@@ -32,6 +35,38 @@ func Approve(authURL string) (url.Values, error) {
 		return nil, fmt.Errorf("authorization error %s: %s", e, loc.Query().Get("error_description"))
 	}
 	return loc.Query(), nil
+}
+
+// ApproveUntil is Approve through servers that redirect onwards (an
+// authorization proxy sends the browser upstream and back): it follows
+// redirects, keeping cookies, until one goes to redirectURI, and returns
+// that one's query.
+func ApproveUntil(authURL, redirectURI string) (url.Values, error) {
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	next := authURL
+	for range 10 {
+		resp, err := b.Get(next)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound {
+			return nil, fmt.Errorf("authorization: HTTP %d at %s", resp.StatusCode, next)
+		}
+		loc, err := resp.Location()
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(loc.String(), redirectURI) {
+			if e := loc.Query().Get("error"); e != "" {
+				return nil, fmt.Errorf("authorization error %s: %s", e, loc.Query().Get("error_description"))
+			}
+			return loc.Query(), nil
+		}
+		next = loc.String()
+	}
+	return nil, errors.New("authorization: more than 10 redirects")
 }
 
 // CodeFetcher is a go-sdk AuthorizationCodeFetcher that approves through

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ type Server struct {
 	Audience func(resources []string) ([]string, error)
 	// Mint signs an access token for g and says how long it lives.
 	Mint func(g Grant) (token string, ttl time.Duration)
+	// IDToken, when set, signs an OpenID Connect ID token for a grant whose
+	// scope includes openid (its nonce is Extra["nonce"]).
+	IDToken func(g Grant) string
 	// RefreshWithoutOfflineAccess issues refresh tokens to every
 	// authorization code grant (see auth/authtest.Options).
 	RefreshWithoutOfflineAccess bool
@@ -443,6 +447,9 @@ func (s *Server) take(ctx context.Context, key string, into any) error {
 func (s *Server) issue(ctx context.Context, g Grant, withRefresh bool, family string) (map[string]any, error) {
 	tok, ttl := s.Mint(g)
 	resp := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds()), "scope": g.Scope}
+	if s.IDToken != nil && family == "" && slices.Contains(strings.Fields(g.Scope), "openid") {
+		resp["id_token"] = s.IDToken(g)
+	}
 	if withRefresh {
 		if family == "" {
 			family = randid.New(8)

@@ -1,0 +1,186 @@
+package proxy
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/mcpauth/mcpauth/internal/oauthas"
+	"github.com/mcpauth/mcpauth/internal/randid"
+	"github.com/mcpauth/mcpauth/store"
+)
+
+// The consent step. The user approves each MCP client (name, redirect host,
+// scopes) before the proxy sends them upstream: without it, a client
+// registered by anyone could obtain tokens through a user's existing
+// upstream session (the confused deputy of the MCP security best
+// practices). The approval of a (client, redirect URI) is remembered in a
+// signed cookie of the user's browser; the form carries a CSRF token bound
+// to a per-browser cookie, so another site cannot post an approval.
+
+const consentPage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Allow {{.ClientName}}?</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}code{background:#eee;padding:0 .2rem}</style></head>
+<body>
+<h1>Allow {{.ClientName}}?</h1>
+<p>The MCP client <code>{{.ClientID}}</code> ({{.Kind}}) asks to act for you at <code>{{.Resource}}</code>.</p>
+<p>After you sign in, you will be sent back to <code>{{.RedirectHost}}</code>.</p>
+<p>Scopes:{{range .Scopes}} <code>{{.}}</code>{{else}} none{{end}}</p>
+<form method="post" action="/consent">
+<input type="hidden" name="tx" value="{{.TX}}">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
+<button name="decision" value="approve">Allow</button>
+<button name="decision" value="deny">Deny</button>
+</form></body></html>`
+
+// authorize is the authorization endpoint: a validated request goes
+// upstream at once if the browser approved this client before (or with
+// AutoApprove), else to the consent page.
+func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
+	req, ok := p.core.ParseAuthorize(w, r)
+	if !ok {
+		return
+	}
+	if p.cfg.AutoApprove || p.remembered(r, req) {
+		p.startUpstream(w, r, req)
+		return
+	}
+	browser := p.browserID(w, r)
+	tx := randid.New(16)
+	b, _ := json.Marshal(req.Params)
+	if err := p.store.Add(r.Context(), "consent:"+tx, b, txTTL); err != nil {
+		unavailable(w, err)
+		return
+	}
+	host := req.RedirectURI
+	if u, err := url.Parse(req.RedirectURI); err == nil {
+		host = u.Host
+	}
+	name := req.Client.Metadata.ClientName
+	if name == "" {
+		name = req.Client.ID
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	_ = p.consent.Execute(w, map[string]any{"ClientName": name, "ClientID": req.Client.ID, "Kind": req.Client.Kind, "Resource": p.cfg.Resource,
+		"RedirectHost": host, "Scopes": req.Scopes.Slice(), "TX": tx, "CSRF": p.mac("csrf", tx, browser)})
+}
+
+// decide receives the consent form.
+func (p *Proxy) decide(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, oauthas.MaxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "invalid_request: malformed form", http.StatusBadRequest)
+		return
+	}
+	tx := r.PostForm.Get("tx")
+	browser, _ := r.Cookie(p.cookieName("browser"))
+	if browser == nil || !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(p.mac("csrf", tx, browser.Value))) {
+		http.Error(w, "forbidden: the consent form was not posted from this browser's consent page (CSRF)", http.StatusForbidden)
+		return
+	}
+	b, err := p.store.Take(r.Context(), "consent:"+tx)
+	if errors.Is(err, store.ErrNotFound) {
+		http.Error(w, "invalid_request: unknown or already decided consent; start the authorization again", http.StatusBadRequest)
+		return
+	}
+	if err != nil {
+		unavailable(w, err)
+		return
+	}
+	var params url.Values
+	if err := json.Unmarshal(b, &params); err != nil {
+		http.Error(w, "server_error: the pending consent cannot be read", http.StatusInternalServerError)
+		return
+	}
+	// Validate the stored request again, as the authorization endpoint did.
+	rr := r.Clone(r.Context())
+	rr.Method, rr.URL = http.MethodGet, &url.URL{Path: "/authorize", RawQuery: params.Encode()}
+	rr.Body, rr.Form, rr.PostForm = http.NoBody, nil, nil
+	req, ok := p.core.ParseAuthorize(w, rr)
+	if !ok {
+		return
+	}
+	if r.PostForm.Get("decision") != "approve" {
+		p.core.Deny(w, r, req, "access_denied", "the user denied the request")
+		return
+	}
+	p.remember(w, r, req)
+	p.startUpstream(w, r, req)
+}
+
+// mac is the HMAC of parts under the consent key, base64url.
+func (p *Proxy) mac(parts ...string) string {
+	m := hmac.New(sha256.New, p.cfg.ConsentKey)
+	m.Write([]byte(strings.Join(parts, "\x00")))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// cookieName uses the __Host- prefix when the proxy is served over https
+// (browsers refuse such cookies without Secure).
+func (p *Proxy) cookieName(name string) string {
+	if strings.HasPrefix(p.cfg.Issuer, "https://") {
+		return "__Host-mcpauth-" + name
+	}
+	return "mcpauth-" + name
+}
+
+func (p *Proxy) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: p.cookieName(name), Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), SameSite: http.SameSiteLaxMode})
+}
+
+// browserID is a random per-browser value the CSRF token is bound to.
+func (p *Proxy) browserID(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(p.cookieName("browser")); err == nil && len(c.Value) == 22 {
+		return c.Value
+	}
+	id := randid.New(16)
+	p.setCookie(w, "browser", id, 0)
+	return id
+}
+
+// maxRemembered bounds the approvals one browser's cookie holds.
+const maxRemembered = 16
+
+// remembered reports whether this browser approved the request's client
+// and redirect URI before.
+func (p *Proxy) remembered(r *http.Request, req *oauthas.Request) bool {
+	c, err := r.Cookie(p.cookieName("consent"))
+	if err != nil {
+		return false
+	}
+	want := p.mac("consent", req.Client.ID, req.RedirectURI)[:22]
+	for _, v := range strings.Split(c.Value, ".") {
+		if hmac.Equal([]byte(v), []byte(want)) {
+			return true
+		}
+	}
+	return false
+}
+
+// remember adds the approval of the request's client and redirect URI to
+// the browser's consent cookie, keeping the newest maxRemembered.
+func (p *Proxy) remember(w http.ResponseWriter, r *http.Request, req *oauthas.Request) {
+	entry := p.mac("consent", req.Client.ID, req.RedirectURI)[:22]
+	list := []string{entry}
+	if c, err := r.Cookie(p.cookieName("consent")); err == nil {
+		for _, v := range strings.Split(c.Value, ".") {
+			if v != entry && len(v) == 22 && len(list) < maxRemembered {
+				list = append(list, v)
+			}
+		}
+	}
+	p.setCookie(w, "consent", strings.Join(list, "."), 90*24*3600)
+}

@@ -1,0 +1,330 @@
+package proxy_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/auth/mcpgo"
+	"github.com/mcpauth/mcpauth/internal/clienttest"
+	"github.com/mcpauth/mcpauth/internal/oauthas"
+	"github.com/mcpauth/mcpauth/proxy"
+	"github.com/mcpauth/mcpauth/registration"
+)
+
+// world is an MCP notes server whose authorization server is the proxy, in
+// front of an upstream (auth/authtest) that has neither DCR nor CIMD and
+// knows only the proxy's own client.
+type world struct {
+	upstream *authtest.Server
+	proxy    *proxy.Proxy
+	asURL    string // the proxy's issuer
+	mcpURL   string
+	ran      atomic.Int64
+}
+
+func newWorld(t *testing.T, autoApprove bool) *world {
+	t.Helper()
+	w := &world{}
+	asLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	w.asURL = "http://" + asLn.Addr().String()
+	w.upstream = authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, Subject: "upstream-alice", KeyAlgorithm: "ES256",
+		DefaultAudience: upstreamAPI, // the upstream's own API: what its tokens are for
+		Clients: []*registration.Client{registration.Static("proxy-upstream-client", "proxy-upstream-secret",
+			registration.Metadata{RedirectURIs: []string{w.asURL + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
+	t.Cleanup(w.upstream.Close)
+
+	mux := http.NewServeMux()
+	mcpSrv := httptest.NewServer(mux)
+	t.Cleanup(mcpSrv.Close)
+	w.mcpURL = mcpSrv.URL + "/mcp"
+	loopback := registration.RedirectPolicy{AllowLocalhost: true}
+	p, err := proxy.New(context.Background(), proxy.Config{
+		Issuer: w.asURL, Resource: w.mcpURL, AutoApprove: autoApprove,
+		Upstream:        proxy.Upstream{Issuer: w.upstream.URL, ClientID: "proxy-upstream-client", ClientSecret: "proxy-upstream-secret"},
+		Clients:         []*registration.Client{registration.Static("quickstart-client", "quickstart-secret", registration.Metadata{RedirectURIs: []string{"http://127.0.0.1/callback"}, GrantTypes: []string{"authorization_code", "refresh_token"}}, loopback)},
+		DCR:             &registration.Policy{Redirects: loopback},
+		ScopesSupported: []string{"notes:read", "notes:write"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.proxy = p
+	asSrv := &http.Server{Handler: p}
+	go asSrv.Serve(asLn)
+	t.Cleanup(func() { asSrv.Close() })
+
+	a, err := auth.New(context.Background(), auth.Config{Resource: w.mcpURL, Issuers: []auth.Issuer{{URL: w.asURL}}, BaselineScopes: []string{"notes:read"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	s := server.NewMCPServer("notes", "1", mcpgo.ServerOptions(a)...)
+	s.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		t := auth.TokenFromContext(ctx)
+		up, err := p.UpstreamToken(ctx, t)
+		if err != nil {
+			return mcp.NewToolResultError(err.Error()), nil
+		}
+		// The upstream token is the upstream's, for the upstream's API.
+		ut, err := w.upstreamVerifier(ctx, up.AccessToken)
+		if err != nil {
+			return mcp.NewToolResultError("upstream token: " + err.Error()), nil
+		}
+		return mcp.NewToolResultText(t.Subject + " " + t.Issuer + " upstream:" + ut), nil
+	})
+	s.AddTool(mcp.NewTool("add_note", mcpgo.RequireScopes("notes:write")), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		w.ran.Add(1)
+		return mcp.NewToolResultText("added"), nil
+	})
+	mux.Handle("/", mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s, mcpgo.TransportOptions(a)...)))
+	return w
+}
+
+const upstreamAPI = "https://upstream-api.example"
+
+// upstreamVerifier checks that a token is a valid token of the upstream,
+// for its API, and returns its issuer.
+func (w *world) upstreamVerifier(ctx context.Context, raw string) (string, error) {
+	v, err := auth.NewVerifier(ctx, auth.Config{Resource: upstreamAPI, Issuers: []auth.Issuer{{URL: w.upstream.URL}}})
+	if err != nil {
+		return "", err
+	}
+	defer v.Close()
+	t, err := v.Verify(ctx, raw)
+	if err != nil {
+		return "", err
+	}
+	return t.Issuer, nil
+}
+
+// The go-sdk client registers itself at the proxy (DCR; the upstream has
+// none), signs in upstream through it, calls whoami with the proxy's
+// token (its upstream token reachable through the accessor), and steps up
+// to notes:write through the proxy.
+func TestGoSDKClientThroughProxy(t *testing.T) {
+	w := newWorld(t, true)
+	const redirect = "http://127.0.0.1:33420/callback"
+	var authorizations atomic.Int32
+	h, err := sdkauth.NewAuthorizationCodeHandler(&sdkauth.AuthorizationCodeHandlerConfig{
+		RedirectURL: redirect,
+		DynamicClientRegistrationConfig: &sdkauth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+			RedirectURIs: []string{redirect}, TokenEndpointAuthMethod: "none", ClientName: "go-sdk through the proxy"}},
+		AuthorizationCodeFetcher: func(ctx context.Context, args *sdkauth.AuthorizationArgs) (*sdkauth.AuthorizationResult, error) {
+			authorizations.Add(1)
+			q, err := clienttest.ApproveUntil(args.URL, redirect)
+			if err != nil {
+				return nil, err
+			}
+			return &sdkauth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	session, err := sdk.NewClient(&sdk.Implementation{Name: "go-sdk", Version: "1"}, nil).Connect(ctx, &sdk.StreamableClientTransport{Endpoint: w.mcpURL, OAuthHandler: h}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	who, err := clienttest.CallText(ctx, session, "whoami", "")
+	if err != nil || who != "upstream-alice "+w.asURL+" upstream:"+w.upstream.URL {
+		t.Fatalf("whoami = %q %v", who, err)
+	}
+	if got, err := clienttest.CallText(ctx, session, "add_note", "x"); err != nil || got != "added" || authorizations.Load() != 2 {
+		t.Fatalf("add_note after step-up = %q %v (%d authorizations)", got, err, authorizations.Load())
+	}
+}
+
+// The proxy's metadata is its own: its issuer, S256 only, DCR and the
+// RFC 9207 iss parameter.
+func TestProxyMetadata(t *testing.T) {
+	w := newWorld(t, true)
+	resp, err := http.Get(w.asURL + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	if m["issuer"] != w.asURL || m["registration_endpoint"] != w.asURL+"/register" || m["authorization_response_iss_parameter_supported"] != true ||
+		len(m["code_challenge_methods_supported"].([]any)) != 1 || m["code_challenge_methods_supported"].([]any)[0] != "S256" {
+		t.Fatalf("metadata %v", m)
+	}
+}
+
+const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+
+func authParams(w *world, clientID, redirect string) url.Values {
+	return url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {"notes:read offline_access"},
+		"state": {"client-state"}, "code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}, "resource": {w.mcpURL}}
+}
+
+func tokenForm(code, redirect string) url.Values {
+	return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
+}
+
+func postToken(t *testing.T, w *world, form url.Values, id, secret string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", w.asURL+"/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// Replays and mismatches, through the proxy: a redirect URI the client did
+// not register is shown, never followed; the upstream's state and the
+// proxy's code work once; a code is the client's it was issued to; a
+// replayed refresh token revokes its family.
+func TestProxyRefusesReplaysAndMismatches(t *testing.T) {
+	w := newWorld(t, true)
+	const redirect = "http://127.0.0.1:4567/callback"
+	resp, err := noRedirect.Get(w.asURL + "/authorize?" + authParams(w, "quickstart-client", "https://evil.example/callback").Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("unregistered redirect URI: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Walk to the upstream's redirect back to the proxy, and replay it.
+	resp, _ = noRedirect.Get(w.asURL + "/authorize?" + authParams(w, "quickstart-client", redirect).Encode())
+	resp.Body.Close()
+	resp, _ = noRedirect.Get(resp.Header.Get("Location")) // the upstream approves
+	resp.Body.Close()
+	callback := resp.Header.Get("Location")
+	if !strings.HasPrefix(callback, w.asURL+"/callback") {
+		t.Fatalf("upstream redirect %q", callback)
+	}
+	resp, _ = noRedirect.Get(callback)
+	resp.Body.Close()
+	back, _ := resp.Location()
+	code := back.Query().Get("code")
+	if code == "" || back.Query().Get("state") != "client-state" || back.Query().Get("iss") != w.asURL {
+		t.Fatalf("redirect to the client: %v", back)
+	}
+	resp, _ = noRedirect.Get(callback)
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("replayed upstream state: %d", resp.StatusCode)
+	}
+	// Another client cannot redeem it; the code is then spent.
+	if status, out := postToken(t, w, tokenForm(code, redirect), "other-client", "x"); status != 401 {
+		t.Fatalf("unknown client: %d %v", status, out)
+	}
+	status, out := postToken(t, w, tokenForm(code, redirect), "quickstart-client", "quickstart-secret")
+	if status != 200 || out["refresh_token"] == nil {
+		t.Fatalf("redemption: %d %v", status, out)
+	}
+	if status, out := postToken(t, w, tokenForm(code, redirect), "quickstart-client", "quickstart-secret"); status != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("replayed code: %d %v", status, out)
+	}
+	old := out["refresh_token"].(string)
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}}
+	status, out = postToken(t, w, refresh, "quickstart-client", "quickstart-secret")
+	if status != 200 {
+		t.Fatalf("refresh: %d %v", status, out)
+	}
+	if status, _ := postToken(t, w, refresh, "quickstart-client", "quickstart-secret"); status != 400 {
+		t.Fatalf("replayed refresh token: %d", status)
+	}
+	if status, _ := postToken(t, w, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {out["refresh_token"].(string)}}, "quickstart-client", "quickstart-secret"); status != 400 {
+		t.Fatalf("the family survived a replay: %d", status)
+	}
+}
+
+// Consent: a client the browser has not approved gets the consent page,
+// never a silent trip upstream; a form posted without this browser's CSRF
+// binding is refused; an approval is remembered for that client and
+// redirect URI only; a denial reaches the client as access_denied.
+func TestConsent(t *testing.T) {
+	w := newWorld(t, false)
+	const redirect = "http://127.0.0.1:4567/callback"
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := func(redirect string) (int, string) {
+		resp, err := browser.Get(w.asURL + "/authorize?" + authParams(w, "quickstart-client", redirect).Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	field := func(body, name string) string {
+		i := strings.Index(body, `name="`+name+`" value="`)
+		if i < 0 {
+			t.Fatalf("no %s in %s", name, body)
+		}
+		rest := body[i+len(`name="`+name+`" value="`):]
+		return rest[:strings.IndexByte(rest, '"')]
+	}
+	status, body := page(redirect)
+	if status != 200 || !strings.Contains(body, "Allow") || !strings.Contains(body, "127.0.0.1:4567") {
+		t.Fatalf("consent page: %d %s", status, body)
+	}
+	tx, csrf := field(body, "tx"), field(body, "csrf")
+
+	// A forged post from another browser (no binding cookie) is refused.
+	resp, _ := noRedirect.PostForm(w.asURL+"/consent", url.Values{"tx": {tx}, "csrf": {csrf}, "decision": {"approve"}})
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("forged consent: %d", resp.StatusCode)
+	}
+	// The user approves: off upstream, and the approval is remembered.
+	resp, err := browser.PostForm(w.asURL+"/consent", url.Values{"tx": {tx}, "csrf": {csrf}, "decision": {"approve"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.HasPrefix(loc, w.upstream.URL+"/authorize") {
+		t.Fatalf("approval: %d %s", resp.StatusCode, loc)
+	}
+	resp, _ = browser.Get(w.asURL + "/authorize?" + authParams(w, "quickstart-client", redirect).Encode())
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.HasPrefix(loc, w.upstream.URL+"/authorize") {
+		t.Fatalf("remembered consent: %d %s", resp.StatusCode, loc)
+	}
+	// Another redirect URI of the same client asks again; a denial reaches the client.
+	status, body = page("http://127.0.0.1:9999/callback")
+	if status != 200 {
+		t.Fatalf("a new redirect URI skipped consent: %d", status)
+	}
+	resp, _ = browser.PostForm(w.asURL+"/consent", url.Values{"tx": {field(body, "tx")}, "csrf": {field(body, "csrf")}, "decision": {"deny"}})
+	resp.Body.Close()
+	loc, _ := resp.Location()
+	if loc == nil || loc.Query().Get("error") != "access_denied" || loc.Host != "127.0.0.1:9999" {
+		t.Fatalf("denial: %d %v", resp.StatusCode, loc)
+	}
+	if w.ran.Load() != 0 {
+		t.Fatal("a tool ran")
+	}
+}
