@@ -328,3 +328,54 @@ func TestConsent(t *testing.T) {
 		t.Fatal("a tool ran")
 	}
 }
+
+// A plain OAuth 2.0 upstream (GitHub-style: no ID token; the user is the
+// numeric id of its user info): the proxy names the user by it.
+func TestOAuth2UpstreamWithUserInfo(t *testing.T) {
+	asLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	asURL := "http://" + asLn.Addr().String()
+	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, Subject: "octocat", DefaultAudience: upstreamAPI,
+		Clients: []*registration.Client{registration.Static("gh-client", "gh-secret",
+			registration.Metadata{RedirectURIs: []string{asURL + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
+	defer up.Close()
+	const resource = "https://mcp.example.com/mcp"
+	p, err := proxy.New(context.Background(), proxy.Config{Issuer: asURL, Resource: resource, AutoApprove: true, ScopesSupported: []string{"notes:read"},
+		Upstream: proxy.Upstream{AuthURL: up.URL + "/authorize", TokenURL: up.URL + "/token", UserInfoURL: up.URL + "/userinfo", SubjectField: "id",
+			ClientID: "gh-client", ClientSecret: "gh-secret", Scopes: []string{"read:user"}},
+		Clients: []*registration.Client{registration.Static("c", "s", registration.Metadata{RedirectURIs: []string{"http://127.0.0.1/callback"}}, registration.RedirectPolicy{})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: p}
+	go srv.Serve(asLn)
+	defer srv.Close()
+	params := url.Values{"response_type": {"code"}, "client_id": {"c"}, "redirect_uri": {"http://127.0.0.1:5/callback"}, "scope": {"notes:read"},
+		"code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}}
+	q, err := clienttest.ApproveUntil(asURL+"/authorize?"+params.Encode(), "http://127.0.0.1:5/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", asURL+"/token", strings.NewReader(tokenForm(q.Get("code"), "http://127.0.0.1:5/callback").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("c", "s")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	v, err := auth.NewVerifier(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: asURL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	tok, err := v.Verify(context.Background(), out["access_token"].(string))
+	if err != nil || tok.Subject == "" || tok.Subject == "octocat" || strings.Trim(tok.Subject, "0123456789") != "" {
+		t.Fatalf("the proxy's token: %+v %v (want the numeric user id as subject)", tok, err)
+	}
+	if _, err := p.UpstreamToken(context.Background(), tok); err != nil {
+		t.Fatalf("upstream token: %v", err)
+	}
+}

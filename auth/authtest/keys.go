@@ -226,13 +226,7 @@ func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	set := jwk.NewSet()
-	s.mu.Lock()
-	for _, k := range s.public {
-		_ = set.AddKey(k)
-	}
-	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=300")
-	_ = json.NewEncoder(w).Encode(set)
+	_ = json.NewEncoder(w).Encode(s.publicSet())
 }

@@ -1,10 +1,15 @@
 package authtest
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/internal/randid"
@@ -119,4 +124,37 @@ func (s *Server) idToken(g oauthas.Grant) string {
 		claims["nonce"] = n
 	}
 	return s.SignClaims("", claims, map[string]any{"typ": "JWT"})
+}
+
+// userinfo answers a bearer token of this server's with who it stands for,
+// as OpenID Connect's UserInfo and GitHub's /user do: sub, and a numeric id
+// and login for OAuth 2.0 clients that identify users that way.
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	var claims map[string]any
+	if ok {
+		if msg, err := jws.Verify([]byte(raw), jws.WithKeySet(s.publicSet(), jws.WithInferAlgorithmFromKey(true))); err == nil {
+			_ = json.Unmarshal(msg, &claims)
+		}
+	}
+	if iss, _ := claims["iss"].(string); iss != s.URL {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		http.Error(w, "invalid_token", http.StatusUnauthorized)
+		return
+	}
+	sub, _ := claims["sub"].(string)
+	sum := sha256.Sum256([]byte(sub))
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"sub": sub, "login": sub, "id": binary.BigEndian.Uint32(sum[:4])})
+}
+
+// publicSet is the published key set.
+func (s *Server) publicSet() jwk.Set {
+	set := jwk.NewSet()
+	s.mu.Lock()
+	for _, k := range s.public {
+		_ = set.AddKey(k)
+	}
+	s.mu.Unlock()
+	return set
 }

@@ -169,6 +169,7 @@ func New(opts Options) (*Server, error) {
 		RefreshWithoutOfflineAccess: opts.RefreshWithoutOfflineAccess, CodeTTL: codeTTL, RefreshTTL: refreshTTL, Realm: "authtest", Now: opts.Now}
 	s.mux.HandleFunc("/authorize", s.authorize)
 	s.mux.HandleFunc("/token", s.core.ServeToken)
+	s.mux.HandleFunc("/userinfo", s.userinfo)
 	return s, nil
 }
 
@@ -215,6 +216,7 @@ func (s *Server) Metadata() metadata.AuthorizationServer {
 		AuthorizationResponseISSParameterSupported: true,
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           []string{cmp.Or(s.opts.KeyAlgorithm, "RS256")},
+		UserinfoEndpoint:                           s.URL + "/userinfo",
 	}
 	if !s.opts.DisableDCR {
 		m.RegistrationEndpoint = s.URL + "/register"
