@@ -379,3 +379,9 @@ func TestOAuth2UpstreamWithUserInfo(t *testing.T) {
 		t.Fatalf("upstream token: %v", err)
 	}
 }
+
+func httptestRecorder(h http.Handler, path string) []byte {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	return rec.Body.Bytes()
+}

@@ -1,0 +1,164 @@
+package proxy_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/internal/clienttest"
+	"github.com/mcpauth/mcpauth/internal/oauthas"
+	"github.com/mcpauth/mcpauth/proxy"
+	"github.com/mcpauth/mcpauth/registration"
+	"github.com/mcpauth/mcpauth/store"
+	"github.com/mcpauth/mcpauth/store/redisstore"
+	"github.com/mcpauth/mcpauth/store/storetest"
+)
+
+// Two proxy replicas behind one issuer URL share a real Redis (and their
+// keys): a client registered on one signs in through the other, the code
+// is redeemed once whichever replicas race for it, the tokens verify with
+// either's key set, and Redis going away mid-flow is a 503, never a grant.
+func TestProxyReplicasShareRedis(t *testing.T) {
+	addr, stopRedis := storetest.StartRedis(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	issuer := "http://" + ln.Addr().String() // the load balancer's URL
+	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, DefaultAudience: upstreamAPI, KeyAlgorithm: "ES256",
+		Clients: []*registration.Client{registration.Static("proxy-upstream-client", "proxy-upstream-secret",
+			registration.Metadata{RedirectURIs: []string{issuer + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
+	defer up.Close()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keyring, _ := store.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	const resource = "https://mcp.example.com/mcp"
+	var replicas []*proxy.Proxy
+	for range 2 {
+		rc := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+		t.Cleanup(func() { rc.Close() })
+		p, err := proxy.New(context.Background(), proxy.Config{Issuer: issuer, Resource: resource, AutoApprove: true, ScopesSupported: []string{"notes:read"},
+			Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "proxy-upstream-client", ClientSecret: "proxy-upstream-secret"},
+			DCR:      &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}},
+			Store:    redisstore.New(rc, "proxy:"), Keyring: keyring, SigningKeys: []crypto.Signer{key}, ConsentKey: bytes.Repeat([]byte{9}, 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		replicas = append(replicas, p)
+	}
+	// A round-robin load balancer in front of the two.
+	var next atomic.Int64
+	lb := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		replicas[next.Add(1)%2].ServeHTTP(w, r)
+	})}
+	go lb.Serve(ln)
+	defer lb.Close()
+
+	resp, err := http.Post(issuer+"/register", "application/json", strings.NewReader(`{"redirect_uris":["http://127.0.0.1:6000/callback"],"token_endpoint_auth_method":"none"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg struct {
+		ClientID string `json:"client_id"`
+	}
+	json.NewDecoder(resp.Body).Decode(&reg)
+	resp.Body.Close()
+	params := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {"http://127.0.0.1:6000/callback"}, "scope": {"notes:read"},
+		"code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}}
+	v, err := auth.NewVerifier(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: issuer}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for round := range 5 {
+		q, err := clienttest.ApproveUntil(issuer+"/authorize?"+params.Encode(), "http://127.0.0.1:6000/callback")
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {"http://127.0.0.1:6000/callback"},
+			"code_verifier": {verifier}, "client_id": {reg.ClientID}}
+		var wins atomic.Int64
+		var token atomic.Value
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				resp, err := http.PostForm(issuer+"/token", form)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				var out map[string]any
+				json.NewDecoder(resp.Body).Decode(&out)
+				if resp.StatusCode == 200 {
+					wins.Add(1)
+					token.Store(out["access_token"])
+				}
+			})
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: the code was redeemed %d times", round, wins.Load())
+		}
+		if _, err := v.Verify(context.Background(), token.Load().(string)); err != nil {
+			t.Fatalf("round %d: the token does not verify with the replicas' key set: %v", round, err)
+		}
+	}
+
+	// Redis goes away in the middle of a flow.
+	resp, _ = noRedirect.Get(issuer + "/authorize?" + params.Encode())
+	resp.Body.Close()
+	resp, _ = noRedirect.Get(resp.Header.Get("Location")) // the upstream approves
+	resp.Body.Close()
+	callback := resp.Header.Get("Location")
+	stopRedis()
+	resp, err = noRedirect.Get(callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("callback with Redis gone: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for _, u := range []string{issuer + "/authorize?" + params.Encode()} {
+		resp, _ := noRedirect.Get(u)
+		resp.Body.Close()
+		if resp.StatusCode != 503 {
+			t.Fatalf("%s with Redis gone: %d %s", u, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+}
+
+// Keys rotate: the first signs, the old one stays published, so tokens it
+// signed keep verifying until they expire.
+func TestSigningKeyRotation(t *testing.T) {
+	up := authtest.Start(authtest.Options{KeyAlgorithm: "ES256"})
+	defer up.Close()
+	oldKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	newKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, err := proxy.New(context.Background(), proxy.Config{Issuer: "http://127.0.0.1:1", Resource: "https://mcp.example.com/mcp",
+		Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "x"}, SigningKeys: []crypto.Signer{newKey, oldKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptestRecorder(p, "/jwks")
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	json.Unmarshal(rec, &set)
+	if len(set.Keys) != 2 || set.Keys[0]["kid"] == set.Keys[1]["kid"] {
+		t.Fatalf("published keys %v", set.Keys)
+	}
+}
