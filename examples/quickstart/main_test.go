@@ -8,8 +8,12 @@ import (
 
 // The end-to-end suite of the notes examples, against this one (mcp-go).
 
-func TestStartupBannerAndWalkthrough(t *testing.T) { exampletest.BannerAndWalkthrough(t, build) }
-func TestGoSDKClient(t *testing.T)                 { exampletest.GoSDKClient(t, build) }
-func TestMCPGoClient(t *testing.T)                 { exampletest.MCPGoClient(t, build) }
-func TestDoctor(t *testing.T)                      { exampletest.Doctor(t, build) }
-func TestDoctorRefreshWarning(t *testing.T)        { exampletest.DoctorRefreshWarning(t, build) }
+func TestStartupBannerAndWalkthrough(t *testing.T) {
+	exampletest.BannerAndWalkthrough(t, exampletest.Build(build))
+}
+func TestGoSDKClient(t *testing.T) { exampletest.GoSDKClient(t, exampletest.Build(build)) }
+func TestMCPGoClient(t *testing.T) { exampletest.MCPGoClient(t, exampletest.Build(build)) }
+func TestDoctor(t *testing.T)      { exampletest.Doctor(t, exampletest.Build(build)) }
+func TestDoctorRefreshWarning(t *testing.T) {
+	exampletest.DoctorRefreshWarning(t, exampletest.Build(build))
+}

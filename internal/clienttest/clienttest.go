@@ -17,30 +17,20 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-var browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
 // Approve plays the user's browser on an authorization URL of an
-// auto-approving server and returns the query of the redirect back.
+// auto-approving server and returns the query of the redirect back to the
+// request's redirect_uri, following the servers in between (an
+// authorization proxy sends the browser upstream and back).
 func Approve(authURL string) (url.Values, error) {
-	resp, err := browser.Get(authURL)
+	u, err := url.Parse(authURL)
 	if err != nil {
 		return nil, err
 	}
-	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || resp.StatusCode != http.StatusFound {
-		return nil, fmt.Errorf("authorization: HTTP %d %v", resp.StatusCode, err)
-	}
-	if e := loc.Query().Get("error"); e != "" {
-		return nil, fmt.Errorf("authorization error %s: %s", e, loc.Query().Get("error_description"))
-	}
-	return loc.Query(), nil
+	return ApproveUntil(authURL, u.Query().Get("redirect_uri"))
 }
 
-// ApproveUntil is Approve through servers that redirect onwards (an
-// authorization proxy sends the browser upstream and back): it follows
-// redirects, keeping cookies, until one goes to redirectURI, and returns
-// that one's query.
+// ApproveUntil follows redirects from authURL, keeping cookies, until one
+// goes to redirectURI, and returns that one's query.
 func ApproveUntil(authURL, redirectURI string) (url.Values, error) {
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -32,19 +32,36 @@ import (
 	"github.com/mcpauth/mcpauth/internal/exampleapp"
 )
 
-// Build makes an example's MCP server (its build function).
+// Example is an example program under test.
+type Example interface {
+	run(ctx context.Context, cfg exampleapp.Config, out io.Writer, ready func(mcpURL, issuer string)) error
+}
+
+// Build is an example built on exampleapp: its build function.
 type Build func(*auth.Authenticator) (exampleapp.Server, error)
+
+func (b Build) run(ctx context.Context, cfg exampleapp.Config, out io.Writer, ready func(mcpURL, issuer string)) error {
+	return exampleapp.Run(ctx, cfg, out, ready, b)
+}
+
+// Runner is an example with a run function of its own (examples/proxy),
+// taking the examples' configuration.
+type Runner func(ctx context.Context, cfg exampleapp.Config, out io.Writer, ready func(mcpURL, issuer string)) error
+
+func (r Runner) run(ctx context.Context, cfg exampleapp.Config, out io.Writer, ready func(mcpURL, issuer string)) error {
+	return r(ctx, cfg, out, ready)
+}
 
 // start runs the example in-process on free loopback ports, with
 // auto-approval (as `-auto-approve`) and loopback CIMD allowed for the test's
 // document server.
-func start(t *testing.T, build Build, cimdTLS *http.Transport) (mcpURL, issuer string, out *bytes.Buffer) {
+func start(t *testing.T, ex Example, cimdTLS *http.Transport) (mcpURL, issuer string, out *bytes.Buffer) {
 	t.Helper()
-	return startWith(t, build, cimdTLS, nil)
+	return startWith(t, ex, cimdTLS, nil)
 }
 
 // startWith is start with the configuration changed by mutate.
-func startWith(t *testing.T, build Build, cimdTLS *http.Transport, mutate func(*exampleapp.Config)) (mcpURL, issuer string, out *bytes.Buffer) {
+func startWith(t *testing.T, ex Example, cimdTLS *http.Transport, mutate func(*exampleapp.Config)) (mcpURL, issuer string, out *bytes.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := exampleapp.Config{Addr: "127.0.0.1:0", AuthAddr: "127.0.0.1:0", ClientID: "quickstart-client", Secret: "quickstart-secret",
@@ -60,7 +77,7 @@ func startWith(t *testing.T, build Build, cimdTLS *http.Transport, mutate func(*
 	done := make(chan error, 1)
 	var mu sync.Mutex
 	go func() {
-		done <- exampleapp.Run(ctx, cfg, &lockedWriter{w: out, mu: &mu}, func(m, i string) { readyc <- [2]string{m, i} }, build)
+		done <- ex.run(ctx, cfg, &lockedWriter{w: out, mu: &mu}, func(m, i string) { readyc <- [2]string{m, i} })
 	}()
 	select {
 	case r := <-readyc:
@@ -90,8 +107,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // BannerAndWalkthrough checks the banner and follows the README's curl
 // walkthrough: challenges, initialize, the 403 and the step-up, the trace.
-func BannerAndWalkthrough(t *testing.T, build Build) {
-	mcpURL, issuer, out := start(t, build, nil)
+func BannerAndWalkthrough(t *testing.T, ex Example) {
+	mcpURL, issuer, out := start(t, ex, nil)
 	for _, want := range []string{mcpURL, issuer, "claude mcp add --transport http notes " + mcpURL, "quickstart-client", "/debug/auth"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("banner lacks %q:\n%s", want, out)
@@ -208,9 +225,9 @@ func CIMDDocument(t *testing.T, name, redirect string) (*httptest.Server, string
 // GoSDKClient: the official Go SDK client, for each registration model,
 // calls whoami and list_notes, gets the 403 on add_note, steps up and
 // succeeds.
-func GoSDKClient(t *testing.T, build Build) {
+func GoSDKClient(t *testing.T, ex Example) {
 	cimd, cimdURL := CIMDDocument(t, "CIMD client", "http://localhost/callback")
-	mcpURL, _, _ := start(t, build, cimd.Client().Transport.(*http.Transport))
+	mcpURL, _, _ := start(t, ex, cimd.Client().Transport.(*http.Transport))
 	models := map[string]func(*sdkauth.AuthorizationCodeHandlerConfig){
 		"static": func(c *sdkauth.AuthorizationCodeHandlerConfig) {
 			c.PreregisteredClient = &oauthex.ClientCredentials{ClientID: "quickstart-client", ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: "quickstart-secret"}}
@@ -259,8 +276,8 @@ func GoSDKClient(t *testing.T, build Build) {
 
 // MCPGoClient: mcp-go's OAuth client, with DCR and with the static client,
 // completes the flow and calls list_notes.
-func MCPGoClient(t *testing.T, build Build) {
-	mcpURL, _, _ := start(t, build, nil)
+func MCPGoClient(t *testing.T, ex Example) {
+	mcpURL, _, _ := start(t, ex, nil)
 	for name, oc := range map[string]transport.OAuthConfig{
 		"static": {ClientID: "quickstart-client", ClientSecret: "quickstart-secret", RedirectURI: "http://127.0.0.1:33419/callback", Scopes: []string{"notes:read"}, PKCEEnabled: true},
 		"dcr":    {RedirectURI: "http://localhost:33419/callback", Scopes: []string{"notes:read"}, PKCEEnabled: true},
@@ -313,9 +330,9 @@ func MCPGoClient(t *testing.T, build Build) {
 
 // Doctor: `mcpauth doctor` passes every check against the example, for
 // each registration model's headless flow.
-func Doctor(t *testing.T, build Build) {
+func Doctor(t *testing.T, ex Example) {
 	cimd, cimdURL := CIMDDocument(t, "doctor", "http://127.0.0.1/callback")
-	mcpURL, _, _ := start(t, build, cimd.Client().Transport.(*http.Transport))
+	mcpURL, _, _ := start(t, ex, cimd.Client().Transport.(*http.Transport))
 	for _, opts := range []doctor.Options{
 		{},
 		{Flow: "dcr"},
@@ -339,8 +356,8 @@ func Doctor(t *testing.T, build Build) {
 // DoctorRefreshWarning: against an authorization server that issues
 // refresh tokens to every grant, the doctor's flow warns, naming the
 // TypeScript v1 step-up failure and its fix.
-func DoctorRefreshWarning(t *testing.T, build Build) {
-	mcpURL, _, _ := startWith(t, build, nil, func(c *exampleapp.Config) { c.RefreshAlways = true })
+func DoctorRefreshWarning(t *testing.T, ex Example) {
+	mcpURL, _, _ := startWith(t, ex, nil, func(c *exampleapp.Config) { c.RefreshAlways = true })
 	for _, opts := range []doctor.Options{
 		{Flow: "dcr"},
 		{Flow: "static", ClientID: "quickstart-client", ClientSecret: "quickstart-secret"},

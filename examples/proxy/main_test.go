@@ -1,0 +1,20 @@
+package main
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/mcpauth/mcpauth/internal/exampleapp"
+	"github.com/mcpauth/mcpauth/internal/exampletest"
+)
+
+// example runs this example for the suite, its embedded provider on a free port.
+var example = exampletest.Runner(func(ctx context.Context, cfg exampleapp.Config, out io.Writer, ready func(mcpURL, issuer string)) error {
+	return run(ctx, config{Config: cfg, upstreamAddr: "127.0.0.1:0", upstreamID: "proxy-upstream-client", upstreamSecret: "proxy-upstream-secret"}, out, ready)
+})
+
+// The suite's clients through the proxy: the go-sdk client with the static
+// client, DCR and CIMD, each stepping up; the mcp-go client.
+func TestGoSDKClient(t *testing.T) { exampletest.GoSDKClient(t, example) }
+func TestMCPGoClient(t *testing.T) { exampletest.MCPGoClient(t, example) }
