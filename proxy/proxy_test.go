@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -198,6 +199,16 @@ func postToken(t *testing.T, w *world, form url.Values, id, secret string) (int,
 	return resp.StatusCode, out
 }
 
+// freshCode walks a new authorization through the proxy and the upstream.
+func freshCode(t *testing.T, w *world, redirect string) string {
+	t.Helper()
+	q, err := clienttest.Approve(w.asURL + "/authorize?" + authParams(w, "quickstart-client", redirect).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q.Get("code")
+}
+
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // Replays and mismatches, through the proxy: a redirect URI the client did
@@ -236,13 +247,40 @@ func TestProxyRefusesReplaysAndMismatches(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Fatalf("replayed upstream state: %d", resp.StatusCode)
 	}
-	// Another client cannot redeem it; the code is then spent.
+	// A client that does not exist cannot redeem it.
 	if status, out := postToken(t, w, tokenForm(code, redirect), "other-client", "x"); status != 401 {
 		t.Fatalf("unknown client: %d %v", status, out)
 	}
+	// Nor can another registered client: and the attempt spends the code.
+	resp, err = http.Post(w.asURL+"/register", "application/json", strings.NewReader(`{"redirect_uris":["`+redirect+`"],"token_endpoint_auth_method":"none"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var other struct {
+		ClientID string `json:"client_id"`
+	}
+	json.NewDecoder(resp.Body).Decode(&other)
+	resp.Body.Close()
+	stolen := tokenForm(code, redirect)
+	stolen.Set("client_id", other.ClientID)
+	resp, _ = http.PostForm(w.asURL+"/token", stolen)
+	var stolenOut map[string]any
+	json.NewDecoder(resp.Body).Decode(&stolenOut)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || stolenOut["error"] != "invalid_grant" {
+		t.Fatalf("a code redeemed by another client: %d %v", resp.StatusCode, stolenOut)
+	}
+	// A fresh code for the rightful client; its response carries only the
+	// proxy's tokens, never the upstream's.
+	code = freshCode(t, w, redirect)
 	status, out := postToken(t, w, tokenForm(code, redirect), "quickstart-client", "quickstart-secret")
 	if status != 200 || out["refresh_token"] == nil {
 		t.Fatalf("redemption: %d %v", status, out)
+	}
+	for k := range out {
+		if !slices.Contains([]string{"access_token", "token_type", "expires_in", "scope", "refresh_token"}, k) {
+			t.Fatalf("the token response carries %q: %v", k, out)
+		}
 	}
 	if status, out := postToken(t, w, tokenForm(code, redirect), "quickstart-client", "quickstart-secret"); status != 400 || out["error"] != "invalid_grant" {
 		t.Fatalf("replayed code: %d %v", status, out)

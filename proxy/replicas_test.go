@@ -8,8 +8,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -17,10 +20,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/auth/mcpgo"
 	"github.com/mcpauth/mcpauth/internal/clienttest"
 	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/proxy"
@@ -160,5 +169,84 @@ func TestSigningKeyRotation(t *testing.T) {
 	json.Unmarshal(rec, &set)
 	if len(set.Keys) != 2 || set.Keys[0]["kid"] == set.Keys[1]["kid"] {
 		t.Fatalf("published keys %v", set.Keys)
+	}
+}
+
+// The go-sdk client registers (DCR), signs in and steps up through two
+// proxy replicas on one Redis behind a round-robin balancer: every step
+// may land on either replica.
+func TestGoSDKClientAcrossReplicas(t *testing.T) {
+	addr, _ := storetest.StartRedis(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	issuer := "http://" + ln.Addr().String()
+	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, DefaultAudience: upstreamAPI, KeyAlgorithm: "ES256", Subject: "upstream-bob",
+		Clients: []*registration.Client{registration.Static("proxy-upstream-client", "proxy-upstream-secret",
+			registration.Metadata{RedirectURIs: []string{issuer + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
+	defer up.Close()
+	mux := http.NewServeMux()
+	mcpSrv := httptest.NewServer(mux)
+	defer mcpSrv.Close()
+	mcpURL := mcpSrv.URL + "/mcp"
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keyring, _ := store.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	var replicas []*proxy.Proxy
+	for range 2 {
+		rc := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { rc.Close() })
+		p, err := proxy.New(context.Background(), proxy.Config{Issuer: issuer, Resource: mcpURL, AutoApprove: true, ScopesSupported: []string{"notes:read", "notes:write"},
+			Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "proxy-upstream-client", ClientSecret: "proxy-upstream-secret"},
+			DCR:      &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}},
+			Store:    redisstore.New(rc, "replicas:"), Keyring: keyring, SigningKeys: []crypto.Signer{key}, ConsentKey: bytes.Repeat([]byte{9}, 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		replicas = append(replicas, p)
+	}
+	var next atomic.Int64
+	lb := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { replicas[next.Add(1)%2].ServeHTTP(w, r) })}
+	go lb.Serve(ln)
+	defer lb.Close()
+
+	a, err := auth.New(context.Background(), auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: issuer}}, BaselineScopes: []string{"notes:read"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	s := server.NewMCPServer("notes", "1", mcpgo.ServerOptions(a)...)
+	s.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		t := auth.TokenFromContext(ctx)
+		if _, err := replicas[0].UpstreamToken(ctx, t); err != nil { // sealed by either replica, opened by this one
+			return mcp.NewToolResultError(err.Error()), nil
+		}
+		return mcp.NewToolResultText(t.Subject), nil
+	})
+	s.AddTool(mcp.NewTool("add_note", mcpgo.RequireScopes("notes:write")), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("added"), nil
+	})
+	mux.Handle("/", mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s)))
+
+	const redirect = "http://127.0.0.1:33421/callback"
+	var authorizations atomic.Int32
+	h, err := sdkauth.NewAuthorizationCodeHandler(&sdkauth.AuthorizationCodeHandlerConfig{
+		RedirectURL: redirect,
+		DynamicClientRegistrationConfig: &sdkauth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+			RedirectURIs: []string{redirect}, TokenEndpointAuthMethod: "none"}},
+		AuthorizationCodeFetcher: clienttest.CodeFetcher(&authorizations),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	session, err := sdk.NewClient(&sdk.Implementation{Name: "go-sdk", Version: "1"}, nil).Connect(ctx, &sdk.StreamableClientTransport{Endpoint: mcpURL, OAuthHandler: h}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	if who, err := clienttest.CallText(ctx, session, "whoami", ""); err != nil || who != "upstream-bob" {
+		t.Fatalf("whoami = %q %v", who, err)
+	}
+	if got, err := clienttest.CallText(ctx, session, "add_note", "x"); err != nil || got != "added" || authorizations.Load() != 2 {
+		t.Fatalf("add_note after step-up across replicas = %q %v (%d authorizations)", got, err, authorizations.Load())
 	}
 }
