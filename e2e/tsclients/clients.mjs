@@ -99,7 +99,7 @@ class Provider {
       const res = await fetch(next, { redirect: 'manual' });
       location = res.headers.get('location');
       await res.body?.cancel();
-      if (res.status !== 302 || !location) {
+      if (res.status < 300 || res.status > 399 || !location) {
         throw new Error(`${next} answered ${res.status}, not a redirect`);
       }
       location = new URL(location, next).href;

@@ -41,7 +41,7 @@ func ApproveUntil(authURL, redirectURI string) (url.Values, error) {
 			return nil, err
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusFound {
+		if resp.StatusCode < 300 || resp.StatusCode > 399 {
 			return nil, fmt.Errorf("authorization: HTTP %d at %s", resp.StatusCode, next)
 		}
 		loc, err := resp.Location()
