@@ -7,7 +7,7 @@ export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 command -v benchstat >/dev/null || go install golang.org/x/perf/cmd/benchstat@latest
 raw=results.txt
 if [ "${1:-}" != "--render" ]; then # --render: rewrite RESULTS.md from the last results.txt
-  go test -run XX -bench 'Verify|HTTP|ToolsCall' -count 6 -benchtime 0.5s -benchmem ./ | tee "$raw"
+  go test -run XX -bench 'Verify|HTTP|ToolsCall|AuthorizationServer' -count 6 -benchtime 0.5s -benchmem ./ | tee "$raw"
   go test -run XX -bench 'Rotation' -count 1 -benchtime 3x ./ | tee -a "$raw"
 fi
 {
@@ -22,6 +22,9 @@ fi
   echo "Every implementation verifies the same tokens against the same JWKS served over loopback."
   echo "\`mcpauth-cached\` is a repeated token (the validated-token cache); \`mcpauth-uncached\` verifies the"
   echo "signature every time. Rotation spaces rotations 2.5 s apart with mcpauth's rate window at 2 s."
+  echo "\\`AuthorizationServer\\` is the authorization-code core of the development server and the proxy: issuing"
+  echo "a code and redeeming it (PKCE, an ES256 access token, a refresh token), with the in-memory store and"
+  echo "with Redis (redis-server on loopback, one round trip per store operation)."
   echo
   go run ./cmd/summarize < "$raw"
   echo
