@@ -22,7 +22,7 @@ fi
   echo "Every implementation verifies the same tokens against the same JWKS served over loopback."
   echo "\`mcpauth-cached\` is a repeated token (the validated-token cache); \`mcpauth-uncached\` verifies the"
   echo "signature every time. Rotation spaces rotations 2.5 s apart with mcpauth's rate window at 2 s."
-  echo "\\`AuthorizationServer\\` is the authorization-code core of the development server and the proxy: issuing"
+  echo "\`AuthorizationServer\` is the authorization-code core of the development server and the proxy: issuing"
   echo "a code and redeeming it (PKCE, an ES256 access token, a refresh token), with the in-memory store and"
   echo "with Redis (redis-server on loopback, one round trip per store operation)."
   echo
