@@ -68,7 +68,10 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	// form-action covers the redirects that follow the post too (browsers
+	// check each hop): the upstream's sign-in and the client's redirect URI.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' "+
+		oauthas.Origin(p.upstream.Endpoint.AuthURL)+" "+oauthas.Origin(req.RedirectURI)+"; frame-ancestors 'none'")
 	_ = p.consent.Execute(w, map[string]any{"ClientName": name, "ClientID": req.Client.ID, "Kind": req.Client.Kind, "Resource": p.cfg.Resource,
 		"RedirectHost": host, "Scopes": req.Scopes.Slice(), "TX": tx, "CSRF": p.mac("csrf", tx, browser)})
 }

@@ -69,7 +69,9 @@ func (s *Server) showConsent(w http.ResponseWriter, req *oauthas.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	// form-action covers the redirects that follow the post too (browsers
+	// check each hop): the client's redirect URI must be allowed.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' "+oauthas.Origin(req.RedirectURI))
 	_ = s.consent.Execute(w, map[string]any{
 		"ClientName": name, "ClientID": c.ID, "Kind": c.Kind, "RedirectHost": host, "Subject": s.opts.Subject,
 		"Scopes": req.Scopes.Slice(), "Resources": req.Audience, "Params": req.Params,

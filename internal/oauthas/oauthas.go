@@ -221,6 +221,19 @@ func S256(verifier string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// Origin is scheme://host of an absolute URL, for a CSP source list; ""
+// for anything else (a custom scheme gives "scheme:").
+func Origin(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Scheme == "":
+		return ""
+	case u.Host == "":
+		return u.Scheme + ":"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // WithQuery appends v to base's query.
 func WithQuery(base string, v url.Values) string {
 	sep := "?"

@@ -1,0 +1,187 @@
+package browser
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/internal/oauthas"
+	"github.com/mcpauth/mcpauth/proxy"
+	"github.com/mcpauth/mcpauth/registration"
+)
+
+// world is the proxy (consent on) in front of an auto-approving upstream,
+// and an MCP client's redirect endpoint that records what reaches it.
+type world struct {
+	asURL, clientURL string
+	mu               sync.Mutex
+	received         []url.Values
+}
+
+func newWorld(t *testing.T) *world {
+	w := &world{}
+	client := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/callback" { // the browser also asks for /favicon.ico
+			http.NotFound(rw, r)
+			return
+		}
+		w.mu.Lock()
+		w.received = append(w.received, r.URL.Query())
+		w.mu.Unlock()
+		io.WriteString(rw, "<html><body id=done>back at the client</body></html>")
+	}))
+	t.Cleanup(client.Close)
+	w.clientURL = client.URL + "/callback"
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	w.asURL = "http://" + ln.Addr().String()
+	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, DefaultAudience: "https://upstream-api.example",
+		Clients: []*registration.Client{registration.Static("proxy-upstream-client", "proxy-upstream-secret",
+			registration.Metadata{RedirectURIs: []string{w.asURL + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
+	t.Cleanup(up.Close)
+	p, err := proxy.New(context.Background(), proxy.Config{Issuer: w.asURL, Resource: "https://mcp.example.com/mcp", ScopesSupported: []string{"notes:read"},
+		Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "proxy-upstream-client", ClientSecret: "proxy-upstream-secret"},
+		Clients: []*registration.Client{registration.Static("mcp-client", "", registration.Metadata{ClientName: "Browser Test Client",
+			RedirectURIs: []string{w.clientURL}, TokenEndpointAuthMethod: "none"}, registration.RedirectPolicy{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: p}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return w
+}
+
+func (w *world) authorizeURL() string {
+	return w.asURL + "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"mcp-client"}, "redirect_uri": {w.clientURL},
+		"scope": {"notes:read"}, "state": {"s1"}, "code_challenge": {oauthas.S256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")},
+		"code_challenge_method": {"S256"}}.Encode()
+}
+
+func (w *world) last() url.Values {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.received) == 0 {
+		return nil
+	}
+	return w.received[len(w.received)-1]
+}
+
+// browser starts a headless Chromium with its own profile.
+func browser(t *testing.T) context.Context {
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil { // start the browser without a deadline
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// The user sees the client's name and redirect host, approves, signs in
+// upstream and is back at the client with a code; the approval is
+// remembered, so the next authorization skips the page.
+func TestApproveAndRemember(t *testing.T) {
+	w := newWorld(t)
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.authorizeURL()), chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`))); err != nil {
+		t.Fatal(err)
+	}
+	page, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`body`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[value=approve]`)), chromedp.WaitVisible(chromedp.CSS(`#done`))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page, "Browser Test Client") || !strings.Contains(page, strings.TrimPrefix(strings.Split(w.clientURL, "/callback")[0], "http://")) {
+		t.Fatalf("the consent page does not name the client and its redirect host: %q", page)
+	}
+	if q := w.last(); q.Get("code") == "" || q.Get("state") != "s1" || q.Get("iss") != w.asURL {
+		t.Fatalf("the client received %v", q)
+	}
+	before := len(w.received)
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.authorizeURL()), chromedp.WaitVisible(chromedp.CSS(`#done`))); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.received) != before+1 || w.last().Get("code") == "" {
+		t.Fatalf("the remembered consent did not go straight back with a code: %v", w.last())
+	}
+}
+
+// Deny reaches the client as access_denied.
+func TestDeny(t *testing.T) {
+	w := newWorld(t)
+	ctx := browser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(w.authorizeURL()),
+		chromedp.WaitVisible(chromedp.CSS(`button[value=deny]`)),
+		chromedp.Click(chromedp.CSS(`button[value=deny]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#done`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if q := w.last(); q.Get("error") != "access_denied" || q.Get("code") != "" {
+		t.Fatalf("the client received %v", q)
+	}
+}
+
+// A forged consent: another site's page posts an approval the attacker
+// fetched for themselves into the victim's browser. The CSRF token is bound
+// to the attacker's browser, so the proxy refuses it, and no code leaves.
+func TestForgedConsentPost(t *testing.T) {
+	w := newWorld(t)
+	// The attacker loads the consent page with their own (cookie-less) client.
+	resp, err := http.Get(w.authorizeURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	field := func(name string) string {
+		s := string(b)
+		i := strings.Index(s, `name="`+name+`" value="`)
+		rest := s[i+len(`name="`+name+`" value="`):]
+		return rest[:strings.IndexByte(rest, '"')]
+	}
+	evil := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		io.WriteString(rw, `<html><body><form id=f method=post action="`+w.asURL+`/consent">
+<input type=hidden name=tx value="`+field("tx")+`"><input type=hidden name=csrf value="`+field("csrf")+`">
+<input type=hidden name=decision value=approve></form><script>document.getElementById('f').submit()</script></body></html>`)
+	}))
+	defer evil.Close()
+	ctx := browser(t)
+	// The victim has visited the proxy before, so their browser has its own binding cookie.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(w.authorizeURL()), chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`)),
+		chromedp.Navigate(strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)),
+		chromedp.Sleep(time.Second),
+	); err != nil {
+		t.Fatal(err)
+	}
+	body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`body`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(body, "CSRF") || w.last() != nil {
+		t.Fatalf("the forged approval was not refused: %q, client received %v", body, w.last())
+	}
+}
