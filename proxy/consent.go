@@ -19,9 +19,12 @@ import (
 // scopes) before the proxy sends them upstream: without it, a client
 // registered by anyone could obtain tokens through a user's existing
 // upstream session (the confused deputy of the MCP security best
-// practices). The approval of a (client, redirect URI) is remembered in a
-// signed cookie of the user's browser; the form carries a CSRF token bound
-// to a per-browser cookie, so another site cannot post an approval.
+// practices). An approval is remembered per (user, client, redirect URI):
+// once the user has signed in upstream, the browser holds a signed cookie
+// naming them and the approvals they gave, so the page is skipped only for
+// that user and that client at that redirect URI. The form carries a CSRF
+// token bound to a per-browser cookie, so another site cannot post an
+// approval.
 
 const consentPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>Allow {{.ClientName}}?</title>
@@ -47,7 +50,7 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.cfg.AutoApprove || p.remembered(r, req) {
-		p.startUpstream(w, r, req)
+		p.startUpstream(w, r, req, false)
 		return
 	}
 	browser := p.browserID(w, r)
@@ -119,8 +122,7 @@ func (p *Proxy) decide(w http.ResponseWriter, r *http.Request) {
 		p.core.Deny(w, r, req, "access_denied", "the user denied the request")
 		return
 	}
-	p.remember(w, r, req)
-	p.startUpstream(w, r, req)
+	p.startUpstream(w, r, req, true) // remembered once the user is known, at the callback
 }
 
 // mac is the HMAC of parts under the consent key, base64url.
@@ -157,14 +159,36 @@ func (p *Proxy) browserID(w http.ResponseWriter, r *http.Request) string {
 // maxRemembered bounds the approvals one browser's cookie holds.
 const maxRemembered = 16
 
-// remembered reports whether this browser approved the request's client
-// and redirect URI before.
-func (p *Proxy) remembered(r *http.Request, req *oauthas.Request) bool {
-	c, err := r.Cookie(p.cookieName("consent"))
+// user is the signed-in user this browser's cookie names, or "".
+func (p *Proxy) user(r *http.Request) string {
+	c, err := r.Cookie(p.cookieName("user"))
 	if err != nil {
+		return ""
+	}
+	sub, sig, ok := strings.Cut(c.Value, ".")
+	if !ok {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(sub)
+	if err != nil || !hmac.Equal([]byte(sig), []byte(p.mac("user", string(b)))) {
+		return ""
+	}
+	return string(b)
+}
+
+func (p *Proxy) approval(subject string, req *oauthas.Request) string {
+	return p.mac("consent", subject, req.Client.ID, req.RedirectURI)[:22]
+}
+
+// remembered reports whether the user this browser names approved the
+// request's client at its redirect URI.
+func (p *Proxy) remembered(r *http.Request, req *oauthas.Request) bool {
+	subject := p.user(r)
+	c, err := r.Cookie(p.cookieName("consent"))
+	if subject == "" || err != nil {
 		return false
 	}
-	want := p.mac("consent", req.Client.ID, req.RedirectURI)[:22]
+	want := p.approval(subject, req)
 	for _, v := range strings.Split(c.Value, ".") {
 		if hmac.Equal([]byte(v), []byte(want)) {
 			return true
@@ -173,12 +197,17 @@ func (p *Proxy) remembered(r *http.Request, req *oauthas.Request) bool {
 	return false
 }
 
-// remember adds the approval of the request's client and redirect URI to
-// the browser's consent cookie, keeping the newest maxRemembered.
-func (p *Proxy) remember(w http.ResponseWriter, r *http.Request, req *oauthas.Request) {
-	entry := p.mac("consent", req.Client.ID, req.RedirectURI)[:22]
+// signedIn names subject in the browser's user cookie, and when approved
+// adds its approval of the request's client and redirect URI to the
+// consent cookie, keeping the newest maxRemembered.
+func (p *Proxy) signedIn(w http.ResponseWriter, r *http.Request, subject string, req *oauthas.Request, approved bool) {
+	p.setCookie(w, "user", base64.RawURLEncoding.EncodeToString([]byte(subject))+"."+p.mac("user", subject), 90*24*3600)
+	if !approved {
+		return
+	}
+	entry := p.approval(subject, req)
 	list := []string{entry}
-	if c, err := r.Cookie(p.cookieName("consent")); err == nil {
+	if c, err := r.Cookie(p.cookieName("consent")); err == nil && p.user(r) == subject {
 		for _, v := range strings.Split(c.Value, ".") {
 			if v != entry && len(v) == 22 && len(list) < maxRemembered {
 				list = append(list, v)

@@ -346,10 +346,26 @@ func TestConsent(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.HasPrefix(loc, w.upstream.URL+"/authorize") {
 		t.Fatalf("approval: %d %s", resp.StatusCode, loc)
 	}
+	// The browser signs in upstream and comes back through the proxy, which
+	// now knows the user, to the client.
+	for loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, redirect); loc = resp.Header.Get("Location") {
+		if resp, err = browser.Get(loc); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
 	resp, _ = browser.Get(w.asURL + "/authorize?" + authParams(w, "quickstart-client", redirect).Encode())
 	resp.Body.Close()
 	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.HasPrefix(loc, w.upstream.URL+"/authorize") {
 		t.Fatalf("remembered consent: %d %s", resp.StatusCode, loc)
+	}
+	// Another browser (no user cookie) is asked, though the user is the same upstream.
+	jar2, _ := cookiejar.New(nil)
+	other := &http.Client{Jar: jar2, CheckRedirect: browser.CheckRedirect}
+	resp, _ = other.Get(w.asURL + "/authorize?" + authParams(w, "quickstart-client", redirect).Encode())
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a browser without the approval skipped consent: %d", resp.StatusCode)
 	}
 	// Another redirect URI of the same client asks again; a denial reaches the client.
 	status, body = page("http://127.0.0.1:9999/callback")

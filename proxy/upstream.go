@@ -66,13 +66,15 @@ type pending struct {
 	Audience    []string `json:"audience"`
 	Verifier    string   `json:"verifier"` // the proxy's PKCE verifier upstream
 	Nonce       string   `json:"nonce"`
+	Approved    bool     `json:"approved"` // the user approved on the consent page: remember it for them
 }
 
-// startUpstream parks req under a fresh state and sends the user upstream.
-func (p *Proxy) startUpstream(w http.ResponseWriter, r *http.Request, req *oauthas.Request) {
+// startUpstream parks req under a fresh state and sends the user upstream;
+// approved says the user approved it on the consent page just now.
+func (p *Proxy) startUpstream(w http.ResponseWriter, r *http.Request, req *oauthas.Request, approved bool) {
 	state, nonce, verifier := randid.New(24), randid.New(16), oauth2.GenerateVerifier()
 	b, _ := json.Marshal(pending{ClientID: req.Client.ID, RedirectURI: req.RedirectURI, State: req.State, Challenge: req.Challenge,
-		Scope: req.Scopes.String(), Audience: req.Audience, Verifier: verifier, Nonce: nonce})
+		Scope: req.Scopes.String(), Audience: req.Audience, Verifier: verifier, Nonce: nonce, Approved: approved})
 	if err := p.store.Add(r.Context(), "tx:"+state, b, txTTL); err != nil {
 		unavailable(w, err)
 		return
@@ -133,6 +135,7 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, err)
 		return
 	}
+	p.signedIn(w, r, id.Subject, req, tx.Approved)
 	p.core.Approve(w, r, req, id.Subject, map[string]string{"grant": grant})
 }
 
