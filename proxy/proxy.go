@@ -134,6 +134,7 @@ type Proxy struct {
 	keys     *jwk.Cache                    // the upstream's keys, for ID tokens
 	client   *http.Client
 	consent  *template.Template
+	cancel   context.CancelFunc // stops the upstream key refreshes
 }
 
 const (
@@ -206,6 +207,14 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	p.mux.HandleFunc("/callback", p.callback)
 	p.mux.HandleFunc("/token", p.core.ServeToken)
 	return p, nil
+}
+
+// Close stops the background refreshes of the upstream's keys.
+func (p *Proxy) Close() error {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	return nil
 }
 
 // ServeHTTP serves the proxy's endpoints.

@@ -43,8 +43,11 @@ func (p *Proxy) setUpstream(ctx context.Context) error {
 		if len(p.upstream.Scopes) == 0 {
 			p.upstream.Scopes = []string{"openid"}
 		}
-		p.keys = jwk.NewCache(context.Background())
+		bg, cancel := context.WithCancel(context.Background())
+		p.cancel = cancel
+		p.keys = jwk.NewCache(bg)
 		if err := p.keys.Register(m.JWKSURI, jwk.WithHTTPClient(p.client)); err != nil {
+			cancel()
 			return err
 		}
 	case u.AuthURL != "" && u.TokenURL != "" && u.UserInfoURL != "" && u.SubjectField != "":

@@ -151,6 +151,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 	if err != nil {
 		return errors.Join(err, shutdown(servers))
 	}
+	defer p.Close()
 	// The proxy is served below on this same listener: its key set is named
 	// rather than discovered, and fetched on first use.
 	a, err := auth.New(ctx, auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: issuer, JWKSURL: issuer + "/jwks"}}, BaselineScopes: []string{"notes:read"},
