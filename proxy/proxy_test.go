@@ -28,6 +28,7 @@ import (
 	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/proxy"
 	"github.com/mcpauth/mcpauth/registration"
+	"github.com/mcpauth/mcpauth/scopes"
 )
 
 // world is an MCP notes server whose authorization server is the proxy, in
@@ -438,4 +439,50 @@ func httptestRecorder(h http.Handler, path string) []byte {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 	return rec.Body.Bytes()
+}
+
+// MapScopes decides what a signed-in user gets of what the client asked
+// for, from who they are upstream: never more than was asked.
+func TestMapScopes(t *testing.T) {
+	asLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	asURL := "http://" + asLn.Addr().String()
+	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, Subject: "reader-only", DefaultAudience: upstreamAPI, KeyAlgorithm: "ES256",
+		Clients: []*registration.Client{registration.Static("pc", "ps", registration.Metadata{RedirectURIs: []string{asURL + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
+	defer up.Close()
+	const resource = "https://mcp.example.com/mcp"
+	p, err := proxy.New(context.Background(), proxy.Config{Issuer: asURL, Resource: resource, AutoApprove: true, ScopesSupported: []string{"notes:read", "notes:write", "admin"},
+		Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "pc", ClientSecret: "ps"},
+		Clients:  []*registration.Client{registration.Static("c", "s", registration.Metadata{RedirectURIs: []string{"http://127.0.0.1/callback"}}, registration.RedirectPolicy{})},
+		MapScopes: func(id proxy.Identity, requested scopes.Set) scopes.Set {
+			if id.Subject == "reader-only" {
+				return scopes.New("notes:read", "admin-never-asked")
+			}
+			return requested
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	srv := &http.Server{Handler: p}
+	go srv.Serve(asLn)
+	defer srv.Close()
+	params := url.Values{"response_type": {"code"}, "client_id": {"c"}, "redirect_uri": {"http://127.0.0.1:5/callback"}, "scope": {"notes:read notes:write"},
+		"code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}}
+	q, err := clienttest.Approve(asURL + "/authorize?" + params.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", asURL+"/token", strings.NewReader(tokenForm(q.Get("code"), "http://127.0.0.1:5/callback").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("c", "s")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if out["scope"] != "notes:read" {
+		t.Fatalf("granted %v, want notes:read only", out["scope"])
+	}
 }
