@@ -30,7 +30,7 @@ func BenchmarkAuthorizationServer(b *testing.B) {
 	for _, st := range []struct {
 		name  string
 		store store.Store
-	}{{"memory", store.NewMemory(0, 0)}, {"redis", redisstore.New(rc, "bench:")}} {
+	}{{"memory", store.NewMemory(10_000_000, 8<<30)}, {"redis", redisstore.New(rc, "bench:")}} { // bounds far above what a run issues
 		as := authtest.Start(authtest.Options{AutoApprove: true, Store: st.store, KeyAlgorithm: "ES256", DefaultAudience: "https://mcp.example.com/mcp",
 			Clients: []*registration.Client{registration.Static("c", "s", registration.Metadata{RedirectURIs: []string{"http://127.0.0.1/callback"},
 				GrantTypes: []string{"authorization_code", "refresh_token"}}, registration.RedirectPolicy{})}})
