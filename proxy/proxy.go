@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -149,6 +150,15 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 		return nil, errors.New("proxy: Config.Issuer and Config.Resource are required")
 	}
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	if u, err := url.Parse(cfg.Issuer); err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" ||
+		!(u.Scheme == "https" || u.Scheme == "http" && metadata.IsLoopbackHost(u.Hostname())) {
+		return nil, fmt.Errorf("proxy: Config.Issuer %q must be an https URL (http only on a loopback host), without query or fragment", cfg.Issuer)
+	}
+	resource, err := metadata.CanonicalResource(cfg.Resource, false)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: Config.Resource: %w", err)
+	}
+	cfg.Resource = resource
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -486,3 +486,31 @@ func TestMapScopes(t *testing.T) {
 		t.Fatalf("granted %v, want notes:read only", out["scope"])
 	}
 }
+
+// The proxy refuses a configuration that would put tokens at risk.
+func TestConfigRefused(t *testing.T) {
+	up := authtest.Start(authtest.Options{KeyAlgorithm: "ES256"})
+	defer up.Close()
+	good := proxy.Config{Issuer: "https://auth.example.com", Resource: "https://mcp.example.com/mcp", Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "x"}}
+	for name, mutate := range map[string]func(*proxy.Config){
+		"plain http issuer off loopback": func(c *proxy.Config) { c.Issuer = "http://auth.example.com" },
+		"issuer with a query":            func(c *proxy.Config) { c.Issuer = "https://auth.example.com/?tenant=1" },
+		"relative resource":              func(c *proxy.Config) { c.Resource = "/mcp" },
+		"resource with a fragment":       func(c *proxy.Config) { c.Resource = "https://mcp.example.com/mcp#x" },
+		"short consent key":              func(c *proxy.Config) { c.ConsentKey = []byte("short") },
+		"no upstream client":             func(c *proxy.Config) { c.Upstream.ClientID = "" },
+		"no upstream at all":             func(c *proxy.Config) { c.Upstream = proxy.Upstream{ClientID: "x"} },
+	} {
+		cfg := good
+		mutate(&cfg)
+		if p, err := proxy.New(context.Background(), cfg); err == nil {
+			p.Close()
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	p, err := proxy.New(context.Background(), good)
+	if err != nil {
+		t.Fatalf("the good configuration: %v", err)
+	}
+	p.Close()
+}
