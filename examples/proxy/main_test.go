@@ -18,3 +18,4 @@ var example = exampletest.Runner(func(ctx context.Context, cfg exampleapp.Config
 // client, DCR and CIMD, each stepping up; the mcp-go client.
 func TestGoSDKClient(t *testing.T) { exampletest.GoSDKClient(t, example) }
 func TestMCPGoClient(t *testing.T) { exampletest.MCPGoClient(t, example) }
+func TestDoctor(t *testing.T)      { exampletest.Doctor(t, example) }

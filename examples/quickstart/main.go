@@ -63,10 +63,6 @@ func build(a *auth.Authenticator) (exampleapp.Server, error) {
 	// CORS lets browser-based clients (MCP Inspector in direct mode) connect.
 	// TransportOptions makes idle sessions end when their binding to a
 	// subject does (auth.Config.SessionIdleTimeout), so they cannot pile up.
-	transport := server.NewStreamableHTTPServer(s, append(mcpgo.TransportOptions(a), server.WithStreamableHTTPCORS(
-		server.WithCORSAllowedOrigins("*"),
-		server.WithCORSAllowedHeaders("Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID"),
-		server.WithCORSExposedHeaders("Mcp-Session-Id", "WWW-Authenticate"),
-	))...)
+	transport := server.NewStreamableHTTPServer(s, append(mcpgo.TransportOptions(a), exampleapp.MCPGoCORS())...)
 	return exampleapp.Server{Handler: mcpgo.Protect(a, s, transport), SDK: "mcp-go"}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"slices"
 	"strconv"
@@ -131,21 +132,42 @@ func (r *run) register(name, redirect string) (string, bool) {
 	return out.ClientID, true
 }
 
-// authorize follows authURL as a user agent would and returns the code of
-// the redirect, which an auto-approving server answers at once.
+// maxHops bounds the redirects the doctor follows from the authorization
+// endpoint back to the redirect URI (an authorization proxy sends the
+// browser upstream and back).
+const maxHops = 10
+
+// authorize follows authURL as a user agent would, through the redirects of
+// auto-approving servers (keeping their cookies), and returns the code of
+// the redirect to the client.
 func (r *run) authorize(name, authURL, redirect, state string) (string, bool) {
-	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, authURL, nil)
-	if err != nil {
-		r.add(Check{Name: name + " authorize", Status: Fail, Seen: err.Error()})
-		return "", false
+	jar, _ := cookiejar.New(nil)
+	var (
+		resp *http.Response
+		loc  *url.URL
+		err  error
+	)
+	for next, hop := authURL, 0; ; hop++ {
+		req, rerr := http.NewRequestWithContext(r.ctx, http.MethodGet, next, nil)
+		if rerr != nil {
+			r.add(Check{Name: name + " authorize", Status: Fail, Seen: rerr.Error()})
+			return "", false
+		}
+		for _, c := range jar.Cookies(req.URL) {
+			req.AddCookie(c)
+		}
+		if resp, _, err = r.do(req); err != nil {
+			r.add(Check{Name: name + " authorize", Status: Fail, Seen: err.Error()})
+			return "", false
+		}
+		jar.SetCookies(req.URL, resp.Cookies())
+		loc, err = resp.Location()
+		if err != nil || resp.StatusCode/100 != 3 || strings.HasPrefix(loc.String(), redirect) || hop == maxHops {
+			break
+		}
+		next = loc.String()
 	}
-	resp, _, err := r.do(req)
-	if err != nil {
-		r.add(Check{Name: name + " authorize", Status: Fail, Seen: err.Error()})
-		return "", false
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || err != nil || !strings.HasPrefix(loc.String(), redirect) {
+	if resp.StatusCode/100 != 3 || err != nil || !strings.HasPrefix(loc.String(), redirect) {
 		r.add(Check{Name: name + " authorize", Status: Fail, Expected: "a redirect to " + redirect + " (the server must approve without a user for this check)",
 			Seen: fmt.Sprintf("HTTP %d %s", resp.StatusCode, resp.Header.Get("Location")), Fix: "run the authorization server with auto-approval, or run the flow with a real client"})
 		return "", false
