@@ -27,6 +27,7 @@ type observed struct {
 	reason    string // mcpauth reason code, or the OAuth / registration error code
 	challenge string // the challenge's error parameter; "-" when there is no challenge
 	accepted  bool   // the attack got what it wanted
+	location  *url.URL
 }
 
 // attack is one row of the catalogue.
@@ -483,7 +484,7 @@ func registrationRows() []attack {
 }
 
 func catalogue() []attack {
-	return append(append(append(append(tokenRows(), requestRows()...), hardeningRows()...), goSDKRows()...), registrationRows()...)
+	return append(append(append(append(append(tokenRows(), requestRows()...), hardeningRows()...), goSDKRows()...), registrationRows()...), proxyRows()...)
 }
 
 func TestCatalogue(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"github.com/mcpauth/mcpauth/auth/authtest"
 	"github.com/mcpauth/mcpauth/auth/gosdk"
 	"github.com/mcpauth/mcpauth/auth/mcpgo"
+	"github.com/mcpauth/mcpauth/proxy"
 	"github.com/mcpauth/mcpauth/registration"
 )
 
@@ -47,6 +49,7 @@ type env struct {
 	toolRuns       atomic.Int64 // times a guarded tool actually ran
 	statelessURL   string       // a sessionless (stateless) twin of mcpURL with a slow tool
 	gosdkURL       string       // the same notes server on the official go-sdk, through auth/gosdk
+	proxyURL       string       // an authorization proxy (consent on) in front of an upstream without DCR
 	waitStarted    chan struct{}
 	waitRelease    chan struct{}
 	waitCancelled  atomic.Int64 // times the slow tool was cancelled
@@ -127,8 +130,31 @@ func newEnv(t testing.TB) *env {
 	e.gosdkURL = e.srv.URL + "/gosdk/mcp"
 	mux.Handle("/gosdk/", e.goSDKServer(t, quiet))
 	mux.Handle("/.well-known/oauth-protected-resource/gosdk/mcp", e.goSDKServer(t, quiet))
+	e.startProxy(t)
 	testKeys(e)
 	return e
+}
+
+// startProxy runs the authorization proxy, its consent page on, in front of
+// an auto-approving upstream that knows only the proxy's client.
+func (e *env) startProxy(t testing.TB) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	e.proxyURL = "http://" + ln.Addr().String()
+	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, DefaultAudience: "https://upstream-api.example", KeyAlgorithm: "ES256",
+		Clients: []*registration.Client{registration.Static("proxy-upstream-client", "proxy-upstream-secret",
+			registration.Metadata{RedirectURIs: []string{e.proxyURL + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
+	t.Cleanup(up.Close)
+	p, err := proxy.New(context.Background(), proxy.Config{Issuer: e.proxyURL, Resource: e.mcpURL, ScopesSupported: []string{"notes:read", "notes:write"},
+		Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "proxy-upstream-client", ClientSecret: "proxy-upstream-secret"},
+		Clients:  []*registration.Client{staticClient()},
+		DCR:      &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	srv := &http.Server{Handler: p}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
 }
 
 // goSDKServer is the notes server on the go-sdk: add_note needs
