@@ -60,21 +60,8 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, err)
 		return
 	}
-	host := req.RedirectURI
-	if u, err := url.Parse(req.RedirectURI); err == nil {
-		host = u.Host
-	}
-	name := req.Client.Metadata.ClientName
-	if name == "" {
-		name = req.Client.ID
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Frame-Options", "DENY")
-	// form-action covers the redirects that follow the post too (browsers
-	// check each hop): the upstream's sign-in and the client's redirect URI.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' "+
-		oauthas.Origin(p.upstream.Endpoint.AuthURL)+" "+oauthas.Origin(req.RedirectURI)+"; frame-ancestors 'none'")
+	name, host := oauthas.Consent(req)
+	oauthas.SetConsentHeaders(w, p.upstream.Endpoint.AuthURL, req.RedirectURI)
 	_ = p.consent.Execute(w, map[string]any{"ClientName": name, "ClientID": req.Client.ID, "Kind": req.Client.Kind, "Resource": p.cfg.Resource,
 		"RedirectHost": host, "Scopes": req.Scopes.Slice(), "TX": tx, "CSRF": p.mac("csrf", tx, browser)})
 }
@@ -110,11 +97,7 @@ func (p *Proxy) decide(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server_error: the pending consent cannot be read", http.StatusInternalServerError)
 		return
 	}
-	// Validate the stored request again, as the authorization endpoint did.
-	rr := r.Clone(r.Context())
-	rr.Method, rr.URL = http.MethodGet, &url.URL{Path: "/authorize", RawQuery: params.Encode()}
-	rr.Body, rr.Form, rr.PostForm = http.NoBody, nil, nil
-	req, ok := p.core.ParseAuthorize(w, rr)
+	req, ok := p.core.ParseValues(w, r, params)
 	if !ok {
 		return
 	}

@@ -2,7 +2,6 @@ package authtest
 
 import (
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/mcpauth/mcpauth/internal/oauthas"
@@ -59,19 +58,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) showConsent(w http.ResponseWriter, req *oauthas.Request) {
 	c := req.Client
-	host := req.RedirectURI
-	if u, err := url.Parse(req.RedirectURI); err == nil {
-		host = u.Host
-	}
-	name := c.Metadata.ClientName
-	if name == "" {
-		name = c.ID
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("X-Frame-Options", "DENY")
-	// form-action covers the redirects that follow the post too (browsers
-	// check each hop): the client's redirect URI must be allowed.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' "+oauthas.Origin(req.RedirectURI))
+	name, host := oauthas.Consent(req)
+	oauthas.SetConsentHeaders(w, req.RedirectURI)
 	_ = s.consent.Execute(w, map[string]any{
 		"ClientName": name, "ClientID": c.ID, "Kind": c.Kind, "RedirectHost": host, "Subject": s.opts.Subject,
 		"Scopes": req.Scopes.Slice(), "Resources": req.Audience, "Params": req.Params,

@@ -100,20 +100,6 @@ type Server struct {
 	stall       chan struct{}
 }
 
-// grant is a pending authorization code, as stored (JSON).
-type grant struct {
-	ClientID, RedirectURI, Challenge, Subject, Scope string
-	Audience                                         []string
-	Expires                                          time.Time
-}
-
-// refreshRecord is a refresh token, as stored (JSON).
-type refreshRecord struct {
-	ClientID, Subject, Family, Scope string
-	Audience                         []string
-	Expires                          time.Time
-}
-
 // New returns a Server for opts.Issuer, to be served on a listener of the
 // caller's (the quickstart does this).
 func New(opts Options) (*Server, error) {

@@ -113,6 +113,13 @@ func (s *Server) ParseAuthorize(w http.ResponseWriter, r *http.Request) (req *Re
 	if r.Method == http.MethodPost {
 		q = r.PostForm
 	}
+	return s.ParseValues(w, r, q)
+}
+
+// ParseValues is ParseAuthorize for parameters kept from an earlier
+// request (a consent form's pending request): they are validated again,
+// as the client or its redirect URI may have changed since.
+func (s *Server) ParseValues(w http.ResponseWriter, r *http.Request, q url.Values) (req *Request, ok bool) {
 	client, err := s.Resolver.Client(r.Context(), q.Get("client_id"))
 	if errors.Is(err, store.ErrUnavailable) {
 		http.Error(w, "temporarily_unavailable: the server's store is unavailable; retry later", http.StatusServiceUnavailable)
@@ -169,7 +176,7 @@ func (s *Server) Deny(w http.ResponseWriter, r *http.Request, req *Request, code
 	if req.State != "" {
 		v.Set("state", req.State)
 	}
-	http.Redirect(w, r, WithQuery(req.RedirectURI, v), http.StatusFound)
+	http.Redirect(w, r, withQuery(req.RedirectURI, v), http.StatusFound)
 }
 
 // codeRecord is a pending code, as stored.
@@ -196,7 +203,7 @@ func (s *Server) Approve(w http.ResponseWriter, r *http.Request, req *Request, s
 	if req.State != "" {
 		v.Set("state", req.State)
 	}
-	http.Redirect(w, r, WithQuery(req.RedirectURI, v), http.StatusFound)
+	http.Redirect(w, r, withQuery(req.RedirectURI, v), http.StatusFound)
 }
 
 // ValidChallenge reports whether c is an S256 code challenge: the unpadded
@@ -234,8 +241,41 @@ func Origin(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// WithQuery appends v to base's query.
-func WithQuery(base string, v url.Values) string {
+// Consent is what a consent page shows of req: the client's name (its id
+// when it has none) and the host its answer goes to. SetConsentHeaders
+// writes the headers of such a page.
+func Consent(req *Request) (clientName, redirectHost string) {
+	clientName, redirectHost = req.Client.Metadata.ClientName, req.RedirectURI
+	if clientName == "" {
+		clientName = req.Client.ID
+	}
+	if u, err := url.Parse(req.RedirectURI); err == nil {
+		redirectHost = u.Host
+	}
+	return clientName, redirectHost
+}
+
+// SetConsentHeaders writes the headers of a consent page: HTML, never
+// cached or framed, and a CSP whose form-action allows the page's own
+// origin and formTargets. Browsers check form-action on every redirect
+// that follows the post, so formTargets are the origins the answer is
+// redirected to (the client's redirect URI, an upstream sign-in).
+func SetConsentHeaders(w http.ResponseWriter, formTargets ...string) {
+	action := "'self'"
+	for _, t := range formTargets {
+		if o := Origin(t); o != "" {
+			action += " " + o
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+action+"; frame-ancestors 'none'")
+}
+
+// withQuery appends v to base's query.
+func withQuery(base string, v url.Values) string {
 	sep := "?"
 	if strings.Contains(base, "?") {
 		sep = "&"

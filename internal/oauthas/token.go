@@ -18,20 +18,20 @@ import (
 	"github.com/mcpauth/mcpauth/store"
 )
 
-// TokenError is an RFC 6749 §5.2 error.
-type TokenError struct {
+// tokenError is an RFC 6749 §5.2 error.
+type tokenError struct {
 	Status     int
 	Code, Desc string
 }
 
-func (e *TokenError) Error() string { return e.Code + ": " + e.Desc }
+func (e *tokenError) Error() string { return e.Code + ": " + e.Desc }
 
-func badGrant(desc string) error { return &TokenError{http.StatusBadRequest, "invalid_grant", desc} }
+func badGrant(desc string) error { return &tokenError{http.StatusBadRequest, "invalid_grant", desc} }
 
 // unavailable is the answer when the store cannot be reached: never a
 // grant, and nothing about the store.
 func unavailable() error {
-	return &TokenError{http.StatusServiceUnavailable, "temporarily_unavailable", "the server's store is unavailable; retry later"}
+	return &tokenError{http.StatusServiceUnavailable, "temporarily_unavailable", "the server's store is unavailable; retry later"}
 }
 
 // ServeToken is the token endpoint.
@@ -40,9 +40,9 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
-		var te *TokenError
+		var te *tokenError
 		if !errors.As(err, &te) {
-			te = &TokenError{http.StatusBadRequest, "invalid_request", err.Error()}
+			te = &tokenError{http.StatusBadRequest, "invalid_request", err.Error()}
 		}
 		if te.Status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Basic realm="`+s.Realm+`"`)
@@ -56,11 +56,11 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) token(r *http.Request) (map[string]any, error) {
 	if r.Method != http.MethodPost {
-		return nil, &TokenError{http.StatusMethodNotAllowed, "invalid_request", "use POST"}
+		return nil, &tokenError{http.StatusMethodNotAllowed, "invalid_request", "use POST"}
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, MaxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		return nil, &TokenError{http.StatusBadRequest, "invalid_request", "malformed form body"}
+		return nil, &tokenError{http.StatusBadRequest, "invalid_request", "malformed form body"}
 	}
 	client, err := s.authenticateClient(r)
 	if err != nil {
@@ -74,22 +74,22 @@ func (s *Server) token(r *http.Request) (map[string]any, error) {
 		return s.exchangeRefresh(r.Context(), client, f)
 	case "client_credentials":
 		if client.Public() {
-			return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "public clients cannot use client_credentials"}
+			return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "public clients cannot use client_credentials"}
 		}
 		if !client.AllowsGrant(gt) {
-			return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register client_credentials"}
+			return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register client_credentials"}
 		}
 		granted, err := s.GrantScopes(f.Get("scope"))
 		if err != nil {
-			return nil, &TokenError{http.StatusBadRequest, "invalid_scope", err.Error()}
+			return nil, &tokenError{http.StatusBadRequest, "invalid_scope", err.Error()}
 		}
 		aud, err := s.Audience(f["resource"])
 		if err != nil {
-			return nil, &TokenError{http.StatusBadRequest, "invalid_target", err.Error()}
+			return nil, &tokenError{http.StatusBadRequest, "invalid_target", err.Error()}
 		}
 		return s.issue(r.Context(), Grant{ClientID: client.ID, Subject: client.ID, Scope: granted.String(), Audience: aud}, false, "")
 	default:
-		return nil, &TokenError{http.StatusBadRequest, "unsupported_grant_type", "grant_type " + gt + " is not supported"}
+		return nil, &tokenError{http.StatusBadRequest, "unsupported_grant_type", "grant_type " + gt + " is not supported"}
 	}
 }
 
@@ -103,7 +103,7 @@ func (s *Server) authenticateClient(r *http.Request) (*registration.Client, erro
 	} else {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	unauthorized := &TokenError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
+	unauthorized := &tokenError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
 	if id == "" {
 		return nil, unauthorized
 	}
@@ -154,7 +154,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *registration.Client, 
 		return nil, badGrant("code_verifier does not match the code_challenge")
 	}
 	if res := f["resource"]; len(res) > 0 && strings.Join(res, " ") != strings.Join(c.Audience, " ") {
-		return nil, &TokenError{http.StatusBadRequest, "invalid_target", "resource differs from the one authorized"}
+		return nil, &tokenError{http.StatusBadRequest, "invalid_target", "resource differs from the one authorized"}
 	}
 	granted, _ := scopes.Parse(c.Scope)
 	offline := granted.Contains(scopes.OfflineAccess) || s.RefreshWithoutOfflineAccess
@@ -170,7 +170,7 @@ type refreshRecord struct {
 
 func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Client, f url.Values) (map[string]any, error) {
 	if !client.AllowsGrant("refresh_token") {
-		return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register refresh_token"}
+		return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register refresh_token"}
 	}
 	rt := f.Get("refresh_token")
 	var rec refreshRecord
@@ -206,7 +206,7 @@ func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Clien
 		held, _ := scopes.Parse(g.Scope)
 		narrowed, err := scopes.Parse(sc)
 		if err != nil || !held.ContainsAll(narrowed) {
-			return nil, &TokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes"}
+			return nil, &tokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes"}
 		}
 		g.Scope = narrowed.String()
 	}
