@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -114,6 +115,12 @@ type Config struct {
 	ConsentKey []byte
 	// AutoApprove skips the consent page (development and tests only).
 	AutoApprove bool
+	// Limits bound what callers that have not signed in can make the proxy
+	// keep; the zero value is the defaults (see [Limits]).
+	Limits Limits
+	// Logger receives one record per refused sign-in, naming the reason
+	// and the upstream's error. Nil means slog.Default().
+	Logger *slog.Logger
 	// AccessTokenTTL is the lifetime of access tokens; zero means one hour.
 	AccessTokenTTL time.Duration
 	// Now is the clock; nil means time.Now.
@@ -126,21 +133,28 @@ type Proxy struct {
 	mux      *http.ServeMux
 	core     *oauthas.Server
 	resolver *registration.Resolver
-	store    store.Store
+	store    store.Store // codes, refresh tokens, upstream tokens: what signed-in users and tokens need
+	public   store.Store // what unauthenticated callers leave: pending requests, registrations, counters
+	limits   Limits
+	log      *slog.Logger
 	keyring  *store.Keyring
 	signers  []jwk.Key // private, first signs
-	public   jwk.Set
+	jwks     jwk.Set
 	upstream *oauth2.Config
 	oidc     *metadata.AuthorizationServer // nil for plain OAuth 2.0
-	keys     *jwk.Cache                    // the upstream's keys, for ID tokens
+	idTokens *auth.Verifier                // the upstream's ID tokens; nil for plain OAuth 2.0
 	client   *http.Client
 	consent  *template.Template
-	cancel   context.CancelFunc // stops the upstream key refreshes
 }
 
 const (
 	txTTL      = 10 * time.Minute
 	refreshTTL = 30 * 24 * time.Hour
+	// Bounds of the in-memory store of what unauthenticated callers leave
+	// (pending requests, registrations, counters), kept apart from the
+	// store of codes and tokens; Limits keep them well under it.
+	maxPublicEntries = 50_000
+	maxPublicBytes   = 96 << 20
 )
 
 // New checks cfg and builds the Proxy; for an OpenID Connect upstream it
@@ -165,9 +179,14 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	if cfg.AccessTokenTTL <= 0 {
 		cfg.AccessTokenTTL = time.Hour
 	}
-	p := &Proxy{cfg: cfg, mux: http.NewServeMux(), store: cfg.Store, keyring: cfg.Keyring, client: cfg.Upstream.HTTPClient}
+	p := &Proxy{cfg: cfg, mux: http.NewServeMux(), store: cfg.Store, public: cfg.Store, keyring: cfg.Keyring, client: cfg.Upstream.HTTPClient,
+		limits: cfg.Limits.withDefaults(), log: cfg.Logger}
 	if p.store == nil {
 		p.store = store.NewMemory(0, 0)
+		p.public = store.NewMemory(maxPublicEntries, maxPublicBytes)
+	}
+	if p.log == nil {
+		p.log = slog.Default()
 	}
 	if p.client == nil {
 		p.client = &http.Client{Timeout: 10 * time.Second}
@@ -194,11 +213,20 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 		p.resolver.Static[c.ID] = c
 	}
 	if cfg.DCR != nil {
-		clients := registration.NewSharedStore(p.store, 0)
+		clients := registration.NewSharedStore(p.public, 0)
 		p.resolver.Store = clients
 		policy := *cfg.DCR
 		if policy.RateStore == nil {
-			policy.RateStore = p.store
+			policy.RateStore = p.public
+		}
+		if policy.RateLimit <= 0 {
+			policy.RateLimit, policy.RateWindow = p.limits.RegistrationsPerSource, time.Hour
+		}
+		if policy.GlobalRateLimit <= 0 {
+			policy.GlobalRateLimit, policy.GlobalRateWindow = p.limits.Registrations, 24*time.Hour
+		}
+		if policy.RateKey == nil {
+			policy.RateKey = p.limits.Source
 		}
 		p.mux.Handle("/register", &registration.DCRHandler{Policy: policy, Store: clients})
 	}
@@ -221,8 +249,8 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 
 // Close stops the background refreshes of the upstream's keys.
 func (p *Proxy) Close() error {
-	if p.cancel != nil {
-		p.cancel()
+	if p.idTokens != nil {
+		return p.idTokens.Close()
 	}
 	return nil
 }
@@ -262,7 +290,7 @@ func (p *Proxy) loadKeys() error {
 		}
 		signers = []crypto.Signer{k}
 	}
-	p.public = jwk.NewSet()
+	p.jwks = jwk.NewSet()
 	for _, s := range signers {
 		priv, err := jwk.FromRaw(s)
 		if err != nil {
@@ -287,7 +315,7 @@ func (p *Proxy) loadKeys() error {
 		}
 		_ = pub.Set(jwk.KeyUsageKey, "sig")
 		p.signers = append(p.signers, priv)
-		_ = p.public.AddKey(pub)
+		_ = p.jwks.AddKey(pub)
 	}
 	return nil
 }
@@ -312,7 +340,7 @@ func algorithmOf(s crypto.Signer) (jwa.SignatureAlgorithm, error) {
 func (p *Proxy) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=300")
-	_ = json.NewEncoder(w).Encode(p.public)
+	_ = json.NewEncoder(w).Encode(p.jwks)
 }
 
 // mint signs the proxy's access token for g, bound to the resource.

@@ -2,17 +2,17 @@ package proxy
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
 	"golang.org/x/oauth2"
+
+	"github.com/mcpauth/mcpauth/auth"
 
 	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/internal/randid"
@@ -22,7 +22,10 @@ import (
 )
 
 // setUpstream configures the upstream client: discovered from an OpenID
-// Connect issuer, or the given OAuth 2.0 endpoints.
+// Connect issuer, or the given OAuth 2.0 endpoints. ID tokens are checked
+// by an auth.Verifier (the same bounded key set, refreshed on an unknown
+// key id at most once per gap, and algorithm allowlist as access tokens):
+// issuer the upstream's, audience the proxy's client id.
 func (p *Proxy) setUpstream(ctx context.Context) error {
 	u := p.cfg.Upstream
 	if u.ClientID == "" {
@@ -43,12 +46,10 @@ func (p *Proxy) setUpstream(ctx context.Context) error {
 		if len(p.upstream.Scopes) == 0 {
 			p.upstream.Scopes = []string{"openid"}
 		}
-		bg, cancel := context.WithCancel(context.Background())
-		p.cancel = cancel
-		p.keys = jwk.NewCache(bg)
-		if err := p.keys.Register(m.JWKSURI, jwk.WithHTTPClient(p.client)); err != nil {
-			cancel()
-			return err
+		p.idTokens, err = auth.NewVerifier(ctx, auth.Config{Resource: p.cfg.Issuer + "/callback", Audiences: []string{u.ClientID},
+			Issuers: []auth.Issuer{{URL: m.Issuer, JWKSURL: m.JWKSURI}}, HTTPClient: p.client, TokenCacheTTL: -1, Now: p.cfg.Now})
+		if err != nil {
+			return fmt.Errorf("proxy: upstream %q: %w", u.Issuer, err)
 		}
 	case u.AuthURL != "" && u.TokenURL != "" && u.UserInfoURL != "" && u.SubjectField != "":
 		p.upstream.Endpoint = oauth2.Endpoint{AuthURL: u.AuthURL, TokenURL: u.TokenURL}
@@ -69,17 +70,27 @@ type pending struct {
 	Audience    []string `json:"audience"`
 	Verifier    string   `json:"verifier"` // the proxy's PKCE verifier upstream
 	Nonce       string   `json:"nonce"`
-	Approved    bool     `json:"approved"` // the user approved on the consent page: remember it for them
+	// Browser is the id of the browser that started the sign-in: only it
+	// may complete it.
+	Browser string `json:"browser"`
+	// Approved says the user approved on the consent page in that browser:
+	// remember it for whoever signs in.
+	Approved bool `json:"approved"`
+	// User is the user whose remembered approval skipped the consent page:
+	// the sign-in must name them.
+	User string `json:"user,omitempty"`
 }
 
-// startUpstream parks req under a fresh state and sends the user upstream;
-// approved says the user approved it on the consent page just now.
-func (p *Proxy) startUpstream(w http.ResponseWriter, r *http.Request, req *oauthas.Request, approved bool) {
+// startUpstream parks req under a fresh state, bound to this browser, and
+// sends the user upstream; approved says the user approved it on the
+// consent page just now, user names whose remembered approval let it skip
+// the page.
+func (p *Proxy) startUpstream(w http.ResponseWriter, r *http.Request, req *oauthas.Request, approved bool, user string) {
 	state, nonce, verifier := randid.New(24), randid.New(16), oauth2.GenerateVerifier()
 	b, _ := json.Marshal(pending{ClientID: req.Client.ID, RedirectURI: req.RedirectURI, State: req.State, Challenge: req.Challenge,
-		Scope: req.Scopes.String(), Audience: req.Audience, Verifier: verifier, Nonce: nonce, Approved: approved})
-	if err := p.store.Add(r.Context(), "tx:"+state, b, txTTL); err != nil {
-		unavailable(w, err)
+		Scope: req.Scopes.String(), Audience: req.Audience, Verifier: verifier, Nonce: nonce, Browser: p.browserID(w, r), Approved: approved, User: user})
+	if err := p.keep(r.Context(), r, "tx:"+state, b); err != nil {
+		refuse(w, err)
 		return
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
@@ -90,11 +101,12 @@ func (p *Proxy) startUpstream(w http.ResponseWriter, r *http.Request, req *oauth
 }
 
 // callback is where the upstream sends the user back: the pending request
-// is taken (once: a replayed state finds nothing), the upstream code
-// exchanged, the user identified, and the MCP client gets the proxy's code.
+// is taken (once: a replayed state finds nothing), the browser must be the
+// one that started it, the upstream code is exchanged, the user
+// identified, and the MCP client gets the proxy's code.
 func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	b, err := p.store.Take(r.Context(), "tx:"+q.Get("state"))
+	b, err := p.public.Take(r.Context(), "tx:"+q.Get("state"))
 	if errors.Is(err, store.ErrNotFound) || q.Get("state") == "" {
 		http.Error(w, "invalid_request: unknown or already used state; start the authorization again", http.StatusBadRequest)
 		return
@@ -108,26 +120,44 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server_error: the pending authorization cannot be read", http.StatusInternalServerError)
 		return
 	}
+	if !hmac.Equal([]byte(p.browser(r)), []byte(tx.Browser)) {
+		p.refused(r, tx, "browser_mismatch", "the sign-in was completed in a browser other than the one that started it", nil)
+		http.Error(w, "forbidden: this sign-in was started in another browser; start the authorization again from your MCP client", http.StatusForbidden)
+		return
+	}
 	req, err := p.restore(r.Context(), tx)
 	if err != nil {
 		http.Error(w, "invalid_request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		p.core.Deny(w, r, req, "access_denied", "the upstream sign-in failed: "+truncate(e+": "+q.Get("error_description")))
+		desc := truncate(e + ": " + q.Get("error_description"))
+		p.refused(r, tx, "upstream_error", desc, nil)
+		p.core.Deny(w, r, req, "access_denied", "the upstream sign-in failed: "+desc)
 		return
 	}
 	ctx := context.WithValue(r.Context(), oauth2.HTTPClient, p.client)
 	tok, err := p.upstream.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(tx.Verifier))
 	if err != nil {
+		p.refused(r, tx, "upstream_exchange", "the upstream code exchange failed", err)
 		p.core.Deny(w, r, req, "access_denied", "the upstream code exchange failed")
 		return
 	}
 	id, err := p.identify(ctx, tok, tx.Nonce)
 	if err != nil {
+		p.refused(r, tx, "upstream_identity", "the upstream identity cannot be verified", err)
 		p.core.Deny(w, r, req, "access_denied", "the upstream identity cannot be verified: "+truncate(err.Error()))
 		return
 	}
+	if tx.User != "" && id.Subject != tx.User {
+		// The page was skipped on another user's approval: this user never
+		// consented. The browser forgets that user and asks next time.
+		p.refused(r, tx, "user_mismatch", "signed in upstream as another user than the one whose approval skipped the consent page", nil)
+		p.forget(w)
+		p.core.Deny(w, r, req, "access_denied", "you signed in as another user than the one who approved this client in this browser; authorize again to be asked")
+		return
+	}
+	approvedScopes := req.Scopes
 	if p.cfg.MapScopes != nil {
 		granted := p.cfg.MapScopes(id, req.Scopes)
 		req.Scopes = req.Scopes.Difference(req.Scopes.Difference(granted)) // never more than was asked
@@ -138,8 +168,23 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, err)
 		return
 	}
-	p.signedIn(w, r, id.Subject, req, tx.Approved)
+	p.signedIn(w, r, id.Subject, &oauthas.Request{Client: req.Client, RedirectURI: req.RedirectURI, Scopes: approvedScopes}, tx.Approved)
 	p.core.Approve(w, r, req, id.Subject, map[string]string{"grant": grant})
+}
+
+// refused logs one refused sign-in: why, the upstream's error when there
+// is one (its error code and description, never a token), and the client.
+func (p *Proxy) refused(r *http.Request, tx pending, reason, msg string, err error) {
+	attrs := []slog.Attr{slog.String("reason", reason), slog.String("client_id", tx.ClientID), slog.String("redirect_uri", tx.RedirectURI)}
+	var re *oauth2.RetrieveError
+	switch {
+	case errors.As(err, &re):
+		attrs = append(attrs, slog.Int("upstream_status", re.Response.StatusCode), slog.String("upstream_error", re.ErrorCode),
+			slog.String("upstream_error_description", truncate(re.ErrorDescription)))
+	case err != nil:
+		attrs = append(attrs, slog.String("error", truncate(err.Error())))
+	}
+	p.log.LogAttrs(r.Context(), slog.LevelWarn, "mcpauth proxy: sign-in refused: "+msg, attrs...)
 }
 
 // restore rebuilds the validated request of a pending authorization; the
@@ -164,23 +209,15 @@ func (p *Proxy) identify(ctx context.Context, tok *oauth2.Token, nonce string) (
 		if raw == "" {
 			return Identity{}, errors.New("the upstream returned no ID token")
 		}
-		keys, err := p.keys.Get(ctx, p.oidc.JWKSURI)
-		if err != nil {
-			return Identity{}, fmt.Errorf("the upstream's keys: %w", err)
-		}
-		t, err := jwt.Parse([]byte(raw), jwt.WithKeySet(keys, jws.WithInferAlgorithmFromKey(true)), jwt.WithValidate(true),
-			jwt.WithIssuer(p.oidc.Issuer), jwt.WithAudience(p.upstream.ClientID), jwt.WithClock(jwt.ClockFunc(p.cfg.Now)), jwt.WithAcceptableSkew(30*time.Second))
+		t, err := p.idTokens.Verify(ctx, raw)
 		if err != nil {
 			return Identity{}, fmt.Errorf("the ID token: %w", err)
 		}
-		if n, _ := t.Get("nonce"); n != nonce {
+		claims := t.Claims()
+		if n, _ := claims["nonce"].(string); !hmac.Equal([]byte(n), []byte(nonce)) {
 			return Identity{}, errors.New("the ID token's nonce is not this login's")
 		}
-		claims, _ := t.AsMap(ctx)
-		if t.Subject() == "" {
-			return Identity{}, errors.New("the ID token has no sub")
-		}
-		return Identity{Subject: t.Subject(), Claims: claims, Token: tok}, nil
+		return Identity{Subject: t.Subject, Claims: claims, Token: tok}, nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.cfg.Upstream.UserInfoURL, nil)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -119,13 +120,30 @@ type CIMDError struct {
 	Err      error
 }
 
-// Error returns the message: what was expected and what was seen.
+// Error returns the message: what was expected and what was seen. It is
+// shown to whoever sent the client_id, so a fetch's cause is described,
+// never quoted: the address a name resolved to or the resolver's own would
+// otherwise answer anyone who asks (a DNS oracle). Err keeps the cause
+// for the operator.
 func (e *CIMDError) Error() string {
-	s := fmt.Sprintf("registration: client metadata document %q: %s", e.ClientID, e.Reason)
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
+	return fmt.Sprintf("registration: client metadata document %q: %s", e.ClientID, e.Reason)
+}
+
+// fetchFailure describes why a fetch failed without quoting any address.
+func fetchFailure(err error) string {
+	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, ErrForbiddenAddress):
+		return "fetch refused: the host resolves to an address that is not publicly routable (private, loopback, link-local or reserved)"
+	case errors.As(err, &dns):
+		return "fetch failed: the host name cannot be resolved"
+	case errors.As(err, &cert):
+		return "fetch failed: the server's TLS certificate is not trusted for this host"
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
+		return "fetch failed: the server did not answer in time"
 	}
-	return s
+	return "fetch failed: the connection to the host failed"
 }
 
 // Unwrap returns the underlying cause.
@@ -162,7 +180,7 @@ func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*Client, e
 	req.Header.Set("Accept", "application/json")
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return fail("fetch failed", err)
+		return fail(fetchFailure(err), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -239,6 +257,15 @@ type Resolver struct {
 	Static map[string]*Client
 	Store  Store         // nil: no DCR
 	CIMD   *CIMDResolver // nil: no CIMD
+}
+
+// Used tells the DCR store, when it keeps used registrations longer (a
+// [UsedStore]), that c has just signed a user in or received a token. It
+// is best effort: a failure only shortens the registration's life.
+func (r *Resolver) Used(ctx context.Context, c *Client) {
+	if us, ok := r.Store.(UsedStore); ok && c.Kind == KindDynamic {
+		_ = us.Used(ctx, c.ID)
+	}
 }
 
 // Client returns the client with id.

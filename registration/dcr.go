@@ -47,6 +47,18 @@ type Policy struct {
 	RateLimit int
 	// RateWindow is the window of RateLimit; zero means one minute.
 	RateWindow time.Duration
+	// GlobalRateLimit is the number of registrations accepted from all
+	// clients together per GlobalRateWindow; zero means unlimited. With
+	// RateLimit, it bounds what unauthenticated callers can make the server
+	// keep however many addresses they come from.
+	GlobalRateLimit int
+	// GlobalRateWindow is the window of GlobalRateLimit; zero means a day
+	// ([UnusedTTL]: registrations nobody uses are dropped after as long).
+	GlobalRateWindow time.Duration
+	// MaxMetadataBytes bounds the client metadata a registration keeps (its
+	// JSON once validated); zero means 4 KiB. Real clients send a few
+	// hundred bytes.
+	MaxMetadataBytes int
 	// RateStore, when set, keeps the rate-limit counters (a shared
 	// store.Store, so that replicas count together); nil keeps them in memory.
 	RateStore store.Store
@@ -137,6 +149,13 @@ func (p *Policy) Register(md Metadata) (*Client, string, error) {
 			}
 		}
 	}
+	maxBytes := p.MaxMetadataBytes
+	if maxBytes <= 0 {
+		maxBytes = 4 << 10
+	}
+	if b, _ := json.Marshal(md); len(b) > maxBytes {
+		return nil, "", invalid("the client metadata is %d bytes; at most %d are kept", len(b), maxBytes)
+	}
 	c := &Client{ID: randomID(), Kind: KindDynamic, IssuedAt: p.now(), policy: p.Redirects}
 	md.ClientIDIssuedAt = c.IssuedAt.Unix()
 	var secret string
@@ -214,11 +233,12 @@ func (h *DCRHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !allowed {
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.window().Seconds())))
-		writeJSONError(w, &RegistrationError{Status: 429, Code: "invalid_request", Description: "too many registrations from this client; retry later"})
+		writeJSONError(w, &RegistrationError{Status: 429, Code: "invalid_request", Description: "too many registrations from this client or from all clients; retry later"})
 		return
 	}
 	if err := h.Store.Put(r.Context(), c); err != nil {
-		h.refund(key)
+		h.refund(key, h.Policy.RateLimit)
+		h.refund(globalKey, h.Policy.GlobalRateLimit)
 		if errors.Is(err, ErrStoreFull) || errors.Is(err, store.ErrUnavailable) {
 			w.Header().Set("Retry-After", "60")
 			writeJSONError(w, &RegistrationError{Status: 503, Code: "temporarily_unavailable", Description: "no more clients can be registered now; retry later"})

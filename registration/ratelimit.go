@@ -2,13 +2,11 @@ package registration
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/mcpauth/mcpauth/internal/cache"
+	"github.com/mcpauth/mcpauth/internal/source"
 )
 
 // bucket counts one client's registrations in its current window.
@@ -20,7 +18,7 @@ type bucket struct {
 // Bounds on the rate limiter's memory: keys tracked, and their length.
 const (
 	maxRateKeys     = 10_000
-	maxRateKeyBytes = 128
+	maxRateKeyBytes = source.MaxKeyBytes
 )
 
 func (h *DCRHandler) window() time.Duration {
@@ -31,52 +29,51 @@ func (h *DCRHandler) window() time.Duration {
 }
 
 // rateKey returns the client key of r, bounded in length.
-func (h *DCRHandler) rateKey(r *http.Request) string {
-	var k string
-	if h.Policy.RateKey != nil {
-		k = h.Policy.RateKey(r)
-	} else {
-		k = remotePrefix(r.RemoteAddr)
+func (h *DCRHandler) rateKey(r *http.Request) string { return source.Key(r, h.Policy.RateKey) }
+
+func (h *DCRHandler) globalWindow() time.Duration {
+	if h.Policy.GlobalRateWindow <= 0 {
+		return UnusedTTL
 	}
-	if len(k) > maxRateKeyBytes {
-		sum := sha256.Sum256([]byte(k))
-		k = hex.EncodeToString(sum[:])
-	}
-	return k
+	return h.Policy.GlobalRateWindow
 }
 
-// remotePrefix is the IP of a RemoteAddr, an IPv6 address by its /64 (one
-// host usually holds a whole /64).
-func remotePrefix(remote string) string {
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return remote
-	}
-	a := ap.Addr().Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
-}
+// globalKey counts every source's registrations together.
+const globalKey = "\x00all"
 
-// take counts one registration for key, or reports false when key has used
-// its budget or no more keys can be tracked; err when the shared counter
-// store cannot be reached.
+// take counts one registration for key, then for all sources together, or
+// reports false when either has used its budget (or no more keys can be
+// tracked); err when the shared counter store cannot be reached. The
+// source is counted first, so one source over its budget cannot use up
+// everyone's.
 func (h *DCRHandler) take(ctx context.Context, key string) (bool, error) {
-	if h.Policy.RateLimit <= 0 {
+	ok, err := h.count(ctx, key, h.Policy.RateLimit, h.window())
+	if !ok || err != nil {
+		return false, err
+	}
+	ok, err = h.count(ctx, globalKey, h.Policy.GlobalRateLimit, h.globalWindow())
+	if !ok && err == nil {
+		h.refund(key, h.Policy.RateLimit)
+	}
+	return ok, err
+}
+
+// count counts one registration against the budget limit per window of
+// key; a limit of zero is no budget.
+func (h *DCRHandler) count(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
+	if limit <= 0 {
 		return true, nil
 	}
 	if rs := h.Policy.RateStore; rs != nil {
-		n, err := rs.Incr(ctx, "dcr-rate:"+key, h.window())
-		return err == nil && n <= int64(h.Policy.RateLimit), err
+		n, err := rs.Incr(ctx, "dcr-rate:"+key, window)
+		return err == nil && n <= int64(limit), err
 	}
-	return h.takeLocal(key), nil
+	return h.countLocal(key, limit, window), nil
 }
 
-// takeLocal is take with the counters in memory.
-func (h *DCRHandler) takeLocal(key string) bool {
-	now, window := h.Policy.now(), h.window()
+// countLocal is count with the counters in memory.
+func (h *DCRHandler) countLocal(key string, limit int, window time.Duration) bool {
+	now := h.Policy.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.buckets == nil {
@@ -89,17 +86,17 @@ func (h *DCRHandler) takeLocal(key string) bool {
 			return false // full: registrations wait for windows to end
 		}
 	}
-	if b.n >= h.Policy.RateLimit {
+	if b.n >= limit {
 		return false
 	}
 	b.n++
 	return true
 }
 
-// refund gives back a registration that take counted but did not happen
-// (with a shared RateStore, the count stands until its window ends).
-func (h *DCRHandler) refund(key string) {
-	if h.Policy.RateLimit <= 0 || h.Policy.RateStore != nil {
+// refund gives back a registration that count counted for key but did not
+// happen (with a shared RateStore, the count stands until its window ends).
+func (h *DCRHandler) refund(key string, limit int) {
+	if limit <= 0 || h.Policy.RateStore != nil {
 		return
 	}
 	h.mu.Lock()

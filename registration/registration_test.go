@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpauth/mcpauth/internal/source"
 	"github.com/mcpauth/mcpauth/store"
 )
 
@@ -230,10 +231,10 @@ func TestDCRAbuse(t *testing.T) {
 		}
 	})
 	t.Run("IPv6 clients are keyed by their /64", func(t *testing.T) {
-		if remotePrefix("[2001:db8:1:2:3::4]:443") != remotePrefix("[2001:db8:1:2:ffff::9]:1") || remotePrefix("[2001:db8:1:3::4]:443") == remotePrefix("[2001:db8:1:2::4]:443") {
+		if source.RemotePrefix("[2001:db8:1:2:3::4]:443") != source.RemotePrefix("[2001:db8:1:2:ffff::9]:1") || source.RemotePrefix("[2001:db8:1:3::4]:443") == source.RemotePrefix("[2001:db8:1:2::4]:443") {
 			t.Fatal("IPv6 keys are not /64 prefixes")
 		}
-		if remotePrefix("192.0.2.1:5") != "192.0.2.1" || remotePrefix("[::ffff:192.0.2.1]:5") != "192.0.2.1" {
+		if source.RemotePrefix("192.0.2.1:5") != "192.0.2.1" || source.RemotePrefix("[::ffff:192.0.2.1]:5") != "192.0.2.1" {
 			t.Fatal("IPv4 keys")
 		}
 	})

@@ -50,7 +50,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var extra map[string]string
-	if nonce := r.Form.Get("nonce"); nonce != "" && len(nonce) <= 256 {
+	if nonce := req.Params.Get("nonce"); nonce != "" { // kept through the consent form, bounded
 		extra = map[string]string{"nonce": nonce} // for the ID token of an openid request
 	}
 	s.core.Approve(w, r, req, s.opts.Subject, extra)

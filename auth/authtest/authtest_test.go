@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/registration"
 )
 
@@ -84,7 +86,8 @@ func codeForm(code string) url.Values {
 }
 
 func TestAuthorizationCodeFlow(t *testing.T) {
-	s := start(t, authtest.Options{AutoApprove: true})
+	var skew atomic.Int64 // how far the server's clock is ahead
+	s := start(t, authtest.Options{AutoApprove: true, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	params := authParams()
 	params.Set("scope", "notes:read offline_access")
 	_, q := authorize(t, s, params)
@@ -105,12 +108,17 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		t.Fatalf("access token: %+v %v", at, err)
 	}
 
-	// Refresh rotates; replaying the old refresh token revokes the family.
+	// Refresh rotates. A second use at once is the loser of a race: refused,
+	// the family kept. Replaying the old refresh token later revokes the family.
 	rt := tok["refresh_token"].(string)
 	status, tok2 := tokenRequest(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, true)
 	if status != 200 || tok2["refresh_token"] == rt {
 		t.Fatalf("refresh: %d %v", status, tok2)
 	}
+	if status, out := tokenRequest(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, true); status != 400 || !strings.Contains(out["error_description"].(string), "concurrent") {
+		t.Fatalf("a racing second use: %d %v", status, out)
+	}
+	skew.Store(int64(oauthas.RefreshRaceGrace + time.Second))
 	if status, out := tokenRequest(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, true); status != 400 || out["error"] != "invalid_grant" {
 		t.Fatalf("refresh token reuse after rotation: %d %v", status, out)
 	}

@@ -24,12 +24,18 @@ import (
 	"github.com/mcpauth/mcpauth/store"
 )
 
-// Bounds on what a request may carry, checked before anything is stored.
+// Bounds on what a request may carry, checked before anything is looked
+// up or stored: each parameter at most once (resource at most maxResources
+// times), each value and all of them together bounded, so what a pending
+// request keeps is at most MaxRequestBytes whatever was sent.
 const (
-	MaxFormBytes  = 64 << 10
-	maxScopeBytes = 4 << 10
-	maxStateBytes = 2 << 10
-	maxResources  = 8
+	MaxFormBytes    = 64 << 10
+	MaxRequestBytes = 4 << 10
+	maxScopeBytes   = 2 << 10
+	maxStateBytes   = 1 << 10
+	maxURIBytes     = 2 << 10 // client_id (a CIMD URL), redirect_uri, each resource
+	maxNonceBytes   = 256
+	maxResources    = 8
 	// grace keeps a used or expired record a little longer, so that its
 	// use is refused as such rather than as unknown.
 	grace = time.Minute
@@ -119,54 +125,115 @@ func (s *Server) ParseAuthorize(w http.ResponseWriter, r *http.Request) (req *Re
 // ParseValues is ParseAuthorize for parameters kept from an earlier
 // request (a consent form's pending request): they are validated again,
 // as the client or its redirect URI may have changed since.
+//
+// Errors are redirected to the client only when its redirect URI is
+// trusted: a pre-registered client's. A self-registered client (DCR, CIMD)
+// could otherwise use a malformed request to have this server bounce the
+// browser to any URI it registered, with no user action (RFC 9700 §4.11.2,
+// the authorization server as open redirector): its errors are shown as a
+// page. Once the user has acted (denied, signed in upstream), [Server.Deny]
+// redirects for every client.
 func (s *Server) ParseValues(w http.ResponseWriter, r *http.Request, q url.Values) (req *Request, ok bool) {
-	client, err := s.Resolver.Client(r.Context(), q.Get("client_id"))
+	params, err := boundedParams(q)
+	if err != nil {
+		ShowError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return nil, false
+	}
+	client, err := s.Resolver.Client(r.Context(), params.Get("client_id"))
 	if errors.Is(err, store.ErrUnavailable) {
-		http.Error(w, "temporarily_unavailable: the server's store is unavailable; retry later", http.StatusServiceUnavailable)
+		ShowError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the server's store is unavailable; retry later")
 		return nil, false
 	}
 	if err != nil {
-		http.Error(w, "invalid_client: "+err.Error(), http.StatusBadRequest)
+		ShowError(w, http.StatusBadRequest, "invalid_client", err.Error())
 		return nil, false
 	}
-	req = &Request{Client: client, RedirectURI: q.Get("redirect_uri"), State: q.Get("state"), Challenge: q.Get("code_challenge"), Params: url.Values{}}
+	req = &Request{Client: client, RedirectURI: params.Get("redirect_uri"), State: params.Get("state"), Challenge: params.Get("code_challenge"), Params: params}
 	if req.RedirectURI == "" && len(client.Metadata.RedirectURIs) == 1 {
 		req.RedirectURI = client.Metadata.RedirectURIs[0]
 	}
 	if err := client.MatchRedirect(req.RedirectURI); err != nil {
-		http.Error(w, "invalid_request: "+err.Error(), http.StatusBadRequest)
+		ShowError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return nil, false
 	}
-	for _, k := range []string{"response_type", "client_id", "redirect_uri", "code_challenge", "code_challenge_method", "scope", "state", "resource"} {
-		if vs, ok := q[k]; ok {
-			req.Params[k] = vs
-		}
-	}
 	fail := func(code, desc string) (*Request, bool) {
+		if client.Kind != registration.KindStatic {
+			ShowError(w, http.StatusBadRequest, code, desc)
+			return nil, false
+		}
 		s.Deny(w, r, req, code, desc)
 		return nil, false
 	}
 	switch {
-	case q.Get("response_type") != "code":
+	case params.Get("response_type") != "code":
 		return fail("unsupported_response_type", "only response_type=code is supported")
 	case !client.AllowsGrant("authorization_code"):
 		return fail("unauthorized_client", "the client did not register the authorization_code grant")
 	case req.Challenge == "":
 		return fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256")
-	case q.Get("code_challenge_method") != "S256":
+	case params.Get("code_challenge_method") != "S256":
 		return fail("invalid_request", "code_challenge_method must be S256; plain is not accepted")
 	case !ValidChallenge(req.Challenge):
 		return fail("invalid_request", "an S256 code_challenge is exactly 43 base64url characters")
-	case len(q.Get("scope")) > maxScopeBytes || len(q["resource"]) > maxResources || len(req.State) > maxStateBytes:
-		return fail("invalid_request", fmt.Sprintf("scope is limited to %d bytes, resource to %d values, state to %d bytes", maxScopeBytes, maxResources, maxStateBytes))
 	}
-	if req.Scopes, err = s.GrantScopes(q.Get("scope")); err != nil {
+	if req.Scopes, err = s.GrantScopes(params.Get("scope")); err != nil {
 		return fail("invalid_scope", err.Error())
 	}
-	if req.Audience, err = s.Audience(q["resource"]); err != nil {
+	if req.Audience, err = s.Audience(params["resource"]); err != nil {
 		return fail("invalid_target", err.Error())
 	}
 	return req, true
+}
+
+// kept are the parameters an authorization request is made of, with the
+// bound of each value; nonce is OpenID Connect's, for an ID token.
+var kept = []struct {
+	name string
+	max  int
+}{
+	{"response_type", 64}, {"client_id", maxURIBytes}, {"redirect_uri", maxURIBytes}, {"code_challenge", 64},
+	{"code_challenge_method", 16}, {"scope", maxScopeBytes}, {"state", maxStateBytes}, {"resource", maxURIBytes}, {"nonce", maxNonceBytes},
+}
+
+// boundedParams returns the request's own parameters of q, or an error
+// naming the first bound q breaks: a parameter sent twice (RFC 6749 §3.1),
+// a value too long, or too much in all. Other parameters are ignored.
+func boundedParams(q url.Values) (url.Values, error) {
+	out, total := url.Values{}, 0
+	for _, p := range kept {
+		vs, ok := q[p.name]
+		if !ok {
+			continue
+		}
+		limit := 1
+		if p.name == "resource" {
+			limit = maxResources
+		}
+		if len(vs) > limit {
+			return nil, fmt.Errorf("parameter %s is sent %d times; at most %d is accepted", p.name, len(vs), limit)
+		}
+		for _, v := range vs {
+			if len(v) > p.max {
+				return nil, fmt.Errorf("parameter %s is %d bytes; at most %d are accepted", p.name, len(v), p.max)
+			}
+			total += len(v)
+		}
+		out[p.name] = vs
+	}
+	if total > MaxRequestBytes {
+		return nil, fmt.Errorf("the request's parameters are %d bytes; at most %d are accepted", total, MaxRequestBytes)
+	}
+	return out, nil
+}
+
+// ShowError answers an error as a page to the user, never as a redirect:
+// for requests whose redirect URI is unknown or not trusted.
+func ShowError(w http.ResponseWriter, status int, code, desc string) {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "10")
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Error(w, code+": "+desc, status)
 }
 
 // Deny redirects an error to the client, with its state and the issuer
@@ -199,6 +266,7 @@ func (s *Server) Approve(w http.ResponseWriter, r *http.Request, req *Request, s
 		s.Deny(w, r, req, "temporarily_unavailable", "the authorization code cannot be stored; retry in a minute")
 		return
 	}
+	s.Resolver.Used(r.Context(), req.Client)
 	v := url.Values{"code": {code}, "iss": {s.Issuer}}
 	if req.State != "" {
 		v.Set("state", req.State)

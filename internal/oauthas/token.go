@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,10 +69,16 @@ func (s *Server) token(r *http.Request) (map[string]any, error) {
 	}
 	f := r.PostForm
 	switch gt := f.Get("grant_type"); gt {
-	case "authorization_code":
-		return s.exchangeCode(r.Context(), client, f)
-	case "refresh_token":
-		return s.exchangeRefresh(r.Context(), client, f)
+	case "authorization_code", "refresh_token":
+		exchange := s.exchangeCode
+		if gt == "refresh_token" {
+			exchange = s.exchangeRefresh
+		}
+		resp, err := exchange(r.Context(), client, f)
+		if err == nil {
+			s.Resolver.Used(r.Context(), client)
+		}
+		return resp, err
 	case "client_credentials":
 		if client.Public() {
 			return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "public clients cannot use client_credentials"}
@@ -168,28 +175,35 @@ type refreshRecord struct {
 	Expires time.Time `json:"expires"`
 }
 
+// RefreshRaceGrace is how soon after a refresh token's rotation a second
+// use of it counts as the loser of a race rather than a replay. Of
+// concurrent refresh requests with one token exactly one wins (the store's
+// atomic Take decides) and gets the new pair; the others get invalid_grant
+// and the family survives when they arrive within the grace (a client
+// retrying or racing itself). A use later than that is a replay of a
+// rotated token and revokes the whole family (RFC 9700 §4.14.2).
+const RefreshRaceGrace = 10 * time.Second
+
+// usedRefresh marks a rotated refresh token, as stored.
+type usedRefresh struct {
+	Family string    `json:"family"`
+	At     time.Time `json:"at"`
+}
+
 func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Client, f url.Values) (map[string]any, error) {
 	if !client.AllowsGrant("refresh_token") {
 		return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register refresh_token"}
 	}
 	rt := f.Get("refresh_token")
 	var rec refreshRecord
-	if err := s.take(ctx, "refresh:"+rt, &rec); err != nil {
+	if err := s.get(ctx, "refresh:"+rt, &rec); err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		family, err := s.Store.Get(ctx, "refresh-used:"+rt)
-		if err != nil {
-			return nil, badGrant("unknown refresh token")
-		}
-		// Reuse of a rotated token revokes its whole family, for as long as a
-		// token of the family can live.
-		if err := s.Store.Put(ctx, "revoked:"+string(family), []byte{1}, s.refreshTTL()+grace); err != nil {
-			return nil, unavailable()
-		}
-		return nil, badGrant("the refresh token was already used; its family is revoked")
+		return nil, s.reused(ctx, rt)
 	}
-	_ = s.Store.Put(ctx, "refresh-used:"+rt, []byte(rec.Family), s.refreshTTL()+grace)
+	// Everything is checked before the token is consumed, so a refused
+	// request (another client, a widening scope) leaves it usable.
 	if _, err := s.Store.Get(ctx, "revoked:"+rec.Family); err == nil {
 		return nil, badGrant("the refresh token was revoked")
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -206,16 +220,56 @@ func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Clien
 		held, _ := scopes.Parse(g.Scope)
 		narrowed, err := scopes.Parse(sc)
 		if err != nil || !held.ContainsAll(narrowed) {
-			return nil, &tokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes"}
+			return nil, &tokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes " + strconv.Quote(g.Scope)}
 		}
 		g.Scope = narrowed.String()
 	}
+	if err := s.take(ctx, "refresh:"+rt, &rec); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		return nil, s.reused(ctx, rt) // a concurrent request won
+	}
+	used, _ := json.Marshal(usedRefresh{Family: rec.Family, At: s.now()})
+	_ = s.Store.Put(ctx, "refresh-used:"+rt, used, s.refreshTTL()+grace)
 	return s.issue(ctx, g, true, rec.Family)
+}
+
+// reused answers a refresh token that is not (or no longer) stored: unknown,
+// the loser of a race within RefreshRaceGrace, or a replay, which revokes
+// its family for as long as a token of the family can live.
+func (s *Server) reused(ctx context.Context, rt string) error {
+	var u usedRefresh
+	if err := s.get(ctx, "refresh-used:"+rt, &u); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return badGrant("unknown refresh token")
+		}
+		return err
+	}
+	if s.now().Sub(u.At) < RefreshRaceGrace {
+		return badGrant("the refresh token was just used by a concurrent request, which received the new tokens")
+	}
+	if err := s.Store.Put(ctx, "revoked:"+u.Family, []byte{1}, s.refreshTTL()+grace); err != nil {
+		return unavailable()
+	}
+	return badGrant("the refresh token was already used; its family is revoked")
+}
+
+// get reads the record at key from the store and decodes it.
+func (s *Server) get(ctx context.Context, key string, into any) error {
+	b, err := s.Store.Get(ctx, key)
+	return decode(b, err, into)
 }
 
 // take takes the record at key from the store and decodes it.
 func (s *Server) take(ctx context.Context, key string, into any) error {
 	b, err := s.Store.Take(ctx, key)
+	return decode(b, err, into)
+}
+
+// decode decodes a record the store returned: ErrNotFound as it is, other
+// store errors as unavailable.
+func decode(b []byte, err error, into any) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return err

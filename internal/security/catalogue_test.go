@@ -23,11 +23,13 @@ var update = flag.Bool("update", false, "rewrite SECURITY.md from the catalogue"
 
 // observed is what an attack got.
 type observed struct {
-	status    int
-	reason    string // mcpauth reason code, or the OAuth / registration error code
-	challenge string // the challenge's error parameter; "-" when there is no challenge
-	accepted  bool   // the attack got what it wanted
-	location  *url.URL
+	status       int
+	reason       string // mcpauth reason code, or the OAuth / registration error code
+	challenge    string // the challenge's error parameter; "-" when there is no challenge
+	accepted     bool   // the attack got what it wanted
+	location     *url.URL
+	body         string // a page's text, where a row looks into it
+	refreshToken string // a token response's
 }
 
 // attack is one row of the catalogue.
@@ -346,11 +348,13 @@ func authorizeAt(t *testing.T, asURL string, params url.Values) observed {
 	o := observed{status: resp.StatusCode, challenge: "-"}
 	if resp.StatusCode == http.StatusFound {
 		loc, _ := url.Parse(resp.Header.Get("Location"))
+		o.location = loc
 		o.reason, o.accepted = loc.Query().Get("error"), loc.Query().Get("code") != ""
 		return o
 	}
 	b, _ := io.ReadAll(resp.Body)
-	o.reason, _, _ = strings.Cut(strings.TrimSpace(string(b)), ":")
+	o.body = string(b)
+	o.reason, _, _ = strings.Cut(strings.TrimSpace(o.body), ":")
 	return o
 }
 

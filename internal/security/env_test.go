@@ -147,7 +147,9 @@ func (e *env) startProxy(t testing.TB) {
 	p, err := proxy.New(context.Background(), proxy.Config{Issuer: e.proxyURL, Resource: e.mcpURL, ScopesSupported: []string{"notes:read", "notes:write"},
 		Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "proxy-upstream-client", ClientSecret: "proxy-upstream-secret"},
 		Clients:  []*registration.Client{staticClient()},
-		DCR:      &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}}})
+		DCR:      &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}, RateLimit: 1000},
+		CIMD:     &registration.CIMDOptions{Redirects: registration.RedirectPolicy{AllowLocalhost: true}},
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
