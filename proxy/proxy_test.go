@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -40,9 +41,16 @@ type world struct {
 	asURL    string // the proxy's issuer
 	mcpURL   string
 	ran      atomic.Int64
+	skew     atomic.Int64 // how far the proxy's clock is ahead
 }
 
 func newWorld(t *testing.T, autoApprove bool) *world {
+	t.Helper()
+	return newWorldWith(t, autoApprove, nil)
+}
+
+// newWorldWith is newWorld with the proxy's configuration changed by mutate.
+func newWorldWith(t *testing.T, autoApprove bool, mutate func(*proxy.Config)) *world {
 	t.Helper()
 	w := &world{}
 	asLn, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -58,13 +66,18 @@ func newWorld(t *testing.T, autoApprove bool) *world {
 	t.Cleanup(mcpSrv.Close)
 	w.mcpURL = mcpSrv.URL + "/mcp"
 	loopback := registration.RedirectPolicy{AllowLocalhost: true}
-	p, err := proxy.New(context.Background(), proxy.Config{
-		Issuer: w.asURL, Resource: w.mcpURL, AutoApprove: autoApprove,
+	cfg := proxy.Config{
+		Issuer: w.asURL, Resource: w.mcpURL, AutoApprove: autoApprove, Now: func() time.Time { return time.Now().Add(time.Duration(w.skew.Load())) },
 		Upstream:        proxy.Upstream{Issuer: w.upstream.URL, ClientID: "proxy-upstream-client", ClientSecret: "proxy-upstream-secret"},
 		Clients:         []*registration.Client{registration.Static("quickstart-client", "quickstart-secret", registration.Metadata{RedirectURIs: []string{"http://127.0.0.1/callback"}, GrantTypes: []string{"authorization_code", "refresh_token"}}, loopback)},
 		DCR:             &registration.Policy{Redirects: loopback},
 		ScopesSupported: []string{"notes:read", "notes:write"},
-	})
+		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	p, err := proxy.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +225,12 @@ func freshCode(t *testing.T, w *world, redirect string) string {
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
+// newBrowser is a browser of its own: a cookie jar, redirects not followed.
+func newBrowser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: noRedirect.CheckRedirect}
+}
+
 // Replays and mismatches, through the proxy: a redirect URI the client did
 // not register is shown, never followed; the upstream's state and the
 // proxy's code work once; a code is the client's it was issued to; a
@@ -228,22 +247,23 @@ func TestProxyRefusesReplaysAndMismatches(t *testing.T) {
 		t.Fatalf("unregistered redirect URI: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// Walk to the upstream's redirect back to the proxy, and replay it.
-	resp, _ = noRedirect.Get(w.asURL + "/authorize?" + authParams(w, "quickstart-client", redirect).Encode())
+	browser := newBrowser()
+	resp, _ = browser.Get(w.asURL + "/authorize?" + authParams(w, "quickstart-client", redirect).Encode())
 	resp.Body.Close()
-	resp, _ = noRedirect.Get(resp.Header.Get("Location")) // the upstream approves
+	resp, _ = browser.Get(resp.Header.Get("Location")) // the upstream approves
 	resp.Body.Close()
 	callback := resp.Header.Get("Location")
 	if !strings.HasPrefix(callback, w.asURL+"/callback") {
 		t.Fatalf("upstream redirect %q", callback)
 	}
-	resp, _ = noRedirect.Get(callback)
+	resp, _ = browser.Get(callback)
 	resp.Body.Close()
 	back, _ := resp.Location()
 	code := back.Query().Get("code")
 	if code == "" || back.Query().Get("state") != "client-state" || back.Query().Get("iss") != w.asURL {
 		t.Fatalf("redirect to the client: %v", back)
 	}
-	resp, _ = noRedirect.Get(callback)
+	resp, _ = browser.Get(callback)
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Fatalf("replayed upstream state: %d", resp.StatusCode)
@@ -292,6 +312,7 @@ func TestProxyRefusesReplaysAndMismatches(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("refresh: %d %v", status, out)
 	}
+	w.skew.Store(int64(oauthas.RefreshRaceGrace + time.Second)) // past a race: a replay
 	if status, _ := postToken(t, w, refresh, "quickstart-client", "quickstart-secret"); status != 400 {
 		t.Fatalf("replayed refresh token: %d", status)
 	}

@@ -59,7 +59,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showConsent(w http.ResponseWriter, req *oauthas.Request) {
 	c := req.Client
 	name, host := oauthas.Consent(req)
-	oauthas.SetConsentHeaders(w, req.RedirectURI)
+	// The redirect URI may be an authorization proxy's, which redirects on to
+	// its own client: browsers check form-action on every hop.
+	oauthas.SetConsentHeaders(w, req.RedirectURI, "*")
 	_ = s.consent.Execute(w, map[string]any{
 		"ClientName": name, "ClientID": c.ID, "Kind": c.Kind, "RedirectHost": host, "Subject": s.opts.Subject,
 		"Scopes": req.Scopes.Slice(), "Resources": req.Audience, "Params": req.Params,

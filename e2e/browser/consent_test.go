@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
@@ -29,7 +30,11 @@ type world struct {
 	received         []url.Values
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, false) }
+
+// newWorldWith is newWorld; with upstreamConsent, the upstream shows its
+// own consent page too, as examples/proxy's development upstream does.
+func newWorldWith(t *testing.T, upstreamConsent bool) *world {
 	w := &world{}
 	client := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/callback" { // the browser also asks for /favicon.ico
@@ -45,7 +50,7 @@ func newWorld(t *testing.T) *world {
 	w.clientURL = client.URL + "/callback"
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	w.asURL = "http://" + ln.Addr().String()
-	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, DefaultAudience: "https://upstream-api.example",
+	up := authtest.Start(authtest.Options{AutoApprove: !upstreamConsent, DisableDCR: true, DefaultAudience: "https://upstream-api.example",
 		Clients: []*registration.Client{registration.Static("proxy-upstream-client", "proxy-upstream-secret",
 			registration.Metadata{RedirectURIs: []string{w.asURL + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
 	t.Cleanup(up.Close)
@@ -156,15 +161,9 @@ func TestForgedConsentPost(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	field := func(name string) string {
-		s := string(b)
-		i := strings.Index(s, `name="`+name+`" value="`)
-		rest := s[i+len(`name="`+name+`" value="`):]
-		return rest[:strings.IndexByte(rest, '"')]
-	}
 	evil := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		io.WriteString(rw, `<html><body><form id=f method=post action="`+w.asURL+`/consent">
-<input type=hidden name=tx value="`+field("tx")+`"><input type=hidden name=csrf value="`+field("csrf")+`">
+<input type=hidden name=tx value="`+field(string(b), "tx")+`"><input type=hidden name=csrf value="`+field(string(b), "csrf")+`">
 <input type=hidden name=decision value=approve></form><script>document.getElementById('f').submit()</script></body></html>`)
 	}))
 	defer evil.Close()
@@ -184,4 +183,73 @@ func TestForgedConsentPost(t *testing.T) {
 	if !strings.Contains(body, "CSRF") || w.last() != nil {
 		t.Fatalf("the forged approval was not refused: %q, client received %v", body, w.last())
 	}
+}
+
+// Both consent pages, as examples/proxy without -auto-approve shows them:
+// the user allows the client at the proxy, approves at the development
+// upstream (whose form keeps the request's nonce), and is back at the
+// client with a code.
+func TestApproveBothPages(t *testing.T) {
+	w := newWorldWith(t, true)
+	ctx := browser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(w.authorizeURL()),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/consent"] button[value=approve]`)),
+		chromedp.Click(chromedp.CSS(`form[action="/consent"] button[value=approve]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/authorize"] button[value=approve]`)),
+		chromedp.Click(chromedp.CSS(`form[action="/authorize"] button[value=approve]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#done`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if q := w.last(); q.Get("code") == "" || q.Get("state") != "s1" || q.Get("iss") != w.asURL {
+		t.Fatalf("the client received %v", q)
+	}
+}
+
+// Consent ridden across browsers: the attacker approves the client in
+// their own browser and hands the victim the upstream sign-in URL they
+// were sent to. The victim's browser, signed in upstream, comes back to
+// the proxy, which refuses a sign-in started in another browser: no code
+// leaves, and the victim's browser remembers no approval.
+func TestSignInURLHandedToAnotherBrowser(t *testing.T) {
+	w := newWorld(t)
+	jar, _ := cookiejar.New(nil)
+	attacker := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := attacker.Get(w.authorizeURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp, err = attacker.PostForm(w.asURL+"/consent", url.Values{"tx": {field(string(page), "tx")}, "csrf": {field(string(page), "csrf")}, "decision": {"approve"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	upstream := resp.Header.Get("Location")
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(upstream), chromedp.WaitVisible(chromedp.CSS(`body`))); err != nil {
+		t.Fatal(err)
+	}
+	body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`body`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(body, "another browser") || w.last() != nil {
+		t.Fatalf("the handed-over sign-in was not refused: %q, client received %v", body, w.last())
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.authorizeURL()), chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`))); err != nil {
+		t.Fatalf("the victim's browser is not asked for consent afterwards: %v", err)
+	}
+}
+
+// field is the value of a hidden input on a page.
+func field(page, name string) string {
+	i := strings.Index(page, `name="`+name+`" value="`)
+	if i < 0 {
+		return ""
+	}
+	rest := page[i+len(`name="`+name+`" value="`):]
+	return rest[:strings.IndexByte(rest, '"')]
 }

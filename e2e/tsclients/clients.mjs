@@ -94,9 +94,20 @@ class Provider {
     this.offline.push(scopeSet(url.searchParams.get('scope')).has('offline_access'));
     let next = String(url);
     let location;
+    // A browser's cookies (loopback hosts only, so by name): the proxy binds
+    // a sign-in to the browser that started it.
+    const jar = new Map();
     for (let hop = 0; ; hop++) {
       if (hop === 10) throw new Error('more than 10 redirects from the authorization endpoint');
-      const res = await fetch(next, { redirect: 'manual' });
+      const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      const res = await fetch(next, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+      for (const c of res.headers.getSetCookie()) {
+        const [pair, ...attrs] = c.split(';');
+        const i = pair.indexOf('=');
+        const expired = attrs.some((a) => /^\s*max-age=(0|-)/i.test(a));
+        if (expired) jar.delete(pair.slice(0, i).trim());
+        else jar.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
+      }
       location = res.headers.get('location');
       await res.body?.cancel();
       if (res.status < 300 || res.status > 399 || !location) {

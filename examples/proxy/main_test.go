@@ -17,5 +17,8 @@ var example = exampletest.Runner(func(ctx context.Context, cfg exampleapp.Config
 // The suite's clients through the proxy: the go-sdk client with the static
 // client, DCR and CIMD, each stepping up; the mcp-go client.
 func TestGoSDKClient(t *testing.T) { exampletest.GoSDKClient(t, example) }
-func TestMCPGoClient(t *testing.T) { exampletest.MCPGoClient(t, example) }
-func TestDoctor(t *testing.T)      { exampletest.Doctor(t, example) }
+
+// The same with the consent pages on: the user approves each.
+func TestGoSDKClientWithConsent(t *testing.T) { exampletest.GoSDKClientWithConsent(t, example) }
+func TestMCPGoClient(t *testing.T)            { exampletest.MCPGoClient(t, example) }
+func TestDoctor(t *testing.T)                 { exampletest.Doctor(t, example) }

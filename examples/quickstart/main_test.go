@@ -12,6 +12,11 @@ func TestStartupBannerAndWalkthrough(t *testing.T) {
 	exampletest.BannerAndWalkthrough(t, exampletest.Build(build))
 }
 func TestGoSDKClient(t *testing.T) { exampletest.GoSDKClient(t, exampletest.Build(build)) }
+
+// The same with the development server's consent page on: the user approves.
+func TestGoSDKClientWithConsent(t *testing.T) {
+	exampletest.GoSDKClientWithConsent(t, exampletest.Build(build))
+}
 func TestMCPGoClient(t *testing.T) { exampletest.MCPGoClient(t, exampletest.Build(build)) }
 func TestDoctor(t *testing.T)      { exampletest.Doctor(t, exampletest.Build(build)) }
 func TestDoctorRefreshWarning(t *testing.T) {

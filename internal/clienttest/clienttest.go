@@ -7,9 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 
@@ -29,16 +32,31 @@ func Approve(authURL string) (url.Values, error) {
 	return ApproveUntil(authURL, u.Query().Get("redirect_uri"))
 }
 
-// ApproveUntil follows redirects from authURL, keeping cookies, until one
-// goes to redirectURI, and returns that one's query.
+// ApproveUntil follows redirects from authURL in a new browser (its own
+// cookies) until one goes to redirectURI, and returns that one's query.
 func ApproveUntil(authURL, redirectURI string) (url.Values, error) {
 	jar, _ := cookiejar.New(nil)
-	b := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return FollowIn(&http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, authURL, redirectURI)
+}
+
+// FollowIn plays the user in browser b (a client with a cookie jar that
+// does not follow redirects itself): from authURL it follows redirects,
+// and approves the consent pages it meets (the proxy's, the development
+// server's) by posting their form, until a redirect goes to redirectURI,
+// whose query it returns.
+func FollowIn(b *http.Client, authURL, redirectURI string) (url.Values, error) {
 	next := authURL
 	for range 10 {
 		resp, err := b.Get(next)
 		if err != nil {
 			return nil, err
+		}
+		if resp.StatusCode == http.StatusOK {
+			page, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if resp, err = approve(b, resp.Request.URL, string(page)); err != nil {
+				return nil, fmt.Errorf("authorization: a page at %s: %w", next, err)
+			}
 		}
 		resp.Body.Close()
 		if resp.StatusCode < 300 || resp.StatusCode > 399 {
@@ -57,6 +75,35 @@ func ApproveUntil(authURL, redirectURI string) (url.Values, error) {
 		next = loc.String()
 	}
 	return nil, errors.New("authorization: more than 10 redirects")
+}
+
+var (
+	formAction  = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
+	hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+)
+
+// approve posts the consent form of page (at base) with decision=approve.
+func approve(b *http.Client, base *url.URL, page string) (*http.Response, error) {
+	m := formAction.FindStringSubmatch(page)
+	if m == nil {
+		return nil, errors.New("no consent form on the page")
+	}
+	action, err := base.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		return nil, err
+	}
+	form := FormFields(page)
+	form.Set("decision", "approve")
+	return b.PostForm(action.String(), form)
+}
+
+// FormFields returns the hidden fields of the forms on an HTML page.
+func FormFields(page string) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
+		v.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	return v
 }
 
 // CodeFetcher is a go-sdk AuthorizationCodeFetcher that approves through

@@ -225,9 +225,16 @@ func CIMDDocument(t *testing.T, name, redirect string) (*httptest.Server, string
 // GoSDKClient: the official Go SDK client, for each registration model,
 // calls whoami and list_notes, gets the 403 on add_note, steps up and
 // succeeds.
-func GoSDKClient(t *testing.T, ex Example) {
+func GoSDKClient(t *testing.T, ex Example) { goSDKClient(t, ex, true) }
+
+// GoSDKClientWithConsent is GoSDKClient with the consent pages on (the
+// proxy's and the development server's): the user approves each one,
+// every parameter of the request kept through their forms.
+func GoSDKClientWithConsent(t *testing.T, ex Example) { goSDKClient(t, ex, false) }
+
+func goSDKClient(t *testing.T, ex Example, autoApprove bool) {
 	cimd, cimdURL := CIMDDocument(t, "CIMD client", "http://localhost/callback")
-	mcpURL, _, _ := start(t, ex, cimd.Client().Transport.(*http.Transport))
+	mcpURL, _, _ := startWith(t, ex, cimd.Client().Transport.(*http.Transport), func(c *exampleapp.Config) { c.AutoApprove = autoApprove })
 	models := map[string]func(*sdkauth.AuthorizationCodeHandlerConfig){
 		"static": func(c *sdkauth.AuthorizationCodeHandlerConfig) {
 			c.PreregisteredClient = &oauthex.ClientCredentials{ClientID: "quickstart-client", ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: "quickstart-secret"}}

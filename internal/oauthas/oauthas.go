@@ -327,11 +327,16 @@ func Consent(req *Request) (clientName, redirectHost string) {
 // cached or framed, and a CSP whose form-action allows the page's own
 // origin and formTargets. Browsers check form-action on every redirect
 // that follows the post, so formTargets are the origins the answer is
-// redirected to (the client's redirect URI, an upstream sign-in).
+// redirected to (the client's redirect URI, an upstream sign-in); "*"
+// allows any http(s) hop, for a page whose answer goes on to places it
+// cannot know (a development server behind an authorization proxy, which
+// redirects on to its own client).
 func SetConsentHeaders(w http.ResponseWriter, formTargets ...string) {
 	action := "'self'"
 	for _, t := range formTargets {
-		if o := Origin(t); o != "" {
+		if t == "*" {
+			action += " *"
+		} else if o := Origin(t); o != "" {
 			action += " " + o
 		}
 	}
