@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mcpauth/mcpauth/auth/authtest"
 	"github.com/mcpauth/mcpauth/internal/clienttest"
@@ -111,5 +112,24 @@ func TestRefusedSignInIsLogged(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("the log lacks %q: %s", want, got)
 		}
+	}
+}
+
+// The upstream rotates its signing key: the next ID token carries a key id
+// the proxy has not seen, and its key set is refreshed for it (at most once
+// per 10 s, as auth's key sets are) rather than every sign-in failing
+// until a restart.
+func TestUpstreamKeyRotation(t *testing.T) {
+	w := newWorld(t, true)
+	const redirect = "http://127.0.0.1:4567/callback"
+	if _, err := signIn(w, newBrowser(), authParams(w, "quickstart-client", redirect)); err != nil {
+		t.Fatalf("before the rotation: %v", err)
+	}
+	if _, err := w.upstream.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	w.skew.Store(int64(11 * time.Second)) // past the 10 s between refreshes an unknown key id may cause
+	if _, err := signIn(w, newBrowser(), authParams(w, "quickstart-client", redirect)); err != nil {
+		t.Fatalf("after the upstream rotated its key: %v", err)
 	}
 }

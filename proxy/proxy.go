@@ -6,7 +6,8 @@
 // Client ID Metadata Documents, through package registration), asks the
 // user's consent for each client, sends the user to the upstream provider
 // with one pre-registered client (authorization code + PKCE, state bound to
-// the pending transaction), and issues its own tokens bound to the MCP
+// the pending transaction and to the browser that consented), and issues
+// its own tokens bound to the MCP
 // resource: the upstream token never reaches the MCP client, and reaches
 // tool handlers only through [Proxy.UpstreamToken]. Everything it keeps is
 // in a store.Store (store/redisstore for replicas), upstream tokens sealed
@@ -100,7 +101,9 @@ type Config struct {
 	MapScopes func(id Identity, requested scopes.Set) scopes.Set
 	// Store keeps clients, pending transactions, codes, refresh tokens,
 	// sealed upstream tokens and counters; share one between replicas. Nil
-	// means in memory (one replica).
+	// means in memory (one replica), in two parts: what callers who have not
+	// signed in leave (pending requests, registrations, counters; at most
+	// 96 MiB) apart from codes and tokens, so neither can fill the other.
 	Store store.Store
 	// Keyring seals upstream tokens at rest. Nil means a random key (one
 	// replica, tokens lost on restart).

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,5 +249,68 @@ func TestGoSDKClientAcrossReplicas(t *testing.T) {
 	}
 	if got, err := clienttest.CallText(ctx, session, "add_note", "x"); err != nil || got != "added" || authorizations.Load() != 2 {
 		t.Fatalf("add_note after step-up across replicas = %q %v (%d authorizations)", got, err, authorizations.Load())
+	}
+}
+
+// The budgets of what unauthenticated callers leave hold across replicas
+// on Redis: counted in the shared store, per source first, then for all.
+func TestBudgetsAcrossReplicas(t *testing.T) {
+	addr, _ := storetest.StartRedis(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	issuer := "http://" + ln.Addr().String()
+	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, DefaultAudience: upstreamAPI, KeyAlgorithm: "ES256",
+		Clients: []*registration.Client{registration.Static("pc", "ps", registration.Metadata{RedirectURIs: []string{issuer + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
+	defer up.Close()
+	var replicas []*proxy.Proxy
+	for range 2 {
+		rc := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { rc.Close() })
+		p, err := proxy.New(context.Background(), proxy.Config{Issuer: issuer, Resource: "https://mcp.example.com/mcp", ScopesSupported: []string{"notes:read"},
+			Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "pc", ClientSecret: "ps"}, ConsentKey: bytes.Repeat([]byte{9}, 32),
+			Clients: []*registration.Client{registration.Static("c", "", registration.Metadata{RedirectURIs: []string{"http://127.0.0.1/callback"}}, registration.RedirectPolicy{AllowLocalhost: true})},
+			DCR:     &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}},
+			Limits: proxy.Limits{PendingPerSource: 4, Pending: 6, RegistrationsPerSource: 2, Registrations: 3,
+				Source: func(r *http.Request) string { return r.Header.Get("X-Source") }},
+			Store: redisstore.New(rc, "budgets:")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		replicas = append(replicas, p)
+	}
+	var next atomic.Int64
+	lb := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { replicas[next.Add(1)%2].ServeHTTP(w, r) })}
+	go lb.Serve(ln)
+	defer lb.Close()
+	send := func(src, method, path, body string) int {
+		req, _ := http.NewRequest(method, issuer+path, strings.NewReader(body))
+		req.Header.Set("X-Source", src)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	count := func(src, method, path, body string, n int) (codes []int) {
+		for range n {
+			codes = append(codes, send(src, method, path, body))
+		}
+		return codes
+	}
+	authorize := "/authorize?" + params("c", "notes:read")
+	if got := count("a", "GET", authorize, "", 6); !slices.Equal(got, []int{200, 200, 200, 200, 429, 429}) {
+		t.Fatalf("source a's pending requests: %v, want 4 kept", got)
+	}
+	if got := count("b", "GET", authorize, "", 3); !slices.Equal(got, []int{200, 200, 429}) {
+		t.Fatalf("source b's pending requests: %v, want 2 kept (6 for all)", got)
+	}
+	reg := `{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`
+	if got := count("a", "POST", "/register", reg, 3); !slices.Equal(got, []int{201, 201, 429}) {
+		t.Fatalf("source a's registrations: %v, want 2", got)
+	}
+	if got := count("b", "POST", "/register", reg, 2); !slices.Equal(got, []int{201, 429}) {
+		t.Fatalf("source b's registrations: %v, want 1 (3 for all)", got)
 	}
 }
