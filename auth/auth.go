@@ -69,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	go sweepEvery(bg, time.Minute, a.sessions.sweep)
+	go sweepEvery(bg, min(time.Minute, max(time.Second, a.sessions.ttl/4)), a.sessions.sweep)
 	return a, nil
 }
 

@@ -132,15 +132,20 @@ type Config struct {
 	KeyRefreshMinGap time.Duration
 
 	// SessionIdleTimeout is how long a binding of an MCP session to its
-	// subject lives without use. Set the MCP server's own session idle
-	// timeout to the same value (mcp-go: server.WithSessionIdleTTL, or
-	// mcpgo.TransportOptions), so a binding never ends while its session
-	// lives. Zero means 1 hour.
+	// subject lives without use; a session with a request in flight (an open
+	// stream) is in use. When a binding idles out, its session is ended in
+	// the MCP server too (a DELETE through the handler), so no session lives
+	// on unbound. Set the MCP server's own idle timeout to the same value
+	// (mcpgo.TransportOptions, gosdk.HandlerOptions). Zero means 1 hour.
 	SessionIdleTimeout time.Duration
 
-	// MaxSessions bounds the bound sessions; when it is reached, requests
-	// that would create or bind another session get 503 until some idle out
-	// or are closed. Zero means 10,000.
+	// MaxSessions bounds the bound sessions. When it is reached, a subject
+	// holding more sessions than the one asking loses its oldest idle
+	// session (ended in the MCP server too), so a few subjects cannot lock
+	// everyone else out; when no subject holds more, requests that would
+	// create another session get 503 until some idle out or are closed. An
+	// initialize is refused before the MCP server creates anything. Zero
+	// means 10,000.
 	MaxSessions int
 
 	// MaxSessionsPerSubject bounds the sessions one subject (issuer and

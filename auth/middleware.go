@@ -3,6 +3,7 @@ package auth
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mcpauth/mcpauth/scopes"
@@ -61,7 +62,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 		next.ServeHTTP(w, r)
 		return
 	}
-	o := a.decide(r, lookup)
+	o := a.decide(r, lookup, next)
 	d := a.observe(r, &o)
 	if o.err != nil {
 		a.writeError(w, r, o.err, o.failed)
@@ -73,7 +74,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	// Only a request with a session id or a POST can end, or be answered
 	// with, a session; a traced one is watched for the status it gets.
 	if o.sid != "" || r.Method == http.MethodPost || d != nil {
-		rw := &responseWriter{ResponseWriter: w, a: a, r: r, t: o.t, sid: o.sid, firstSight: o.firstSight, decision: d}
+		rw := &responseWriter{ResponseWriter: w, a: a, r: r, next: next, t: o.t, sid: o.sid, b: o.b, res: o.res, firstSight: o.firstSight, decision: d}
 		defer rw.finish()
 		w = rw
 	}
@@ -87,6 +88,8 @@ type outcome struct {
 	failed     *Operation         // the operation refused, if one was
 	required   scopes.Requirement // what the operations needed, beyond the baseline
 	sid        string             // the session the request names
+	b          *binding           // sid's binding, held for the request
+	res        *reservation       // a place held for the session an initialize creates
 	firstSight bool               // the request bound sid at first sight
 	flights    []string           // in-flight id keys claimed for the request
 	err        error
@@ -94,8 +97,9 @@ type outcome struct {
 
 // decide makes the whole decision for r: token, baseline scopes, the
 // operations' requirements, then the session binding, or for a request
-// without a session, its JSON-RPC ids.
-func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o outcome) {
+// without a session, its JSON-RPC ids and, for an initialize, a place for
+// the session it creates. next is the handler that holds the sessions.
+func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup, next http.Handler) (o outcome) {
 	if o.t, o.err = a.check(r); o.err != nil {
 		return o
 	}
@@ -138,15 +142,40 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup) (o out
 		}
 	}
 	if o.sid != "" {
-		o.firstSight, o.err = a.sessions.bind(o.sid, subjectKey(o.t))
+		// A session id nobody holds goes on unbound: the MCP server answers
+		// 404, or names a live session, which is bound when it answers. The
+		// legacy SSE transport's ids, which no response names, are bound at
+		// first sight.
+		if o.b, o.err = a.sessions.use(o.sid, subjectKey(o.t)); o.b == nil && o.err == nil && strings.HasPrefix(o.sid, "sse:") {
+			o.b, o.err = a.sessions.bind(o.sid, subjectKey(o.t), nil, nil)
+			o.firstSight = o.err == nil
+		}
 		return o
 	}
 	if keys := inflightKeys(o.msgs); len(keys) > 0 {
-		if o.err = a.inflight.claim(keys, subjectKey(o.t)); o.err == nil {
-			o.flights = keys
+		if o.err = a.inflight.claim(keys, subjectKey(o.t)); o.err != nil {
+			return o
+		}
+		o.flights = keys
+	}
+	if r.Method == http.MethodPost && initializes(o.msgs) {
+		if o.res, o.err = a.sessions.reserve(subjectKey(o.t)); o.err != nil && o.flights != nil {
+			a.inflight.release(o.flights)
+			o.flights = nil
 		}
 	}
 	return o
+}
+
+// initializes reports whether msgs hold an initialize request, which
+// creates a session.
+func initializes(msgs []message) bool {
+	for _, m := range msgs {
+		if m.Method == "initialize" {
+			return true
+		}
+	}
+	return false
 }
 
 // check authenticates r: it takes the bearer token from the Authorization

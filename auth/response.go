@@ -20,10 +20,15 @@ type responseWriter struct {
 	http.ResponseWriter
 	a          *Authenticator
 	r          *http.Request
+	next       http.Handler // the handler holding the sessions
 	t          *Token
-	sid        string    // the request's session id, "" for none
-	firstSight bool      // this request bound sid at first sight
-	decision   *Decision // to record, when tracing
+	sid        string       // the request's session id, "" for none
+	b          *binding     // sid's binding, held for the request
+	res        *reservation // a place held for a session this request creates
+	created    *binding     // the binding of the session the server created
+	orphan     string       // a session the server created that could not be bound
+	firstSight bool         // this request bound sid at first sight
+	decision   *Decision    // to record, when tracing
 	wrote      bool
 	dropped    bool // the server's response was replaced
 }
@@ -39,14 +44,21 @@ func (s *responseWriter) capture(code int) {
 	}
 	var err error
 	created := s.Header().Get("Mcp-Session-Id")
-	if created != "" && created != s.sid {
+	if created == "" && s.sid != "" && s.b == nil && code < 300 && s.r.Method != http.MethodDelete {
+		created = s.sid // a live session nobody held: bind it now
+	}
+	if created != "" && (created != s.sid || s.b == nil) {
 		if err = checkSessionID(created); err == nil {
-			_, err = s.a.sessions.bind(created, subjectKey(s.t))
+			s.created, err = s.a.sessions.bind(created, subjectKey(s.t), s.res, s.a.sessionEnd(s.next, s.r, created, s.t))
+			s.res = nil
+		}
+		if err != nil {
+			s.orphan = created
 		}
 	}
 	if err != nil {
-		// Never hand out a session that is not bound to its subject: the MCP
-		// server forgets it when it idles out.
+		// Never hand out a session that is not bound to its subject: the
+		// server's session is ended once its handler returns.
 		s.dropped = true
 		h := s.Header()
 		h.Del("Mcp-Session-Id")
@@ -67,9 +79,24 @@ func (s *responseWriter) capture(code int) {
 	}
 }
 
-// finish completes the watch of a handler that returned without writing:
-// net/http answers 200 with the headers it set.
-func (s *responseWriter) finish() { s.capture(http.StatusOK) }
+// finish completes the watch once the handler returned: one that did not
+// write gets net/http's 200 with the headers it set; the session bindings
+// the request held are let go, an unused reservation given back, and a
+// session the server created but that could not be bound ended.
+func (s *responseWriter) finish() {
+	s.capture(http.StatusOK)
+	if s.res != nil {
+		s.a.sessions.cancel(s.res)
+	}
+	for _, b := range []*binding{s.b, s.created} {
+		if b != nil {
+			s.a.sessions.done(b)
+		}
+	}
+	if s.orphan != "" && validSessionID(s.orphan) {
+		s.a.sessionEnd(s.next, s.r, s.orphan, s.t)()
+	}
+}
 
 func (s *responseWriter) WriteHeader(code int) {
 	s.capture(code)

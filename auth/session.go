@@ -1,12 +1,11 @@
 package auth
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/mcpauth/mcpauth/internal/cache"
 )
 
 // maxSessionIDBytes is the longest Mcp-Session-Id (or legacy SSE sessionId)
@@ -61,87 +60,307 @@ func checkSessionID(sid string) error {
 	return nil
 }
 
-// sessionTable binds MCP session ids to the subject that created them. It
-// holds at most max bindings, at most perSubject of them for one subject,
-// each expiring after ttl without use; ids are at most maxSessionIDBytes and
-// the bindings are bounded in bytes too. A full table refuses new sessions
-// (503) rather than leave one unbound.
+// validSessionID reports whether sid is a well-formed session id.
+func validSessionID(sid string) bool { return checkSessionID(sid) == nil }
+
+// sessionEnd returns what ends the session sid in next, the handler that
+// holds it: the DELETE the client would send, with t (its expiry moved on,
+// so an SDK that checks it again accepts it) in the context. Legacy SSE
+// sessions have no such request: nil.
+func (a *Authenticator) sessionEnd(next http.Handler, r *http.Request, sid string, t *Token) func() {
+	if strings.HasPrefix(sid, "sse:") || next == nil {
+		return nil
+	}
+	target := *r.URL
+	target.RawQuery = ""
+	host := r.Host
+	return func() {
+		ended := &Token{Subject: t.Subject, Issuer: t.Issuer, ClientID: t.ClientID, Audience: t.Audience, Scopes: t.Scopes,
+			Expiry: a.now().Add(time.Minute), IssuedAt: t.IssuedAt, ID: t.ID, Introspected: t.Introspected, claims: t.claims, raw: t.raw}
+		req, err := http.NewRequestWithContext(ContextWithToken(context.Background(), ended), http.MethodDelete, target.String(), nil)
+		if err != nil {
+			return
+		}
+		req.Host = host
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("Authorization", "Bearer mcpauth-session-end")
+		next.ServeHTTP(discardWriter{h: http.Header{}}, req)
+	}
+}
+
+// discardWriter is the response of a request mcpauth makes itself.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
+
+// sessionTable binds MCP session ids to the subject that created them, and
+// keeps each binding exactly as long as the MCP server's session:
+//   - a session is reserved before the SDK creates it (an initialize
+//     request), so a subject or a table that is full is refused before the
+//     SDK holds anything, and the binding made when the SDK names the id
+//     cannot fail;
+//   - a binding with a request in flight (an open stream) never idles out;
+//     one idle for ttl is dropped and the SDK's session ended with it (a
+//     DELETE through the handler that created it), so no session lives on
+//     unbound for another subject to claim;
+//   - when the table is full, a subject holding more sessions than the one
+//     asking loses its oldest idle session (ended in the SDK too), so a few
+//     subjects cannot lock everyone else out; a subject at its own bound
+//     (perSubject) is refused.
+//
+// It holds at most max bindings and reservations, perSubject of them for
+// one subject; ids are at most maxSessionIDBytes, so its bytes are bounded
+// too. Finding whom to evict costs O(perSubject), whatever the table holds.
 type sessionTable struct {
-	mu         sync.Mutex // makes each bind's look-check-store one step
-	bindings   *cache.Cache[string, *owner]
-	subjects   map[string]*owner // the owners of bindings; at most one per binding
+	mu         sync.Mutex
+	max        int
 	perSubject int
 	ttl        time.Duration
+	now        func() time.Time
+	bindings   map[string]*binding
+	subjects   map[string]*owner
+	reserved   int                   // reservations not yet bound, all subjects
+	byCount    []map[*owner]struct{} // owners by count(), 1..perSubject
 }
 
-// owner is one subject with bindings; its key is shared by all of them.
+// owner is one subject with bindings or reservations.
 type owner struct {
-	key string
-	n   int
+	key      string
+	sessions map[string]*binding
+	reserved int
 }
 
-// bindingOverhead approximates what a binding costs beyond its id and
-// subject key, for the byte bound.
-const bindingOverhead = 96
+func (o *owner) count() int { return len(o.sessions) + o.reserved }
+
+// binding is one session bound to its owner.
+type binding struct {
+	sid      string
+	owner    *owner
+	inflight int       // requests of the session being served
+	lastUse  time.Time // when the last of them ended
+	ending   bool      // dropped, its SDK session being ended: nobody may use it
+	end      func()    // ends the SDK's session; nil when unknown
+}
+
+// reservation is a place held for a session the SDK is about to create.
+type reservation struct{ o *owner }
 
 func newSessionTable(max, perSubject int, ttl time.Duration, now func() time.Time) *sessionTable {
-	st := &sessionTable{subjects: map[string]*owner{}, perSubject: perSubject, ttl: ttl}
-	st.bindings = cache.New(cache.Options[string, *owner]{
-		MaxEntries: max,
-		MaxBytes:   int64(max) * (maxSessionIDBytes + 2*bindingOverhead),
-		Now:        now,
-		OnRemove: func(_ string, o *owner) { // with st.mu held: every cache call is made under it
-			if o.n--; o.n == 0 {
-				delete(st.subjects, o.key)
-			}
-		},
-	})
+	st := &sessionTable{max: max, perSubject: perSubject, ttl: ttl, now: now, bindings: map[string]*binding{}, subjects: map[string]*owner{},
+		byCount: make([]map[*owner]struct{}, perSubject+1)}
+	for i := range st.byCount {
+		st.byCount[i] = map[*owner]struct{}{}
+	}
 	return st
 }
 
-// bind reports whether subject may use sid, binding a free sid to it
-// (created true); each use extends the binding. It fails with
-// [ReasonSessionMismatch] for another subject's session and
-// [ReasonSessionLimit] when no binding can be added.
-func (st *sessionTable) bind(sid, subject string) (created bool, err error) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	size := int64(len(sid) + len(subject) + bindingOverhead)
-	if o, ok := st.bindings.Get(sid); ok {
-		if o.key != subject {
-			return false, fail(ReasonSessionMismatch, "unknown session")
-		}
-		st.bindings.Set(sid, o, size, st.ttl) // replacing needs no room
-		return false, nil
+// counted moves o to its place in byCount after its count changed from
+// before, and forgets an owner left with nothing.
+func (st *sessionTable) counted(o *owner, before int) {
+	delete(st.byCount[min(before, st.perSubject)], o)
+	n := o.count()
+	if n == 0 {
+		delete(st.subjects, o.key)
+		return
 	}
-	o := st.subjects[subject]
-	if o != nil && o.n >= st.perSubject {
-		return false, fail(ReasonSessionLimit, "this subject already holds %d sessions, the most allowed (Config.MaxSessionsPerSubject); close some (HTTP DELETE) or wait for them to idle out", o.n)
-	}
-	if o == nil {
-		o = &owner{key: subject}
-	}
-	if !st.bindings.Set(sid, o, size, st.ttl) {
-		return false, fail(ReasonSessionLimit, "%d sessions are bound and there is no room for another (Config.MaxSessions)", st.bindings.Len())
-	}
-	if o.n++; o.n == 1 {
-		st.subjects[subject] = o
-	}
-	return true, nil
+	st.subjects[o.key] = o
+	st.byCount[min(n, st.perSubject)][o] = struct{}{}
 }
 
-// release removes sid's binding if subject holds it.
+func (st *sessionTable) ownerOf(subject string) *owner {
+	o := st.subjects[subject]
+	if o == nil {
+		o = &owner{key: subject, sessions: map[string]*binding{}}
+		st.subjects[subject] = o
+	}
+	return o
+}
+
+// room makes room for one more session of o, evicting another subject's
+// oldest idle session when the table is full and that subject holds more
+// than o would. It returns the evicted binding's end, to call without the
+// lock.
+func (st *sessionTable) room(o *owner) (func(), error) {
+	if o.count() >= st.perSubject {
+		return nil, fail(ReasonSessionLimit, "this subject already holds %d sessions, the most allowed (Config.MaxSessionsPerSubject); close some (HTTP DELETE) or wait for them to idle out", o.count())
+	}
+	if len(st.bindings)+st.reserved < st.max {
+		return nil, nil
+	}
+	for c := st.perSubject; c > o.count()+1; c-- {
+		for h := range st.byCount[c] {
+			if b := h.oldestIdle(); b != nil {
+				return st.drop(b), nil
+			}
+		}
+	}
+	return nil, fail(ReasonSessionLimit, "%d sessions are bound and no subject holds more than its share (Config.MaxSessions)", len(st.bindings))
+}
+
+// oldestIdle is o's least recently used binding with no request in flight.
+func (o *owner) oldestIdle() *binding {
+	var old *binding
+	for _, b := range o.sessions {
+		if b.inflight == 0 && !b.ending && (old == nil || b.lastUse.Before(old.lastUse)) {
+			old = b
+		}
+	}
+	return old
+}
+
+// drop removes b from its owner's count and marks it ending; it stays in
+// bindings, refusing every use, until the returned func has ended the
+// SDK's session and removed it.
+func (st *sessionTable) drop(b *binding) func() {
+	before := b.owner.count()
+	delete(b.owner.sessions, b.sid)
+	st.counted(b.owner, before)
+	b.ending = true
+	return func() {
+		if b.end != nil {
+			b.end()
+		}
+		st.mu.Lock()
+		if st.bindings[b.sid] == b {
+			delete(st.bindings, b.sid)
+		}
+		st.mu.Unlock()
+	}
+}
+
+// reserve holds a place for a session subject is about to create.
+func (st *sessionTable) reserve(subject string) (*reservation, error) {
+	st.mu.Lock()
+	o := st.ownerOf(subject)
+	before := o.count()
+	evicted, err := st.room(o)
+	if err == nil {
+		o.reserved++
+		st.reserved++
+	}
+	st.counted(o, before)
+	st.mu.Unlock()
+	if evicted != nil {
+		evicted()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &reservation{o: o}, nil
+}
+
+// cancel gives back a reservation no session was bound with.
+func (st *sessionTable) cancel(res *reservation) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	before := res.o.count()
+	res.o.reserved--
+	st.reserved--
+	st.counted(res.o, before)
+}
+
+// use holds sid's binding for one request of subject, which must call
+// done with it; nil when sid is not bound. Another subject's session, or
+// one being ended, is [ReasonSessionMismatch].
+func (st *sessionTable) use(sid, subject string) (*binding, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	b := st.bindings[sid]
+	if b == nil {
+		return nil, nil
+	}
+	if b.ending || b.owner.key != subject {
+		return nil, fail(ReasonSessionMismatch, "unknown session")
+	}
+	b.inflight++
+	return b, nil
+}
+
+// bind binds the unbound session sid to subject, held for one request that
+// must call done with it: through res when the request reserved a place,
+// else within the bounds (evicting as room does). end, when not nil, ends
+// the SDK's session.
+func (st *sessionTable) bind(sid, subject string, res *reservation, end func()) (*binding, error) {
+	st.mu.Lock()
+	if b := st.bindings[sid]; b != nil { // bound meanwhile
+		st.mu.Unlock()
+		if res != nil {
+			st.cancel(res)
+		}
+		return st.use(sid, subject)
+	}
+	var o *owner
+	var evicted func()
+	var err error
+	if res != nil {
+		o = res.o
+		before := o.count()
+		o.reserved--
+		st.reserved--
+		st.counted(o, before)
+	} else {
+		o = st.ownerOf(subject)
+		before := o.count()
+		evicted, err = st.room(o)
+		st.counted(o, before)
+	}
+	var b *binding
+	if err == nil {
+		before := o.count()
+		b = &binding{sid: sid, owner: o, inflight: 1, lastUse: st.now(), end: end}
+		st.bindings[sid] = b
+		o.sessions[sid] = b
+		st.counted(o, before)
+	}
+	st.mu.Unlock()
+	if evicted != nil {
+		evicted()
+	}
+	return b, err
+}
+
+// done ends one request of b.
+func (st *sessionTable) done(b *binding) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	b.inflight--
+	b.lastUse = st.now()
+}
+
+// release removes sid's binding if subject holds it: the client ended the
+// session (DELETE), or the SDK did not know it.
 func (st *sessionTable) release(sid, subject string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if o, ok := st.bindings.Get(sid); ok && o.key == subject {
-		st.bindings.Delete(sid)
+	if b := st.bindings[sid]; b != nil && !b.ending && b.owner.key == subject {
+		before := b.owner.count()
+		delete(b.owner.sessions, sid)
+		delete(st.bindings, sid)
+		st.counted(b.owner, before)
 	}
 }
 
-// sweep drops expired bindings.
+// sweep drops the bindings idle for ttl and ends their SDK sessions.
 func (st *sessionTable) sweep() {
 	st.mu.Lock()
+	now := st.now()
+	var ends []func()
+	for _, b := range st.bindings {
+		if !b.ending && b.inflight == 0 && now.Sub(b.lastUse) >= st.ttl {
+			ends = append(ends, st.drop(b))
+		}
+	}
+	st.mu.Unlock()
+	for _, end := range ends {
+		end()
+	}
+}
+
+// len is the number of bindings, those being ended included.
+func (st *sessionTable) len() int {
+	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.bindings.Sweep()
+	return len(st.bindings)
 }

@@ -155,3 +155,85 @@ func TestBodyLimit(t *testing.T) {
 		t.Fatalf("oversized body: %d %v (server reached %d times)", res.status, res.body, srv.reached.Load())
 	}
 }
+
+func initializeRequest(as *testAS, subject string) *http.Request {
+	r := sessionRequest(as, "POST", subject, "")
+	r.Body = io.NopCloser(strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+	r.Header.Set("Content-Type", "application/json")
+	return r
+}
+
+func (s *sessionServer) live() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.known)
+}
+
+// Orphaned sessions: an initialize the session bounds refuse never reaches
+// the MCP server, so it creates nothing; and a session the server created
+// that still cannot be bound (a request that reserved no place: not an
+// initialize the middleware could read) is ended in the server.
+func TestRefusedSessionsLeaveNothingInTheServer(t *testing.T) {
+	as, h, srv := newSessionFixture(t, func(c *auth.Config) { c.MaxSessionsPerSubject = 2 })
+	for range 2 {
+		if res := call(t, h, initializeRequest(as, "alice")); res.status != 200 {
+			t.Fatalf("initialize: %d", res.status)
+		}
+	}
+	reached := srv.reached.Load()
+	for range 50 {
+		if res := call(t, h, initializeRequest(as, "alice")); res.status != 503 || res.body["reason"] != "session_limit" {
+			t.Fatalf("initialize past the bound: %d %v", res.status, res.body)
+		}
+	}
+	if srv.reached.Load() != reached || srv.live() != 2 {
+		t.Fatalf("refused initializes reached the server %d times; it holds %d sessions", srv.reached.Load()-reached, srv.live())
+	}
+	// A POST that is not an initialize, answered with a new session anyway.
+	if res := call(t, h, sessionRequest(as, "POST", "alice", "")); res.status != 503 || res.header.Get("Mcp-Session-Id") != "" {
+		t.Fatalf("an unbindable session was handed out: %d %v", res.status, res.header)
+	}
+	if srv.live() != 2 {
+		t.Fatalf("the server holds %d sessions: the one that could not be bound was not ended", srv.live())
+	}
+}
+
+// One table for everyone: two subjects filling MaxSessions do not lock a
+// third out; the heaviest loses its oldest idle session, ended in the
+// server too (its owner's next use of it is 404). When every subject holds
+// no more than its share, a new session is refused.
+func TestFullTableEvictsTheHeaviestSubject(t *testing.T) {
+	as, h, srv := newSessionFixture(t, func(c *auth.Config) { c.MaxSessions = 6; c.MaxSessionsPerSubject = 4 })
+	var sids []string
+	for _, who := range []string{"mallory", "mallory", "mallory", "mallory", "trudy", "trudy"} {
+		res := call(t, h, initializeRequest(as, who))
+		if res.status != 200 {
+			t.Fatalf("%s: %d", who, res.status)
+		}
+		sids = append(sids, res.header.Get("Mcp-Session-Id"))
+	}
+	res := call(t, h, initializeRequest(as, "carol"))
+	if res.status != 200 || res.header.Get("Mcp-Session-Id") == "" {
+		t.Fatalf("carol locked out by a full table: %d %v", res.status, res.body)
+	}
+	if res := call(t, h, sessionRequest(as, "POST", "mallory", sids[0])); res.status != 404 {
+		t.Fatalf("mallory's oldest session was not the one evicted: %d", res.status)
+	}
+	if res := call(t, h, sessionRequest(as, "POST", "mallory", sids[1])); res.status != 200 {
+		t.Fatalf("mallory's second session: %d", res.status)
+	}
+	if srv.live() != 6 {
+		t.Fatalf("the server holds %d sessions, want 6", srv.live())
+	}
+	// mallory 3, trudy 2, carol 1: dave evicts mallory's oldest idle again;
+	// then everyone holds at most two, and eve (who would hold one) is
+	// refused only when no one holds more than her share plus one.
+	for _, who := range []string{"dave", "erin", "frank"} {
+		if res := call(t, h, initializeRequest(as, who)); res.status != 200 {
+			t.Fatalf("%s: %d %v", who, res.status, res.body)
+		}
+	}
+	if res := call(t, h, initializeRequest(as, "grace")); res.status != 503 || res.body["reason"] != "session_limit" {
+		t.Fatalf("a table shared fairly: %d %v", res.status, res.body)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/store/redisstore"
 	"github.com/mcpauth/mcpauth/store/storetest"
 )
@@ -26,11 +27,13 @@ import (
 func TestReplicasShareRedis(t *testing.T) {
 	addr, stopRedis := storetest.StartRedis(t)
 	const issuer = "http://as.replicas.test"
+	var skew atomic.Int64 // how far the replicas' clock is ahead
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	var replicas []*httptest.Server
 	for range 2 {
 		rc := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
 		t.Cleanup(func() { rc.Close() })
-		s, err := authtest.New(authtest.Options{Issuer: issuer, AutoApprove: true, Store: redisstore.New(rc, "authtest:"), KeyAlgorithm: "ES256"})
+		s, err := authtest.New(authtest.Options{Issuer: issuer, AutoApprove: true, Store: redisstore.New(rc, "authtest:"), KeyAlgorithm: "ES256", Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,12 +97,14 @@ func TestReplicasShareRedis(t *testing.T) {
 		}
 	}
 
-	// Rotate the refresh token on B, replay the old one on A: the family is revoked everywhere.
+	// Rotate the refresh token on B, replay the old one on A (later than a
+	// race could be): the family is revoked everywhere.
 	old := refresh.Load().(string)
 	status, out := post(t, b+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}, "client_id": {reg.ClientID}})
 	if status != 200 || out["refresh_token"] == nil {
 		t.Fatalf("refresh on B: %d %v", status, out)
 	}
+	skew.Store(int64(oauthas.RefreshRaceGrace + time.Second))
 	if status, out := post(t, a+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}, "client_id": {reg.ClientID}}); status != 400 || !strings.Contains(out["error_description"].(string), "family is revoked") {
 		t.Fatalf("replay on A: %d %v", status, out)
 	}

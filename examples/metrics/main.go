@@ -90,7 +90,8 @@ func run(ctx context.Context, addr, authAddr string, out io.Writer, ready func(m
 	if err != nil {
 		return err
 	}
-	asSrv := &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second}
+	asSrv := &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10} // see README: server limits
 	go asSrv.Serve(asLn) // before auth.New, which discovers its key set
 
 	a, err := auth.New(ctx, auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: issuer}}, BaselineScopes: []string{"notes:read"}, Observer: observer})
@@ -107,7 +108,8 @@ func run(ctx context.Context, addr, authAddr string, out io.Writer, ready func(m
 	mux.Handle("/metrics", auth.LoopbackOnly(promhttp.HandlerFor(registry, promhttp.HandlerOpts{})))
 	mux.Handle("/", mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s, mcpgo.TransportOptions(a)...)))
 
-	mcpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	mcpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10} // see README: server limits
 	go mcpSrv.Serve(mcpLn)
 	servers := []*http.Server{mcpSrv, asSrv}
 	fmt.Fprintf(out, "MCP server %s\nmetrics    %s\nissuer     %s (development only; client metrics-client / metrics-secret)\n",

@@ -122,7 +122,8 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: dev, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: dev, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+			MaxHeaderBytes: 64 << 10} // see README: server limits
 		servers = append(servers, srv)
 		go srv.Serve(upLn)
 	case "github":
@@ -167,7 +168,8 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 	mux.Handle("/.well-known/oauth-protected-resource/", protected)
 	mux.Handle("/.well-known/oauth-protected-resource", protected)
 	mux.Handle("/", p) // the proxy's metadata, /authorize, /consent, /callback, /token, /register, /jwks
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10} // see README: server limits
 	servers = append(servers, srv)
 	go srv.Serve(ln)
 	fmt.Fprintf(out, "mcpauth proxy example\n  MCP server:           %s\n  authorization server: %s (the proxy)\n  upstream provider:    %s\n", mcpURL, issuer, upstream.Issuer+upstream.AuthURL)
@@ -233,7 +235,11 @@ func shutdown(servers []*http.Server) error {
 	defer cancel()
 	var errs []error
 	for _, s := range servers {
-		errs = append(errs, s.Shutdown(ctx))
+		if err := s.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			s.Close() // streams still open after the grace period
+		} else {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -80,7 +80,8 @@ func Run(ctx context.Context, cfg Config, out io.Writer, ready func(mcpURL, issu
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+			MaxHeaderBytes: 64 << 10} // see README: server limits
 		servers = append(servers, srv)
 		go srv.Serve(asLn)
 	}
@@ -111,7 +112,8 @@ func Run(ctx context.Context, cfg Config, out io.Writer, ready func(mcpURL, issu
 	mux.Handle("/debug/auth", trace) // loopback callers only
 	mux.Handle("/debug/auth/metrics", auth.LoopbackOnly(metrics))
 	mux.Handle("/", s.Handler)
-	mcpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	mcpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10} // see README: server limits
 	servers = append(servers, mcpSrv)
 	go mcpSrv.Serve(mcpLn)
 
@@ -144,7 +146,11 @@ func shutdown(servers []*http.Server) error {
 	defer cancel()
 	var errs []error
 	for _, srv := range servers {
-		errs = append(errs, srv.Shutdown(ctx))
+		if err := srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			srv.Close() // streams still open after the grace period
+		} else {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -9,13 +9,13 @@ import (
 	"testing"
 )
 
-// TestFloodsKeepMemoryFlat sends the floods of the hardening review to the
+// TestFloodsKeepHeapFlat sends the floods of the hardening review to the
 // real stack (mcp-go behind mcpauth, the development authorization server)
 // and checks the live heap grows by less than 64 MB: session ids the server
 // does not know (at the longest accepted length, and oversized), an
 // initialize flood from one subject, and /authorize requests with 9 MB
 // code challenges.
-func TestFloodsKeepMemoryFlat(t *testing.T) {
+func TestFloodsKeepHeapFlat(t *testing.T) {
 	e := newEnv(t)
 	tok := e.mint(e.mcpURL, "notes:read", nil)
 	before := liveHeap()
