@@ -151,7 +151,7 @@ func TestSessionHijack(t *testing.T) {
 // transport, which never crosses HTTP: the dispatch gate must refuse.
 func TestDefenceInDepthInProcess(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
-	s := (&notesServer{}).build(f.a)
+	s := (&notesServer{}).build(f.a, nil)
 	c, err := client.NewInProcessClient(s)
 	if err != nil {
 		t.Fatal(err)

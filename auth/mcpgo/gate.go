@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -69,6 +70,16 @@ func ServerOptions(a *auth.Authenticator, opts ...Option) []server.ServerOption 
 //
 //go:noinline
 func Gate(a *auth.Authenticator) server.OnRequestInitializationFunc {
+	var mu sync.Mutex
+	kept := map[*server.MCPServer]*listings{} // the servers this gate guards: usually one
+	listingsOf := func(s *server.MCPServer) *listings {
+		mu.Lock()
+		defer mu.Unlock()
+		if kept[s] == nil {
+			kept[s] = &listings{}
+		}
+		return kept[s]
+	}
 	return func(ctx context.Context, id any, message any) error {
 		raw, ok := message.(json.RawMessage)
 		if !ok {
@@ -83,7 +94,7 @@ func Gate(a *auth.Authenticator) server.OnRequestInitializationFunc {
 			if s == nil {
 				return errors.New("forbidden: no MCP server in the context")
 			}
-			req, found, err := resolve(ctx, s, op.Method, op.Name)
+			req, found, err := resolve(ctx, s, listingsOf(s), op.Method, op.Name)
 			if err != nil {
 				return fmt.Errorf("forbidden: %s %q: %w", op.Method, op.Name, err)
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -21,11 +23,20 @@ import (
 // sees the session. When s has no gate, unknown names are refused, because
 // their requirement cannot be determined. An item whose annotation cannot be
 // read is refused too.
+//
+// Resolution costs O(1) per operation whatever the number of tools: tools,
+// prompts and resources are map lookups; task tools and resource
+// templates, which mcp-go has no accessor for, come from a listing kept for
+// a second (see [listings]), so a batch of unknown names costs no more than
+// a benign one.
 func Lookup(s *server.MCPServer) auth.RequirementLookup {
 	gated := hasGate(s)
+	l := &listings{}
 	return auth.RequirementFunc(func(method, name string) (scopes.Requirement, bool) {
-		req, found, err := resolve(internalCtx, s, method, name)
+		req, found, err := resolve(internalCtx, s, l, method, name)
 		switch {
+		case errors.Is(err, errStale) && gated:
+			return scopes.Requirement{}, false // the gate decides, failing closed
 		case err != nil:
 			return auth.Undetermined(), true
 		case found:
@@ -48,7 +59,7 @@ var internalCtx = context.WithValue(context.Background(), internalKey{}, true)
 // tools after regular ones, resource templates after resources (when several
 // templates match a URI, all their requirements apply). found is false when
 // mcp-go has nothing to dispatch to.
-func resolve(ctx context.Context, s *server.MCPServer, method, name string) (req scopes.Requirement, found bool, err error) {
+func resolve(ctx context.Context, s *server.MCPServer, l *listings, method, name string) (req scopes.Requirement, found bool, err error) {
 	session := server.ClientSessionFromContext(ctx)
 	switch method {
 	case "tools/call":
@@ -63,16 +74,12 @@ func resolve(ctx context.Context, s *server.MCPServer, method, name string) (req
 			return req, true, err
 		}
 		// Task tools (AddTaskTool) have no accessor: find them in a listing.
-		tools, err := listTools(ctx, s)
-		if err != nil {
+		meta, found, err := l.tool(s, name)
+		if err != nil || !found {
 			return req, false, err
 		}
-		for _, t := range tools {
-			if t.Name == name {
-				req, err = metaRequirement(t.Meta)
-				return req, true, err
-			}
-		}
+		req, err = metaRequirement(meta)
+		return req, true, err
 	case "prompts/get":
 		if p, ok := s.ListPrompts()[name]; ok {
 			req, err = metaRequirement(p.Prompt.Meta)
@@ -99,11 +106,14 @@ func resolve(ctx context.Context, s *server.MCPServer, method, name string) (req
 				return req, found, err
 			}
 		}
-		ts, err := listTemplates(ctx, s)
+		ts, fresh, err := l.templates(s)
 		if err != nil {
 			return req, false, err
 		}
-		return matchTemplates(ts, name)
+		if req, found, err = matchTemplates(ts, name); !found && err == nil && !fresh {
+			err = errStale
+		}
+		return req, found, err
 	}
 	return req, false, nil
 }
@@ -140,6 +150,78 @@ func listTemplates(ctx context.Context, s *server.MCPServer) ([]mcp.ResourceTemp
 }
 
 var errListing = errors.New("the server's listing cannot be read")
+
+// errStale is a name the listings do not know while they are too recent
+// to be listed again: whether mcp-go would dispatch it is not known now,
+// so the gate refuses it (fail closed) and the HTTP check leaves it to the
+// gate, or refuses it on a server without one.
+var errStale = errors.New("the requirement cannot be determined now (the server's listing was just read); retry")
+
+// listingTTL is how long a listing answers for the server: at most one
+// listing per second, whatever arrives.
+const listingTTL = time.Second
+
+// listings keeps the server-wide tools (task tools included) and resource
+// templates of one MCP server, as its own listings show them, for
+// listingTTL: what mcp-go has no accessor for costs one listing a second,
+// not one per operation. A name the kept listing does not know is looked
+// for in a new listing once the kept one is older than listingTTL; before
+// that it is [errStale]. So a task tool or template added or replaced in
+// the last second may be refused once, never allowed on a stale
+// requirement for longer than listingTTL.
+type listings struct {
+	mu           sync.Mutex
+	tools        map[string]*mcp.Meta
+	toolsAt      time.Time
+	tmpl         []mcp.ResourceTemplate
+	tmplAt       time.Time
+	clockForTest func() time.Time
+}
+
+func (l *listings) now() time.Time {
+	if l.clockForTest != nil {
+		return l.clockForTest()
+	}
+	return time.Now()
+}
+
+// tool returns the meta of the server-wide tool name.
+func (l *listings) tool(s *server.MCPServer, name string) (*mcp.Meta, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.now().Sub(l.toolsAt) >= listingTTL
+	if old {
+		tools, err := listTools(internalCtx, s)
+		if err != nil {
+			return nil, false, err
+		}
+		l.tools, l.toolsAt = make(map[string]*mcp.Meta, len(tools)), l.now()
+		for _, t := range tools {
+			l.tools[t.Name] = t.Meta
+		}
+	}
+	meta, found := l.tools[name]
+	if !found && !old {
+		return nil, false, errStale
+	}
+	return meta, found, nil
+}
+
+// templates returns the server-wide resource templates, and whether they
+// were listed just now.
+func (l *listings) templates(s *server.MCPServer) ([]mcp.ResourceTemplate, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.now().Sub(l.tmplAt) < listingTTL {
+		return l.tmpl, false, nil
+	}
+	ts, err := listTemplates(internalCtx, s)
+	if err != nil {
+		return nil, false, err
+	}
+	l.tmpl, l.tmplAt = ts, l.now()
+	return ts, true, nil
+}
 
 // list runs a paginated list method of s in-process and collects the items
 // page reads from each result (R, which mcp-go returns as a value or a

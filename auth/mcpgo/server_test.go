@@ -27,8 +27,8 @@ type notesServer struct {
 	notes []string
 }
 
-func (n *notesServer) build(a *auth.Authenticator, opts ...mcpgo.Option) *server.MCPServer {
-	s := server.NewMCPServer("notes", "1.0.0", mcpgo.ServerOptions(a, opts...)...)
+func (n *notesServer) build(a *auth.Authenticator, serverOpts []server.ServerOption, opts ...mcpgo.Option) *server.MCPServer {
+	s := server.NewMCPServer("notes", "1.0.0", append(serverOpts, mcpgo.ServerOptions(a, opts...)...)...)
 	s.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		t := auth.TokenFromContext(ctx)
 		if t == nil {
@@ -61,10 +61,11 @@ func (n *notesServer) build(a *auth.Authenticator, opts ...mcpgo.Option) *server
 
 // fixture is an MCP server protected by mcpauth with an authtest authorization server.
 type fixture struct {
-	as  *authtest.Server
-	a   *auth.Authenticator
-	srv *httptest.Server
-	url string
+	server *server.MCPServer
+	as     *authtest.Server
+	a      *auth.Authenticator
+	srv    *httptest.Server
+	url    string
 }
 
 type fixtureOptions struct {
@@ -73,6 +74,8 @@ type fixtureOptions struct {
 	hide      bool
 	as        authtest.Options
 	cfg       func(*auth.Config)
+	// serverOptions go to the MCP server before mcpauth's.
+	serverOptions []server.ServerOption
 }
 
 func newFixture(t *testing.T, fo fixtureOptions) *fixture {
@@ -103,7 +106,8 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 	if fo.hide {
 		opts = append(opts, mcpgo.HideUnauthorized())
 	}
-	s := (&notesServer{}).build(a, opts...)
+	s := (&notesServer{}).build(a, fo.serverOptions, opts...)
+	f.server = s
 	var h http.Handler
 	switch {
 	case fo.sse:

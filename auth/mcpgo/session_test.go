@@ -2,12 +2,18 @@ package mcpgo_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/auth/mcpgo"
 )
 
 const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
@@ -52,5 +58,49 @@ func TestBindingLastsAsLongAsTheSession(t *testing.T) {
 		if res := post(t, f, tok, call("whoami"), map[string]string{"Mcp-Session-Id": sid}); res.status != 404 {
 			t.Fatalf("%s used a session whose binding idled out: %d %s", who, res.status, res.raw)
 		}
+	}
+}
+
+// Unknown names cost no listing each: a batch of 64 calls to tools that do
+// not exist, sent twice, makes the server list its tools at most once for
+// the HTTP check and once for the gate (each keeps the listing a second),
+// where each unknown name used to cost a full tools/list.
+func TestUnknownNamesCostOneListingASecond(t *testing.T) {
+	var listings atomic.Int64
+	f := newFixture(t, fixtureOptions{serverOptions: []server.ServerOption{server.WithToolFilter(func(_ context.Context, tools []mcp.Tool) []mcp.Tool {
+		listings.Add(1)
+		return tools
+	})}})
+	tok := f.token("notes:read")
+	var batch []string
+	for i := range 64 {
+		batch = append(batch, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"missing_%d"}}`, i, i))
+	}
+	for range 2 {
+		post(t, f, tok, "["+strings.Join(batch, ",")+"]", map[string]string{"MCP-Protocol-Version": "2025-03-26"})
+	}
+	if n := listings.Load(); n > 2 { // one for the HTTP check, one for the dispatch gate
+
+		t.Fatalf("128 unknown names cost %d listings", n)
+	}
+}
+
+// A task tool added after the listing was read is refused (never allowed
+// on a guess) until the listing may be read again, a second later; then
+// its own requirement applies.
+func TestTaskToolAddedLaterFailsClosedThenResolves(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	reader, writer := f.token("notes:read"), f.token("notes:read", "notes:write")
+	post(t, f, reader, call("no_such_tool"), nil) // the listing is read now
+	f.server.AddTaskTool(mcp.NewTool("export", mcp.WithTaskSupport(mcp.TaskSupportOptional), mcpgo.RequireScopes("notes:write")),
+		func(context.Context, mcp.CallToolRequest) (*mcp.CreateTaskResult, error) {
+			return &mcp.CreateTaskResult{}, nil
+		})
+	if res := post(t, f, writer, call("export"), nil); res.status == 200 && !strings.Contains(res.raw, "forbidden") {
+		t.Fatalf("a task tool unknown to the kept listing was let through: %d %s", res.status, res.raw)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if res := post(t, f, reader, call("export"), nil); res.status != 403 || res.challenge["scope"] != "notes:read notes:write" {
+		t.Fatalf("the task tool's requirement after the listing was read again: %d %v %s", res.status, res.challenge, res.raw)
 	}
 }
