@@ -29,6 +29,7 @@ type Authenticator struct {
 	baseline scopes.Requirement
 	maxToken int
 	maxBody  int64
+	maxDepth int
 	now      func() time.Time
 	logger   *slog.Logger
 
@@ -85,6 +86,7 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 		norm:     cfg.Scopes,
 		maxToken: orDefaultInt(cfg.MaxTokenBytes, defaultMaxTokenBytes),
 		maxBody:  cfg.MaxBodyBytes,
+		maxDepth: cfg.MaxJSONDepth,
 		now:      cfg.Now,
 		logger:   cfg.Logger,
 		trace:    cfg.Trace,
@@ -92,6 +94,9 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = defaultMaxBodyBytes
+	}
+	if a.maxDepth <= 0 {
+		a.maxDepth = defaultMaxJSONDepth
 	}
 	if a.now == nil {
 		a.now = time.Now

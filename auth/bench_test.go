@@ -19,11 +19,14 @@ import (
 
 var noop = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 
-type discardWriter struct{ h http.Header }
+type discardWriter struct {
+	h    http.Header
+	code int // the last status written
+}
 
 func (d *discardWriter) Header() http.Header         { return d.h }
 func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 
 // BenchmarkMiddlewareCached measures the whole middleware for a token seen
 // before: header parsing, the validated-token cache, scope check, context;

@@ -117,6 +117,14 @@ type Config struct {
 	// means 4 MiB.
 	MaxBodyBytes int64
 
+	// MaxJSONDepth refuses (400) a body whose JSON nests arrays and objects
+	// deeper than this, before the MCP SDK decodes it: decoders that recurse
+	// cost more than linear time in the depth (the go-sdk's about 4 s of CPU
+	// for 1 MiB nested 900 deep), while mcpauth's scan of the body is
+	// linear. Checked wherever the body is read ([Authenticator.Protect]
+	// with a lookup, as both SDK adapters use it). Zero means 64.
+	MaxJSONDepth int
+
 	// TokenCacheTTL bounds how long a validated token is remembered, so a
 	// repeated token costs no signature check. An entry never outlives the
 	// token's exp. Zero means 5 minutes; negative disables the cache.
@@ -195,6 +203,7 @@ const (
 	defaultLeeway        = 30 * time.Second
 	defaultMaxTokenBytes = 16 << 10
 	defaultMaxBodyBytes  = 4 << 20
+	defaultMaxJSONDepth  = 64
 	defaultSessionIdle   = time.Hour
 	defaultMaxSessions   = 10_000
 	defaultMaxPerSubject = 100

@@ -198,7 +198,10 @@ func TestHostileShapesAreDecided(t *testing.T) {
 		r, _ := http.NewRequest("POST", resource, bytes.NewReader(body))
 		r.Header.Set("Authorization", "Bearer "+tok)
 		res := call(t, a.Protect(noop, lookup), r)
-		if name == "deep-nesting" || name == "tiny-values-in-arguments" || name == "escaped-string-argument" || name == "benign" {
+		if name == "deep-nesting" && res.status != 400 {
+			t.Errorf("%s: %d, want 400: deeper than Config.MaxJSONDepth", name, res.status)
+		}
+		if name == "tiny-values-in-arguments" || name == "escaped-string-argument" || name == "benign" {
 			if res.status != 403 && res.status != 200 {
 				t.Errorf("%s: %d", name, res.status)
 			}
@@ -207,5 +210,37 @@ func TestHostileShapesAreDecided(t *testing.T) {
 		if res.status != 403 && res.status != 400 {
 			t.Errorf("%s: %d, want the guarded call refused", name, res.status)
 		}
+	}
+}
+
+// BenchmarkDeepBodyRefusal sends bodies of 64 KiB to 4 MiB whose nesting
+// passes Config.MaxJSONDepth only at their end (the scan reads all of
+// them): each is refused with 400 before any decoder sees it, at a cost
+// linear in its size (the MB/s column stays flat).
+func BenchmarkDeepBodyRefusal(b *testing.B) {
+	as := newTestAS(b)
+	a := newAuth(b, as, nil)
+	h := a.Protect(noop, auth.RequirementFunc(func(string, string) (scopes.Requirement, bool) { return scopes.Requirement{}, false }))
+	tok := as.mint("rsa-1", as.claims(resource, "notes:read"), nil)
+	for _, size := range []int{64 << 10, 256 << 10, 1 << 20, 4<<20 - 1024} {
+		text := strings.Repeat("a", size-1200)
+		body := []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"t":"` + text + `","deep":` +
+			strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}}}`)
+		b.Run(fmt.Sprintf("bytes=%d", len(body)), func(b *testing.B) {
+			r, _ := http.NewRequest("POST", resource, nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			r.Header.Set("Content-Type", "application/json")
+			r.ContentLength = int64(len(body))
+			w := &discardWriter{h: http.Header{}}
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				w.code = 0
+				h.ServeHTTP(w, r)
+				if w.code != http.StatusBadRequest {
+					b.Fatalf("status %d", w.code)
+				}
+			}
+		})
 	}
 }

@@ -124,3 +124,17 @@ func ExampleNewVerifier() {
 	// alice notes:read <nil>
 	// true true
 }
+
+// CORS around the whole MCP handler lets browser-based clients connect: the
+// preflight is answered before any token or SDK is involved.
+func ExampleCORS() {
+	mcpHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
+	h := auth.CORS{}.Handler(mcpHandler) // around mcpgo.Protect or gosdk's Protector.Protect
+	r := httptest.NewRequest("OPTIONS", "https://mcp.example.com/mcp", nil)
+	r.Header.Set("Origin", "https://inspector.example")
+	r.Header.Set("Access-Control-Request-Method", "POST")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	fmt.Println(rec.Code, rec.Header().Get("Access-Control-Allow-Headers"))
+	// Output: 204 Authorization, Content-Type, Mcp-Session-Id, Mcp-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID
+}

@@ -119,6 +119,30 @@ func scanString(b []byte, i int) (end int, plain bool) {
 	return -1, false
 }
 
+// deeperThan reports whether b nests arrays and objects more than limit
+// levels deep anywhere (strings skipped), in one pass that stops at the
+// first level too deep: linear in the bytes read, whatever b holds.
+func deeperThan(b []byte, limit int) bool {
+	depth := 0
+	for j := 0; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			end, _ := scanString(b, j)
+			if end < 0 {
+				return false
+			}
+			j = end - 1
+		case '{', '[':
+			if depth++; depth > limit {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
+}
+
 // scanValue returns the index after the JSON value starting at b[i], or -1.
 func scanValue(b []byte, i int) int {
 	if i >= len(b) {

@@ -316,6 +316,8 @@ func (a *Authenticator) operations(r *http.Request) ([]message, error) {
 		return nil, fail(ReasonRequestTooLarge, "the request body is larger than %d bytes", a.maxBody)
 	case err != nil:
 		return nil, fail(ReasonRequestInvalid, "the request body cannot be read")
+	case deeperThan(body, a.maxDepth):
+		return nil, fail(ReasonRequestInvalid, "the request body nests JSON arrays and objects deeper than %d levels (Config.MaxJSONDepth)", a.maxDepth)
 	}
 	msgs, err := parseMessages(body)
 	if err != nil && !errors.Is(err, errNotJSONRPC) {

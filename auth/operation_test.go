@@ -181,3 +181,38 @@ func TestTrailingDataCannotHideACall(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDeeperThan holds the nesting check to encoding/json's view of every
+// valid document: deeper than k exactly when its tokens open more than k
+// arrays and objects at once.
+func FuzzDeeperThan(f *testing.F) {
+	for _, s := range []string{`{}`, `[[[]]]`, `{"a":[{"b":"[[[["}]}`, `"\"[["`, `[1,[2,[3,{"x":{}}]]]`, `{"a":"\\"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			deeperThan(b, 3) // no panic, whatever it answers
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		depth, deepest := 0, 0
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				break
+			}
+			switch tok {
+			case json.Delim('{'), json.Delim('['):
+				depth++
+				deepest = max(deepest, depth)
+			case json.Delim('}'), json.Delim(']'):
+				depth--
+			}
+		}
+		for k := range 6 {
+			if got := deeperThan(b, k); got != (deepest > k) {
+				t.Fatalf("deeperThan(%q, %d) = %v; depth %d", b, k, got, deepest)
+			}
+		}
+	})
+}

@@ -237,3 +237,28 @@ func TestFullTableEvictsTheHeaviestSubject(t *testing.T) {
 		t.Fatalf("a table shared fairly: %d %v", res.status, res.body)
 	}
 }
+
+// deepCall is a tools/call whose arguments nest arrays depth deep, padded
+// to about size bytes.
+func deepCall(depth, size int) string {
+	pad := strings.Repeat(" ", max(0, size-2*depth-120))
+	return `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":` + strings.Repeat("[", depth) + pad + strings.Repeat("]", depth) + `}}}`
+}
+
+// Nesting: a 1 MiB body nested 900 deep is refused before the MCP server
+// decodes it (a recursive decoder pays more than linear time for the
+// depth); one nested within Config.MaxJSONDepth goes through.
+func TestDeepBodiesRefusedBeforeTheServer(t *testing.T) {
+	as, h, srv := newSessionFixture(t, nil)
+	post := func(body string) result {
+		r := bearer(as.mint("rsa-1", claimsWith(as, nil), nil))
+		r.Body = io.NopCloser(strings.NewReader(body))
+		return call(t, h, r)
+	}
+	if res := post(deepCall(900, 1<<20)); res.status != 400 || res.body["reason"] != "request_invalid" || srv.reached.Load() != 0 {
+		t.Fatalf("a body nested 900 deep: %d %v (server reached %d times)", res.status, res.body, srv.reached.Load())
+	}
+	if res := post(deepCall(60, 1<<10)); res.status != 200 || srv.reached.Load() != 1 {
+		t.Fatalf("a body nested 60 deep (64 allowed with the envelope): %d %v", res.status, res.body)
+	}
+}

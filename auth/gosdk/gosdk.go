@@ -136,7 +136,16 @@ func (p *Protector) Protect(h http.Handler) http.Handler {
 	// mcpauth has validated the token, exp included with its leeway; the
 	// SDK's own expiry check must not refuse, with a bare 401, a token
 	// inside that leeway (or one a custom verifier gave no expiry).
-	inner := sdkauth.RequireBearerToken(tokenInfo, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true, ClockSkew: time.Hour})(h)
+	bearer := sdkauth.RequireBearerToken(tokenInfo, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true, ClockSkew: time.Hour})(h)
+	// OPTIONS (a CORS preflight) carries no token: mcpauth lets it through,
+	// and so must the SDK's bearer check, or a browser client gets 401.
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			h.ServeHTTP(w, r)
+			return
+		}
+		bearer.ServeHTTP(w, r)
+	})
 	return p.a.Protect(inner, p.reg)
 }
 

@@ -28,6 +28,7 @@ type fixture struct {
 	as  *authtest.Server
 	a   *auth.Authenticator
 	s   *mcp.Server
+	p   *gosdk.Protector
 	url string
 	// seen records what the whoami handler saw of its caller.
 	seen chan string
@@ -74,7 +75,7 @@ func newFixture(t *testing.T, opts ...gosdk.Option) *fixture {
 	})
 	s.AddResource(p.Resource(&mcp.Resource{URI: "notes://all", Name: "all"}, "notes:read"), readAs("all notes"))
 	s.AddResourceTemplate(p.ResourceTemplate(&mcp.ResourceTemplate{URITemplate: "notes://private/{id}", Name: "private"}, "notes:private"), readAs("private note"))
-	f.s = s
+	f.s, f.p = s, p
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, gosdk.HandlerOptions(a))
 	mux.Handle("/", p.Protect(h))
 	return f
@@ -355,5 +356,67 @@ func TestLeewayAgreesWithTheSDK(t *testing.T) {
 	status, _, body := f.post(t, tok, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`, nil)
 	if status != 200 {
 		t.Fatalf("initialize with a token inside the leeway: %d %s", status, body)
+	}
+}
+
+const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+
+// Orphaned sessions: past its session budget, a subject's initialize is
+// refused before the go-sdk creates a session, so the SDK holds no more
+// sessions than were bound.
+func TestRefusedInitializeCreatesNoSession(t *testing.T) {
+	f := newFixture(t)
+	tok := f.token("alice", "notes:read")
+	statuses := map[int]int{}
+	for range 130 {
+		status, _, _ := f.post(t, tok, initializeBody, nil)
+		statuses[status]++
+	}
+	n := 0
+	for range f.s.Sessions() {
+		n++
+	}
+	if statuses[200] != 100 || statuses[503] != 30 || n != 100 {
+		t.Fatalf("statuses %v; the go-sdk holds %d sessions, want 100", statuses, n)
+	}
+}
+
+// Nesting: a 1 MiB body nested 900 deep (about 4 s of the go-sdk's
+// decoder) is refused before the SDK reads it.
+func TestDeepBodyRefusedBeforeTheSDK(t *testing.T) {
+	f := newFixture(t)
+	deep := strings.Repeat("[", 900) + strings.Repeat(" ", 1<<20-2000) + strings.Repeat("]", 900)
+	status, _, body := f.post(t, f.token("alice", "notes:read"), `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{"a":`+deep+`}}}`, nil)
+	if status != 400 || !strings.Contains(body, "deeper than 64") {
+		t.Fatalf("a body nested 900 deep: %d %.200s", status, body)
+	}
+}
+
+// CORS: a browser's preflight is never challenged by the SDK's bearer
+// check that Protect wraps; with auth.CORS it is answered with what MCP
+// clients send and read.
+func TestCORSPreflight(t *testing.T) {
+	f := newFixture(t)
+	preflight := func(url string) *http.Response {
+		req, _ := http.NewRequest("OPTIONS", url, nil)
+		req.Header.Set("Origin", "https://inspector.example")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type,mcp-protocol-version,mcp-session-id")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := preflight(f.url); resp.StatusCode == http.StatusUnauthorized {
+		t.Fatalf("OPTIONS through gosdk.Protect: 401 %v", resp.Header)
+	}
+	srv := httptest.NewServer(auth.CORS{}.Handler(f.p.Protect(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return f.s }, nil))))
+	defer srv.Close()
+	resp := preflight(srv.URL)
+	allowed := strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers"))
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(allowed, "mcp-protocol-version") || !strings.Contains(allowed, "mcp-session-id") {
+		t.Fatalf("preflight with auth.CORS: %d %v", resp.StatusCode, resp.Header)
 	}
 }

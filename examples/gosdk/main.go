@@ -63,28 +63,10 @@ func build(a *auth.Authenticator) (exampleapp.Server, error) {
 			return text("added: " + in.Text), nil, nil
 		})
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, gosdk.HandlerOptions(a))
-	return exampleapp.Server{Handler: cors(p.Protect(h)), SDK: "go-sdk"}, nil
+	// CORS lets browser-based clients (MCP Inspector in direct mode) connect.
+	return exampleapp.Server{Handler: auth.CORS{}.Handler(p.Protect(h)), SDK: "go-sdk"}, nil
 }
 
 func text(s string) *mcp.CallToolResult {
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
-}
-
-// cors lets browser-based clients (MCP Inspector in direct mode) connect:
-// preflights are answered here, and responses expose the session id and
-// the challenge.
-func cors(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Origin") != "" {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-			w.Header().Set("Access-Control-Expose-Headers", "Mcp-Session-Id, WWW-Authenticate")
-		}
-		if r.Method == http.MethodOptions {
-			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Mcp-Session-Id, Mcp-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }

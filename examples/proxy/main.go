@@ -163,7 +163,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 	defer a.Close()
 	s := notes(a, p)
 	mux := http.NewServeMux()
-	protected := mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s, append(mcpgo.TransportOptions(a), exampleapp.MCPGoCORS())...))
+	protected := auth.CORS{}.Handler(mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s, mcpgo.TransportOptions(a)...)))
 	mux.Handle("/mcp", protected)
 	mux.Handle("/.well-known/oauth-protected-resource/", protected)
 	mux.Handle("/.well-known/oauth-protected-resource", protected)

@@ -60,9 +60,9 @@ func build(a *auth.Authenticator) (exampleapp.Server, error) {
 			notes.Add(text)
 			return mcp.NewToolResultText("added: " + text), nil
 		})
-	// CORS lets browser-based clients (MCP Inspector in direct mode) connect.
 	// TransportOptions makes idle sessions end when their binding to a
 	// subject does (auth.Config.SessionIdleTimeout), so they cannot pile up.
-	transport := server.NewStreamableHTTPServer(s, append(mcpgo.TransportOptions(a), exampleapp.MCPGoCORS())...)
-	return exampleapp.Server{Handler: mcpgo.Protect(a, s, transport), SDK: "mcp-go"}, nil
+	// CORS lets browser-based clients (MCP Inspector in direct mode) connect.
+	transport := server.NewStreamableHTTPServer(s, mcpgo.TransportOptions(a)...)
+	return exampleapp.Server{Handler: auth.CORS{}.Handler(mcpgo.Protect(a, s, transport)), SDK: "mcp-go"}, nil
 }

@@ -80,25 +80,51 @@ func (r *run) checkCORS() bool {
 			r.add(Check{Name: "CORS exposes challenge", Status: Pass})
 		}
 	}
+	// The preflight a browser client sends before a call in a session.
 	req, _ := http.NewRequestWithContext(r.ctx, http.MethodOptions, r.mcpURL, nil)
 	req.Header.Set("Origin", "https://inspector.example")
 	req.Header.Set("Access-Control-Request-Method", "POST")
-	req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+	req.Header.Set("Access-Control-Request-Headers", strings.Join(browserHeaders, ","))
 	if resp, err := r.client.Do(req); err == nil {
 		resp.Body.Close()
+		allowed := strings.ToLower(strings.Join(resp.Header.Values("Access-Control-Allow-Headers"), ","))
+		var missing []string
+		for _, h := range browserHeaders {
+			if allowed != "*" && !slices.Contains(splitList(allowed), h) {
+				missing = append(missing, h)
+			}
+		}
+		const fix = "wrap the MCP handler, outermost, with auth.CORS{}.Handler (either SDK)"
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized:
 			r.add(Check{Name: "CORS preflight", Status: Fail, Expected: "OPTIONS answered without a token", Seen: "401",
-				Fix: "let OPTIONS through before authentication (SPEC failure mode 7)"})
+				Fix: "let OPTIONS through before authentication: " + fix})
 		case resp.StatusCode >= 300 || resp.Header.Get("Access-Control-Allow-Origin") == "":
 			r.add(Check{Name: "CORS preflight", Status: Warn, Expected: "a 2xx preflight answer with Access-Control-Allow-Origin",
 				Seen: fmt.Sprintf("HTTP %d, Access-Control-Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin")),
-				Fix:  "browser-based clients cannot connect; enable CORS on the MCP handler (mcp-go: server.WithStreamableHTTPCORS)"})
+				Fix:  "browser-based clients cannot connect; " + fix})
+		case len(missing) > 0:
+			r.add(Check{Name: "CORS preflight", Status: Warn, Expected: "Access-Control-Allow-Headers covering " + strings.Join(browserHeaders, ", "),
+				Seen: fmt.Sprintf("%q (missing %s)", resp.Header.Get("Access-Control-Allow-Headers"), strings.Join(missing, ", ")),
+				Fix:  "browser-based clients' calls are blocked; " + fix})
 		default:
 			r.add(Check{Name: "CORS preflight", Status: Pass, Seen: fmt.Sprintf("HTTP %d", resp.StatusCode)})
 		}
 	}
 	return true
+}
+
+// browserHeaders are the request headers a browser-based MCP client sends
+// on a call within a session, as a preflight lists them.
+var browserHeaders = []string{"authorization", "content-type", "mcp-protocol-version", "mcp-session-id"}
+
+// splitList splits a comma-separated header list, trimmed.
+func splitList(s string) []string {
+	parts := strings.Split(s, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
 }
 
 func (r *run) fetchPRM(u string) (*metadata.ProtectedResource, []byte, error) {

@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mark3labs/mcp-go/server"
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
 	"github.com/mcpauth/mcpauth/registration"
@@ -207,15 +206,4 @@ func Whoami(t *auth.Token) string {
 		return ""
 	}
 	return fmt.Sprintf("subject=%s client_id=%s scopes=%s", t.Subject, t.ClientID, t.Scopes)
-}
-
-// MCPGoCORS is the CORS of the mcp-go examples' Streamable HTTP server, so
-// browser-based clients (MCP Inspector in direct mode) can connect and read
-// the session id and the challenge.
-func MCPGoCORS() server.StreamableHTTPOption {
-	return server.WithStreamableHTTPCORS(
-		server.WithCORSAllowedOrigins("*"),
-		server.WithCORSAllowedHeaders("Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID"),
-		server.WithCORSExposedHeaders("Mcp-Session-Id", "WWW-Authenticate"),
-	)
 }
