@@ -25,13 +25,14 @@ type brokenServer struct {
 	afterPath  bool // serve the metadata after the path instead (wrong)
 	expose     bool
 	preflight  int
+	allowed    string // Access-Control-Allow-Headers of the preflight
 	asMeta     func(base string) any // nil: advertise the authtest server
 	issuerPath string
 }
 
 func newBroken(t *testing.T, mutate func(b *brokenServer)) *brokenServer {
 	t.Helper()
-	b := &brokenServer{expose: true, preflight: 204}
+	b := &brokenServer{expose: true, preflight: 204, allowed: "Authorization, Content-Type, Mcp-Session-Id, Mcp-Protocol-Version"}
 	b.as = authtest.Start(authtest.Options{AutoApprove: true})
 	t.Cleanup(b.as.Close)
 	mux := http.NewServeMux()
@@ -69,6 +70,7 @@ func newBroken(t *testing.T, mutate func(b *brokenServer)) *brokenServer {
 	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			w.Header().Set("Access-Control-Allow-Origin", "*")
+			w.Header().Set("Access-Control-Allow-Headers", b.allowed)
 			w.WriteHeader(b.preflight)
 			return
 		}
@@ -140,6 +142,7 @@ func TestBrokenServers(t *testing.T) {
 		{"401 without WWW-Authenticate (failure mode 6)", func(b *brokenServer) { b.challenge = func(string) string { return "" } }, "401 challenge", Fail, "proxy"},
 		{"401 hides WWW-Authenticate from browsers (failure mode 7)", func(b *brokenServer) { b.expose = false }, "CORS exposes challenge", Warn, "expose WWW-Authenticate"},
 		{"preflight challenged (failure mode 7)", func(b *brokenServer) { b.preflight = 401 }, "CORS preflight", Fail, "OPTIONS"},
+		{"preflight without Mcp-Protocol-Version (mcp-go's default CORS)", func(b *brokenServer) { b.allowed = "Authorization, Content-Type, Mcp-Session-Id" }, "CORS preflight", Warn, "mcp-protocol-version"},
 		{"duplicated challenge parameter (failure mode 8)", func(b *brokenServer) {
 			b.challenge = func(base string) string {
 				return fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp", scope="a", scope="b"`, base)
