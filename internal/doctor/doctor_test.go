@@ -142,7 +142,7 @@ func TestBrokenServers(t *testing.T) {
 		{"401 without WWW-Authenticate (failure mode 6)", func(b *brokenServer) { b.challenge = func(string) string { return "" } }, "401 challenge", Fail, "proxy"},
 		{"401 hides WWW-Authenticate from browsers (failure mode 7)", func(b *brokenServer) { b.expose = false }, "CORS exposes challenge", Warn, "expose WWW-Authenticate"},
 		{"preflight challenged (failure mode 7)", func(b *brokenServer) { b.preflight = 401 }, "CORS preflight", Fail, "OPTIONS"},
-		{"preflight without Mcp-Protocol-Version (mcp-go's default CORS)", func(b *brokenServer) { b.allowed = "Authorization, Content-Type, Mcp-Session-Id" }, "CORS preflight", Warn, "mcp-protocol-version"},
+		{"preflight without Mcp-Protocol-Version (mcp-go's default CORS)", func(b *brokenServer) { b.allowed = "Authorization, Content-Type, Mcp-Session-Id" }, "CORS preflight", Warn, "auth.CORS"},
 		{"duplicated challenge parameter (failure mode 8)", func(b *brokenServer) {
 			b.challenge = func(base string) string {
 				return fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp", scope="a", scope="b"`, base)
