@@ -49,7 +49,7 @@ type Verifier struct {
 	now        func() time.Time
 	observer   Observer
 
-	tokens     *cache.Cache[string, *Token] // nil when disabled
+	tokens     *cache.Cache[*Token] // nil when disabled
 	cacheTTL   time.Duration
 	introspect *introspector
 
@@ -151,7 +151,7 @@ func newVerifier(cfg Config) (*Verifier, error) {
 		v.now = time.Now
 	}
 	if v.cacheTTL > 0 {
-		v.tokens = cache.New(cache.Options[string, *Token]{MaxEntries: maxCachedTokens, MaxBytes: maxCachedTokenBytes, Now: v.now})
+		v.tokens = cache.New[*Token](cache.Options{MaxEntries: maxCachedTokens, MaxBytes: maxCachedTokenBytes, Now: v.now})
 	}
 	for _, ic := range cfg.Issuers {
 		if err := checkURL("issuer", ic.URL, cfg.InsecureAllowHTTP); err != nil {

@@ -27,7 +27,7 @@ import (
 // value is not usable; use [NewCIMDResolver].
 type CIMDResolver struct {
 	client   *http.Client
-	cache    *cache.Cache[string, *Client]
+	cache    *cache.Cache[*Client]
 	opts     CIMDOptions
 	redirect RedirectPolicy
 }
@@ -84,7 +84,7 @@ func NewCIMDResolver(opts CIMDOptions) *CIMDResolver {
 	return &CIMDResolver{
 		client: &http.Client{Transport: transport, Timeout: opts.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		cache:    cache.New(cache.Options[string, *Client]{MaxEntries: maxCachedDocuments, MaxBytes: maxCachedDocumentBytes}),
+		cache:    cache.New[*Client](cache.Options{MaxEntries: maxCachedDocuments, MaxBytes: maxCachedDocumentBytes}),
 		opts:     opts,
 		redirect: opts.Redirects,
 	}

@@ -184,7 +184,7 @@ type DCRHandler struct {
 	Store  Store
 
 	mu      sync.Mutex                    // makes take and refund one step each
-	buckets *cache.Cache[string, *bucket] // rate key -> its window, for as long as the window lasts
+	buckets *cache.Cache[*bucket] // rate key -> its window, for as long as the window lasts
 }
 
 // ServeHTTP handles one registration request.

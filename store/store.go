@@ -74,7 +74,7 @@ func Check(key string, value []byte, ttl time.Duration) error {
 // bytes, each item expiring.
 type Memory struct {
 	mu sync.Mutex // makes Add, Take and Incr one step each
-	c  *cache.Cache[string, memoryItem]
+	c  *cache.Cache[memoryItem]
 }
 
 type memoryItem struct {
@@ -93,7 +93,7 @@ func NewMemory(maxEntries int, maxBytes int64) *Memory {
 	if maxBytes <= 0 {
 		maxBytes = 256 << 20
 	}
-	return &Memory{c: cache.New(cache.Options[string, memoryItem]{MaxEntries: maxEntries, MaxBytes: maxBytes})}
+	return &Memory{c: cache.New[memoryItem](cache.Options{MaxEntries: maxEntries, MaxBytes: maxBytes})}
 }
 
 func size(key string, value []byte) int64 { return int64(len(key)+len(value)) + 64 }
