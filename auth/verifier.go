@@ -151,7 +151,7 @@ func newVerifier(cfg Config) (*Verifier, error) {
 		v.now = time.Now
 	}
 	if v.cacheTTL > 0 {
-		v.tokens = cache.New[*Token](cache.Options{MaxEntries: maxCachedTokens, MaxBytes: maxCachedTokenBytes, Now: v.now})
+		v.tokens = cache.New[*Token](cache.Options{MaxEntries: maxCachedTokens, MaxBytes: maxCachedTokenBytes, Now: cfg.Now})
 	}
 	for _, ic := range cfg.Issuers {
 		if err := checkURL("issuer", ic.URL, cfg.InsecureAllowHTTP); err != nil {

@@ -77,7 +77,7 @@ func (h *DCRHandler) countLocal(key string, limit int, window time.Duration) boo
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.buckets == nil {
-		h.buckets = cache.New[*bucket](cache.Options{MaxEntries: maxRateKeys, MaxBytes: maxRateKeys * (maxRateKeyBytes + 64), Now: h.Policy.now})
+		h.buckets = cache.New[*bucket](cache.Options{MaxEntries: maxRateKeys, MaxBytes: maxRateKeys * (maxRateKeyBytes + 64), Now: h.Policy.Now})
 	}
 	b, ok := h.buckets.Get(key)
 	if !ok || now.Sub(b.start) >= window {

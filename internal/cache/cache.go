@@ -29,8 +29,8 @@ type Options struct {
 	MaxEntries int
 	// MaxBytes bounds the sum of the sizes given to Set. Required (> 0).
 	MaxBytes int64
-	// Now is the clock; nil means time.Now. An entry expires when either
-	// this clock or the wall clock (go-cache's) says it has.
+	// Now is the clock; nil means the wall clock, go-cache's own. An
+	// entry expires when either this clock or the wall clock says it has.
 	Now func() time.Time
 }
 
@@ -39,6 +39,7 @@ type Options struct {
 // at a time, so the bounds hold.
 type Cache[V any] struct {
 	opts      Options
+	wall      bool // opts.Now is the wall clock: go-cache's expiry is the only one
 	c         *gocache.Cache
 	mu        sync.Mutex // held by every write, and so by every eviction callback
 	bytes     int64
@@ -56,14 +57,14 @@ func New[V any](o Options) *Cache[V] {
 	if o.MaxEntries <= 0 || o.MaxBytes <= 0 {
 		panic("cache: MaxEntries and MaxBytes must be positive")
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	c := &Cache[V]{opts: o, wall: o.Now == nil}
+	if c.wall {
+		c.opts.Now = time.Now
 	}
-	c := &Cache[V]{opts: o}
 	// No janitor: expired entries are dropped by Sweep and by a full Set,
 	// under mu, so the byte count stays exact.
 	c.c = gocache.New(gocache.NoExpiration, 0)
-	c.c.OnEvicted(func(_ string, v any) { c.bytes -= v.(entry[V]).size }) // with mu held
+	c.c.OnEvicted(func(_ string, v any) { c.bytes -= v.(*entry[V]).size }) // with mu held
 	return c
 }
 
@@ -74,7 +75,10 @@ func (c *Cache[V]) Get(k string) (V, bool) {
 	if !ok {
 		return zero, false
 	}
-	e := x.(entry[V])
+	e := x.(*entry[V])
+	if c.wall {
+		return e.v, true // go-cache checked the expiry
+	}
 	if !c.opts.Now().Before(e.expires) {
 		c.mu.Lock()
 		c.dropExpiredLocked(k)
@@ -117,18 +121,18 @@ func (c *Cache[V]) Set(k string, v V, size int64, ttl time.Duration) bool {
 	if replacing {
 		c.bytes -= old.size
 	}
-	c.c.Set(k, entry[V]{v: v, size: size, expires: now.Add(ttl)}, ttl)
+	c.c.Set(k, &entry[V]{v: v, size: size, expires: now.Add(ttl)}, ttl)
 	c.bytes += size
 	return true
 }
 
 // live returns k's entry when it has not expired by either clock.
-func (c *Cache[V]) live(k string, now time.Time) (entry[V], bool) {
+func (c *Cache[V]) live(k string, now time.Time) (*entry[V], bool) {
 	x, ok := c.c.Get(k)
 	if !ok {
-		return entry[V]{}, false
+		return nil, false
 	}
-	e := x.(entry[V])
+	e := x.(*entry[V])
 	return e, now.Before(e.expires)
 }
 
@@ -176,7 +180,7 @@ func (c *Cache[V]) sweepLocked(now time.Time) {
 	c.lastSweep = now
 	c.c.DeleteExpired() // by the wall clock
 	for k, it := range c.c.Items() {
-		if !now.Before(it.Object.(entry[V]).expires) { // by the cache's clock
+		if !now.Before(it.Object.(*entry[V]).expires) { // by the cache's clock
 			c.c.Delete(k)
 		}
 	}
