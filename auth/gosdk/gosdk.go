@@ -53,7 +53,9 @@ type Protector struct {
 type Option func(*Protector)
 
 // HideUnauthorized makes tools/list, prompts/list, resources/list and
-// resources/templates/list show only what the caller's token may use.
+// resources/templates/list show only what the caller's token may use, and
+// marks them cacheScope "private" (SEP-2549): a list filtered for one
+// caller must not reach another through a shared cache.
 func HideUnauthorized() Option { return func(p *Protector) { p.hide = true } }
 
 // New returns the Protector of s and installs its receiving middleware in
@@ -244,7 +246,9 @@ func forbidden(method, name string, err error) error {
 	return &jsonrpc.Error{Code: auth.JSONRPCForbidden, Message: string(e.Reason) + ": " + e.Description, Data: raw}
 }
 
-// filter removes from a listing what t may not use.
+// filter removes from a listing what t may not use, and marks it private
+// (SEP-2549 cacheScope): filtered for one caller, it must not be served
+// to another from a shared cache.
 func (p *Protector) filter(t *auth.Token, res mcp.Result) {
 	allowed := func(m mcp.Meta) bool {
 		req, err := metaRequirement(m)
@@ -253,14 +257,21 @@ func (p *Protector) filter(t *auth.Token, res mcp.Result) {
 	switch r := res.(type) {
 	case *mcp.ListToolsResult:
 		r.Tools = keep(r.Tools, func(x *mcp.Tool) mcp.Meta { return x.Meta }, allowed)
+		r.CacheScope = private
 	case *mcp.ListPromptsResult:
 		r.Prompts = keep(r.Prompts, func(x *mcp.Prompt) mcp.Meta { return x.Meta }, allowed)
+		r.CacheScope = private
 	case *mcp.ListResourcesResult:
 		r.Resources = keep(r.Resources, func(x *mcp.Resource) mcp.Meta { return x.Meta }, allowed)
+		r.CacheScope = private
 	case *mcp.ListResourceTemplatesResult:
 		r.ResourceTemplates = keep(r.ResourceTemplates, func(x *mcp.ResourceTemplate) mcp.Meta { return x.Meta }, allowed)
+		r.CacheScope = private
 	}
 }
+
+// private is the SEP-2549 cacheScope of a result for one caller only.
+const private = "private"
 
 func keep[T any](items []T, meta func(T) mcp.Meta, allowed func(mcp.Meta) bool) []T {
 	out := items[:0:0]

@@ -326,6 +326,14 @@ func TestHideUnauthorized(t *testing.T) {
 	if !strings.Contains(string(raw), auth.MetaKey) {
 		t.Fatalf("resource _meta %s", raw)
 	}
+	// Filtered for this caller: never from a shared cache (SEP-2549).
+	if res.CacheScope != "private" || prompts.CacheScope != "private" || resources.CacheScope != "private" {
+		t.Fatalf("cacheScope of filtered lists: tools %q prompts %q resources %q", res.CacheScope, prompts.CacheScope, resources.CacheScope)
+	}
+	g := newFixture(t)
+	if plain, err := g.connect(t, g.token("alice", "notes:read")).ListTools(context.Background(), nil); err != nil || plain.CacheScope == "private" {
+		t.Fatalf("an unfiltered list is marked %q (%v)", plain.CacheScope, err)
+	}
 }
 
 // Existing HTTP middleware that reads the SDK's TokenInfo from the request

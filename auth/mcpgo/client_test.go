@@ -9,6 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/mcpgo"
@@ -123,6 +124,27 @@ func TestHideUnauthorized(t *testing.T) {
 	c2 := connect(t, f, f.token("notes:read", "notes:write", "admin"), false)
 	if _, names := toolNames(t, c2); len(strings.Fields(names)) != 4 {
 		t.Fatalf("visible tools with every scope = %q", names)
+	}
+}
+
+// A list filtered for the caller is marked cacheScope private (SEP-2549),
+// even on a server whose lists are otherwise public; an unfiltered one
+// keeps the server's hints.
+func TestFilteredListsArePrivate(t *testing.T) {
+	list := `{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",` +
+		`"io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}`
+	modern := map[string]string{"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"}
+	public := []server.ServerOption{server.WithCacheHints(60_000, mcp.CacheScopePublic)}
+	for _, tt := range []struct {
+		hide  bool
+		scope string
+	}{{true, "private"}, {false, "public"}} {
+		f := newFixture(t, fixtureOptions{hide: tt.hide, stateless: true, serverOptions: public})
+		res := post(t, f, f.token("notes:read"), list, modern)
+		result, _ := res.body["result"].(map[string]any)
+		if res.status != 200 || result["cacheScope"] != tt.scope {
+			t.Fatalf("hide=%v: cacheScope %v, want %s (%d %s)", tt.hide, result["cacheScope"], tt.scope, res.status, res.raw)
+		}
 	}
 }
 

@@ -22,7 +22,10 @@ type options struct{ hide bool }
 // HideUnauthorized makes tools/list and prompts/list show only what the
 // caller's token can use. mcp-go applies the same filter to calls, so hidden
 // items are also uncallable. By default everything is listed, so clients can
-// discover what exists and step up.
+// discover what exists and step up. The filtered lists are marked
+// cacheScope "private" with ttlMs 0 (SEP-2549): a list for one caller must
+// not reach another through a shared cache. A WithMethodCacheHints for
+// these methods given after ServerOptions must keep them private.
 func HideUnauthorized() Option { return func(o *options) { o.hide = true } }
 
 // ServerOptions returns the mcp-go server options that check every
@@ -52,7 +55,11 @@ func ServerOptions(a *auth.Authenticator, opts ...Option) []server.ServerOption 
 		},
 	}
 	if o.hide {
+		// Lists filtered for the caller must not be served to another from
+		// a shared cache (SEP-2549): private, revalidated on use.
 		out = append(out,
+			server.WithMethodCacheHints(mcp.MethodToolsList, 0, mcp.CacheScopePrivate),
+			server.WithMethodCacheHints(mcp.MethodPromptsList, 0, mcp.CacheScopePrivate),
 			server.WithToolFilter(func(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
 				return usable(ctx, a, tools, func(t mcp.Tool) *mcp.Meta { return t.Meta })
 			}),
