@@ -183,7 +183,7 @@ type DCRHandler struct {
 	Policy Policy
 	Store  Store
 
-	mu      sync.Mutex                    // makes take and refund one step each
+	mu      sync.Mutex            // makes take and refund one step each
 	buckets *cache.Cache[*bucket] // rate key -> its window, for as long as the window lasts
 }
 

@@ -25,7 +25,7 @@ type brokenServer struct {
 	afterPath  bool // serve the metadata after the path instead (wrong)
 	expose     bool
 	preflight  int
-	allowed    string // Access-Control-Allow-Headers of the preflight
+	allowed    string                // Access-Control-Allow-Headers of the preflight
 	asMeta     func(base string) any // nil: advertise the authtest server
 	issuerPath string
 }
