@@ -30,8 +30,12 @@ type Authenticator struct {
 	maxToken int
 	maxBody  int64
 	maxDepth int
-	now      func() time.Time
-	logger   *slog.Logger
+	// anonymous lets discovery through without a token; anonymousSource
+	// names an anonymous caller's source.
+	anonymous       bool
+	anonymousSource func(*http.Request) string
+	now             func() time.Time
+	logger          *slog.Logger
 
 	sessions *sessionTable  // Mcp-Session-Id -> the subject that created it
 	inflight *inflightTable // JSON-RPC ids of sessionless requests in flight -> their subject
@@ -81,12 +85,13 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 		return nil, err
 	}
 	a := &Authenticator{
-		verifier: cfg.Verifier,
-		resource: resource,
-		norm:     cfg.Scopes,
-		maxToken: orDefaultInt(cfg.MaxTokenBytes, defaultMaxTokenBytes),
-		maxBody:  cfg.MaxBodyBytes,
-		maxDepth: cfg.MaxJSONDepth,
+		verifier:  cfg.Verifier,
+		resource:  resource,
+		norm:      cfg.Scopes,
+		maxToken:  orDefaultInt(cfg.MaxTokenBytes, defaultMaxTokenBytes),
+		maxBody:   cfg.MaxBodyBytes,
+		maxDepth:  cfg.MaxJSONDepth,
+		anonymous: cfg.AnonymousDiscovery, anonymousSource: cfg.AnonymousSource,
 		now:      cfg.Now,
 		logger:   cfg.Logger,
 		trace:    cfg.Trace,

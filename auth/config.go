@@ -62,6 +62,25 @@ type Config struct {
 	// 403 insufficient_scope, and the 401 challenge asks for them.
 	BaselineScopes []string
 
+	// AnonymousDiscovery answers, without a token, requests made only of
+	// discovery methods (initialize, notifications/initialized, ping,
+	// server/discover, tools/list, prompts/list, resources/list,
+	// resources/templates/list), for servers that want to be browsable
+	// before sign-in; every other request, tools/call, prompts/get and
+	// resources/read among them, still needs a token, and the first one
+	// without gets the 401 and its challenge, so clients sign in then. Such
+	// sessions belong to the caller's source (AnonymousSource) within the
+	// session bounds, and become the subject's at its first request with a
+	// token. Listings filtered by HideUnauthorized show an anonymous caller
+	// only what needs no scope. Off by default.
+	AnonymousDiscovery bool
+
+	// AnonymousSource names where a request without a token comes from,
+	// whose sessions share one subject's bounds. Nil means the remote IP
+	// address (an IPv6 address by its /64); behind a reverse proxy, return
+	// the client address it vouches for.
+	AnonymousSource func(*http.Request) string
+
 	// ChallengeScopes chooses what a 403 insufficient_scope challenge asks
 	// for. The zero value is ScopesByRevision: only what the operation needs
 	// for clients of MCP 2026-07-28 and later, the granted scopes plus those

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -74,16 +75,20 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	// Only a request with a session id or a POST can end, or be answered
 	// with, a session; a traced one is watched for the status it gets.
 	if o.sid != "" || r.Method == http.MethodPost || d != nil {
-		rw := &responseWriter{ResponseWriter: w, a: a, r: r, next: next, t: o.t, sid: o.sid, b: o.b, res: o.res, firstSight: o.firstSight, decision: d}
+		rw := &responseWriter{ResponseWriter: w, a: a, r: r, next: next, t: o.t, subject: o.subject, sid: o.sid, b: o.b, res: o.res, firstSight: o.firstSight, decision: d}
 		defer rw.finish()
 		w = rw
 	}
-	next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), o.t)))
+	if o.t != nil {
+		r = r.WithContext(ContextWithToken(r.Context(), o.t))
+	}
+	next.ServeHTTP(w, r)
 }
 
 // outcome is what decide found out about one request.
 type outcome struct {
 	t          *Token
+	subject    string // whose the request's sessions are: the token's, or an anonymous source's
 	msgs       []message
 	failed     *Operation         // the operation refused, if one was
 	required   scopes.Requirement // what the operations needed, beyond the baseline
@@ -101,8 +106,12 @@ type outcome struct {
 // the session it creates. next is the handler that holds the sessions.
 func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup, next http.Handler) (o outcome) {
 	if o.t, o.err = a.check(r); o.err != nil {
+		if a.anonymous && errors.Is(o.err, ReasonTokenMissing) {
+			a.decideAnonymous(r, &o)
+		}
 		return o
 	}
+	o.subject = subjectKey(o.t)
 	if o.sid, o.err = sessionID(r); o.err != nil {
 		return o
 	}
@@ -146,20 +155,20 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup, next h
 		// 404, or names a live session, which is bound when it answers. The
 		// legacy SSE transport's ids, which no response names, are bound at
 		// first sight.
-		if o.b, o.err = a.sessions.use(o.sid, subjectKey(o.t)); o.b == nil && o.err == nil && strings.HasPrefix(o.sid, "sse:") {
-			o.b, o.err = a.sessions.bind(o.sid, subjectKey(o.t), nil, nil)
+		if o.b, o.err = a.sessions.use(o.sid, o.subject); o.b == nil && o.err == nil && strings.HasPrefix(o.sid, "sse:") {
+			o.b, o.err = a.sessions.bind(o.sid, o.subject, nil, nil)
 			o.firstSight = o.err == nil
 		}
 		return o
 	}
 	if keys := inflightKeys(o.msgs); len(keys) > 0 {
-		if o.err = a.inflight.claim(keys, subjectKey(o.t)); o.err != nil {
+		if o.err = a.inflight.claim(keys, o.subject); o.err != nil {
 			return o
 		}
 		o.flights = keys
 	}
 	if r.Method == http.MethodPost && initializes(o.msgs) {
-		if o.res, o.err = a.sessions.reserve(subjectKey(o.t)); o.err != nil && o.flights != nil {
+		if o.res, o.err = a.sessions.reserve(o.subject); o.err != nil && o.flights != nil {
 			a.inflight.release(o.flights)
 			o.flights = nil
 		}

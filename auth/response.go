@@ -21,7 +21,8 @@ type responseWriter struct {
 	a          *Authenticator
 	r          *http.Request
 	next       http.Handler // the handler holding the sessions
-	t          *Token
+	t          *Token       // nil for an anonymous request (Config.AnonymousDiscovery)
+	subject    string       // whose the request's sessions are
 	sid        string       // the request's session id, "" for none
 	b          *binding     // sid's binding, held for the request
 	res        *reservation // a place held for a session this request creates
@@ -40,7 +41,7 @@ func (s *responseWriter) capture(code int) {
 	s.wrote = true
 	if s.sid != "" && (s.firstSight && (code == http.StatusNotFound || code == http.StatusBadRequest) ||
 		s.r.Method == http.MethodDelete && code < 300) {
-		s.a.sessions.release(s.sid, subjectKey(s.t))
+		s.a.sessions.release(s.sid, s.subject)
 	}
 	var err error
 	created := s.Header().Get("Mcp-Session-Id")
@@ -49,7 +50,7 @@ func (s *responseWriter) capture(code int) {
 	}
 	if created != "" && (created != s.sid || s.b == nil) {
 		if err = checkSessionID(created); err == nil {
-			s.created, err = s.a.sessions.bind(created, subjectKey(s.t), s.res, s.a.sessionEnd(s.next, s.r, created, s.t))
+			s.created, err = s.a.sessions.bind(created, s.subject, s.res, s.a.sessionEnd(s.next, s.r, created, s.t))
 			s.res = nil
 		}
 		if err != nil {

@@ -75,15 +75,21 @@ func (a *Authenticator) sessionEnd(next http.Handler, r *http.Request, sid strin
 	target.RawQuery = ""
 	host := r.Host
 	return func() {
-		ended := &Token{Subject: t.Subject, Issuer: t.Issuer, ClientID: t.ClientID, Audience: t.Audience, Scopes: t.Scopes,
-			Expiry: a.now().Add(time.Minute), IssuedAt: t.IssuedAt, ID: t.ID, Introspected: t.Introspected, claims: t.claims, raw: t.raw}
-		req, err := http.NewRequestWithContext(ContextWithToken(context.Background(), ended), http.MethodDelete, target.String(), nil)
+		ctx := context.Background()
+		if t != nil { // none for a session opened without a token
+			ended := &Token{Subject: t.Subject, Issuer: t.Issuer, ClientID: t.ClientID, Audience: t.Audience, Scopes: t.Scopes,
+				Expiry: a.now().Add(time.Minute), IssuedAt: t.IssuedAt, ID: t.ID, Introspected: t.Introspected, claims: t.claims, raw: t.raw}
+			ctx = ContextWithToken(ctx, ended)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodDelete, target.String(), nil)
 		if err != nil {
 			return
 		}
 		req.Host = host
 		req.Header.Set("Mcp-Session-Id", sid)
-		req.Header.Set("Authorization", "Bearer mcpauth-session-end")
+		if t != nil {
+			req.Header.Set("Authorization", "Bearer mcpauth-session-end")
+		}
 		next.ServeHTTP(discardWriter{h: http.Header{}}, req)
 	}
 }
@@ -271,11 +277,40 @@ func (st *sessionTable) use(sid, subject string) (*binding, error) {
 	if b == nil {
 		return nil, nil
 	}
-	if b.ending || b.owner.key != subject {
+	if b.ending {
 		return nil, fail(ReasonSessionMismatch, "unknown session")
+	}
+	if b.owner.key != subject {
+		// A session opened without a token (Config.AnonymousDiscovery)
+		// becomes the subject's at its first request with one; nothing else
+		// changes hands.
+		if !isAnonymous(b.owner.key) || isAnonymous(subject) {
+			return nil, fail(ReasonSessionMismatch, "unknown session")
+		}
+		if err := st.claim(b, subject); err != nil {
+			return nil, err
+		}
 	}
 	b.inflight++
 	return b, nil
+}
+
+// claim moves b to subject, within subject's own bound.
+func (st *sessionTable) claim(b *binding, subject string) error {
+	o := st.ownerOf(subject)
+	if o.count() >= st.perSubject {
+		st.counted(o, o.count())
+		return fail(ReasonSessionLimit, "this subject already holds %d sessions, the most allowed (Config.MaxSessionsPerSubject); close some (HTTP DELETE) or wait for them to idle out", o.count())
+	}
+	from := b.owner
+	before := from.count()
+	delete(from.sessions, b.sid)
+	st.counted(from, before)
+	before = o.count()
+	o.sessions[b.sid] = b
+	b.owner = o
+	st.counted(o, before)
+	return nil
 }
 
 // bind binds the unbound session sid to subject, held for one request that

@@ -139,10 +139,13 @@ func (p *Protector) Protect(h http.Handler) http.Handler {
 	// SDK's own expiry check must not refuse, with a bare 401, a token
 	// inside that leeway (or one a custom verifier gave no expiry).
 	bearer := sdkauth.RequireBearerToken(tokenInfo, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true, ClockSkew: time.Hour})(h)
-	// OPTIONS (a CORS preflight) carries no token: mcpauth lets it through,
-	// and so must the SDK's bearer check, or a browser client gets 401.
+	// OPTIONS (a CORS preflight) carries no token, nor does discovery when
+	// auth.Config.AnonymousDiscovery allows it: mcpauth let them through,
+	// and so must the SDK's bearer check, or a browser client gets 401. The
+	// receiving middleware still refuses every guarded operation without a
+	// token.
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions {
+		if r.Method == http.MethodOptions || auth.TokenFromContext(r.Context()) == nil {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -36,14 +36,25 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts ...gosdk.Option) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil, opts...)
+}
+
+// newFixtureWith is newFixture with the Authenticator's configuration
+// changed by mutate.
+func newFixtureWith(t *testing.T, mutate func(*auth.Config), opts ...gosdk.Option) *fixture {
+	t.Helper()
 	as := authtest.Start(authtest.Options{KeyAlgorithm: "ES256"})
 	t.Cleanup(as.Close)
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	f := &fixture{as: as, url: srv.URL + "/mcp", seen: make(chan string, 16)}
-	a, err := auth.New(context.Background(), auth.Config{Resource: f.url, Issuers: []auth.Issuer{{URL: as.URL}}, BaselineScopes: []string{"notes:read"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := auth.Config{Resource: f.url, Issuers: []auth.Issuer{{URL: as.URL}}, BaselineScopes: []string{"notes:read"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	a, err := auth.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,5 +437,44 @@ func TestCORSPreflight(t *testing.T) {
 	allowed := strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers"))
 	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(allowed, "mcp-protocol-version") || !strings.Contains(allowed, "mcp-session-id") {
 		t.Fatalf("preflight with auth.CORS: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// Anonymous discovery on the go-sdk: the SDK's bearer check lets a listing
+// without a token through; a call without one is 401 from mcpauth.
+func TestAnonymousDiscovery(t *testing.T) {
+	f := newFixtureWith(t, func(c *auth.Config) { c.AnonymousDiscovery = true })
+	req, _ := http.NewRequest("POST", f.url, strings.NewReader(initializeBody))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != 200 || sid == "" {
+		t.Fatalf("anonymous initialize: %d", resp.StatusCode)
+	}
+	send := func(body string) (int, string) {
+		req, _ := http.NewRequest("POST", f.url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	if status, body := send(`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`); status != 200 || !strings.Contains(body, "whoami") {
+		t.Fatalf("anonymous tools/list: %d %s", status, body)
+	}
+	if status, _ := send(call("whoami")); status != 401 {
+		t.Fatalf("anonymous tools/call: %d", status)
 	}
 }

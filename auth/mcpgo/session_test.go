@@ -104,3 +104,43 @@ func TestTaskToolAddedLaterFailsClosedThenResolves(t *testing.T) {
 		t.Fatalf("the task tool's requirement after the listing was read again: %d %v %s", res.status, res.challenge, res.raw)
 	}
 }
+
+// Anonymous discovery: initialize and listings without a token; the first
+// operation without one gets the usual 401 and challenge; the session is
+// alice's once she sends her token in it, and nobody else's after.
+func TestAnonymousDiscovery(t *testing.T) {
+	f := newFixture(t, fixtureOptions{hide: true, cfg: func(c *auth.Config) { c.AnonymousDiscovery = true }})
+	res := post(t, f, "", initialize, nil)
+	sid := res.header.Get("Mcp-Session-Id")
+	if res.status != 200 || sid == "" {
+		t.Fatalf("anonymous initialize: %d %s", res.status, res.raw)
+	}
+	in := map[string]string{"Mcp-Session-Id": sid}
+	post(t, f, "", `{"jsonrpc":"2.0","method":"notifications/initialized"}`, in)
+	res = post(t, f, "", `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, in)
+	if res.status != 200 || !strings.Contains(res.raw, "whoami") || strings.Contains(res.raw, "add_note") {
+		t.Fatalf("anonymous tools/list (hiding what needs a scope): %d %s", res.status, res.raw)
+	}
+	res = post(t, f, "", call("whoami"), in)
+	if res.status != 401 || res.challenge["resource_metadata"] == "" || res.challenge["scope"] != "notes:read" || res.challenge["error"] != "" {
+		t.Fatalf("an anonymous call: %d %v", res.status, res.challenge)
+	}
+	// A batch that mixes a listing and a call is a call.
+	if res := post(t, f, "", `[{"jsonrpc":"2.0","id":3,"method":"tools/list"},`+call("whoami")+`]`, map[string]string{"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-03-26"}); res.status != 401 {
+		t.Fatalf("a batch hiding a call among listings: %d", res.status)
+	}
+	alice := f.as.Mint(authtestReq(f, "alice", "notes:read"))
+	if res := post(t, f, alice, call("whoami"), in); res.status != 200 || !strings.Contains(res.raw, "alice") {
+		t.Fatalf("alice in the session she browsed anonymously: %d %s", res.status, res.raw)
+	}
+	if res := post(t, f, "", `{"jsonrpc":"2.0","id":4,"method":"tools/list"}`, in); res.status != 404 {
+		t.Fatalf("anonymous use of alice's session: %d", res.status)
+	}
+	if res := post(t, f, f.as.Mint(authtestReq(f, "mallory", "notes:read")), call("whoami"), in); res.status != 404 {
+		t.Fatalf("mallory in alice's session: %d", res.status)
+	}
+	off := newFixture(t, fixtureOptions{})
+	if res := post(t, off, "", initialize, nil); res.status != 401 {
+		t.Fatalf("initialize without a token, anonymous discovery off: %d", res.status)
+	}
+}
