@@ -397,7 +397,7 @@ func TestConsent(t *testing.T) {
 	resp, _ = browser.PostForm(w.asURL+"/consent", url.Values{"tx": {field(body, "tx")}, "csrf": {field(body, "csrf")}, "decision": {"deny"}})
 	resp.Body.Close()
 	loc, _ := resp.Location()
-	if loc == nil || loc.Query().Get("error") != "access_denied" || loc.Host != "127.0.0.1:9999" {
+	if loc == nil || loc.Query().Get("error") != "access_denied" || loc.Host != "127.0.0.1:9999" || loc.Query().Get("iss") != w.asURL {
 		t.Fatalf("denial: %d %v", resp.StatusCode, loc)
 	}
 	if w.ran.Load() != 0 {

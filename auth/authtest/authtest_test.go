@@ -296,7 +296,7 @@ func TestConsentPage(t *testing.T) {
 	resp, _ = noRedirect.PostForm(s.URL+"/authorize", form)
 	resp.Body.Close()
 	loc, _ = url.Parse(resp.Header.Get("Location"))
-	if loc.Query().Get("error") != "access_denied" {
+	if loc.Query().Get("error") != "access_denied" || loc.Query().Get("iss") != s.URL { // RFC 9207: errors name the issuer too
 		t.Fatalf("denial gave %v", loc)
 	}
 }
