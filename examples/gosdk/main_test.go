@@ -13,6 +13,11 @@ func TestStartupBannerAndWalkthrough(t *testing.T) {
 }
 func TestGoSDKClient(t *testing.T) { exampletest.GoSDKClient(t, exampletest.Build(build)) }
 
+// The doctor names a mistyped URL, and the consent page that stops a flow.
+func TestDoctorNewUser(t *testing.T) {
+	exampletest.DoctorNewUser(t, exampletest.Build(build), "Authorize mcpauth quickstart client")
+}
+
 // The same with the development server's consent page on: the user approves.
 func TestGoSDKClientWithConsent(t *testing.T) {
 	exampletest.GoSDKClientWithConsent(t, exampletest.Build(build))

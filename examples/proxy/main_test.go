@@ -18,6 +18,12 @@ var example = exampletest.Runner(func(ctx context.Context, cfg exampleapp.Config
 // client, DCR and CIMD, each stepping up; the mcp-go client.
 func TestGoSDKClient(t *testing.T) { exampletest.GoSDKClient(t, example) }
 
+// The doctor names a mistyped URL, and the proxy's consent page that stops
+// a flow.
+func TestDoctorNewUser(t *testing.T) {
+	exampletest.DoctorNewUser(t, example, "Allow mcpauth quickstart client")
+}
+
 // The same with the consent pages on: the user approves each.
 func TestGoSDKClientWithConsent(t *testing.T) { exampletest.GoSDKClientWithConsent(t, example) }
 func TestMCPGoClient(t *testing.T)            { exampletest.MCPGoClient(t, example) }

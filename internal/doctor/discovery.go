@@ -25,14 +25,19 @@ func (r *run) checkChallenge() bool {
 		return false
 	}
 	if resp.StatusCode != http.StatusUnauthorized {
-		r.add(Check{Name: "401 challenge", Status: Fail, Expected: "401 for a request without a token", Seen: fmt.Sprintf("HTTP %d", resp.StatusCode),
-			Fix: "protect the MCP endpoint (auth.Authenticator.Handler or mcpgo.Protect); clients discover authorization only from a 401"})
+		fix := "protect the MCP endpoint (auth.Authenticator.Protect, mcpgo.Protect or gosdk.Protector.Protect); clients discover authorization only from a 401"
+		if _, rootURL, err := metadata.WellKnownURLs(r.mcpURL); err == nil {
+			if sibling := r.siblingResource(map[string]*metadata.ProtectedResource{}, rootURL); sibling != "" {
+				fix = "the MCP URL is probably " + sibling + ": this origin's metadata names it; connect clients to " + sibling
+			}
+		}
+		r.add(Check{Name: "401 challenge", Status: Fail, Expected: "401 for a request without a token", Seen: fmt.Sprintf("HTTP %d", resp.StatusCode), Fix: fix})
 		return false
 	}
 	values := resp.Header.Values("WWW-Authenticate")
 	if len(values) == 0 {
 		r.add(Check{Name: "401 challenge", Status: Fail, Expected: "WWW-Authenticate: Bearer resource_metadata=\"...\"", Seen: "a 401 without WWW-Authenticate",
-			Fix: "a proxy or middleware dropped the header; let the challenge through (SPEC failure mode 6)"})
+			Fix: "a proxy or middleware dropped the header; let the challenge through (RFC 6750 §3: a 401 names its scheme in WWW-Authenticate)"})
 		return false
 	}
 	p, err := challenge.Parse(values[0])
@@ -136,6 +141,31 @@ func (r *run) fetchPRM(u string) (*metadata.ProtectedResource, []byte, error) {
 	return doc, b, err
 }
 
+// siblingResource is the resource another metadata document of this origin
+// names (the challenge's, or the root one), when it is not the URL the
+// doctor was given: a mistyped MCP URL (/mcp/, /sse) finds none of its own.
+func (r *run) siblingResource(docs map[string]*metadata.ProtectedResource, rootURL string) string {
+	given, err := url.Parse(r.mcpURL)
+	if err != nil {
+		return ""
+	}
+	if docs[rootURL] == nil {
+		if doc, _, err := r.fetchPRM(rootURL); err == nil {
+			docs[rootURL] = doc
+		}
+	}
+	for _, u := range []string{r.challenge["resource_metadata"], rootURL} {
+		doc := docs[u]
+		if doc == nil || doc.Resource == r.mcpURL {
+			continue
+		}
+		if res, err := url.Parse(doc.Resource); err == nil && res.Host == given.Host && res.Scheme == given.Scheme {
+			return doc.Resource
+		}
+	}
+	return ""
+}
+
 // checkMetadata: the metadata from the challenge and at both well-known URLs
 // agree, and its resource is the URL the client used.
 func (r *run) checkMetadata() bool {
@@ -152,10 +182,13 @@ func (r *run) checkMetadata() bool {
 		}
 		doc, b, err := r.fetchPRM(u)
 		if err != nil {
-			name, fix := "path-inserted metadata", "serve the metadata at "+pathURL+" (the suffix goes between host and path, SPEC failure mode 1)"
+			name, fix := "path-inserted metadata", "serve the metadata at "+pathURL+" (RFC 9728 §3.1: the suffix goes between host and path)"
 			status := Fail
 			switch u {
 			case pathURL:
+				if sibling := r.siblingResource(docs, rootURL); sibling != "" {
+					fix = "the MCP URL is probably " + sibling + ": its metadata exists, and there is none for " + r.mcpURL + "; connect clients to " + sibling
+				}
 			case rootURL:
 				name, fix, status = "root metadata", "serve the same document at "+rootURL+" too; some clients try only the root", Warn
 			default:
@@ -186,7 +219,7 @@ func (r *run) checkMetadata() bool {
 		if !sameDoc(root, r.prm) {
 			r.add(Check{Name: "root and path metadata agree", Status: Fail, Expected: "the same document at " + pathURL + " and " + rootURL,
 				Seen: fmt.Sprintf("resource %q vs %q, authorization_servers %v vs %v", r.prm.Resource, root.Resource, r.prm.AuthorizationServers, root.AuthorizationServers),
-				Fix:  "serve one document at both URLs, or clients pick different authorization servers (SPEC failure mode 15)"})
+				Fix:  "serve one document at both URLs, or clients pick different authorization servers (RFC 9728 §3.1)"})
 		} else {
 			r.add(Check{Name: "root and path metadata agree", Status: Pass})
 		}
@@ -232,7 +265,7 @@ func (r *run) checkAuthorizationServer() bool {
 	if err != nil {
 		fix := "serve RFC 8414 or OpenID Connect metadata for the issuer at one of the URLs tried, with \"issuer\" equal to " + issuer
 		if strings.Contains(err.Error(), "trailing slash") {
-			fix = "authorization_servers and the AS issuer differ by a trailing slash; make them byte-for-byte equal (SPEC failure mode 10)"
+			fix = "authorization_servers and the AS issuer differ by a trailing slash; make them byte-for-byte equal (RFC 8414 §3.3)"
 		}
 		r.add(Check{Name: "authorization server metadata", Status: Fail, Expected: "metadata with issuer " + issuer, Seen: err.Error(), Fix: fix})
 		return false
@@ -241,7 +274,7 @@ func (r *run) checkAuthorizationServer() bool {
 	r.add(Check{Name: "authorization server metadata", Status: Pass, Seen: as.Issuer})
 	if !as.SupportsS256() {
 		r.add(Check{Name: "PKCE S256 advertised", Status: Fail, Expected: `code_challenge_methods_supported containing "S256"`, Seen: fmt.Sprintf("%v", as.CodeChallengeMethodsSupported),
-			Fix: "advertise S256; MCP clients refuse to proceed without it (SPEC failure mode 11)"})
+			Fix: "advertise S256 in code_challenge_methods_supported; MCP clients refuse to proceed without it (RFC 8414 §2, RFC 7636)"})
 	} else {
 		r.add(Check{Name: "PKCE S256 advertised", Status: Pass})
 	}

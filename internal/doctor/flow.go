@@ -1,10 +1,12 @@
 package doctor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -144,10 +146,13 @@ func (r *run) authorize(name, authURL, redirect, state string) (string, bool) {
 	jar, _ := cookiejar.New(nil)
 	var (
 		resp *http.Response
+		body []byte
 		loc  *url.URL
 		err  error
+		at   string // the URL of the last answer
 	)
 	for next, hop := authURL, 0; ; hop++ {
+		at = next
 		req, rerr := http.NewRequestWithContext(r.ctx, http.MethodGet, next, nil)
 		if rerr != nil {
 			r.add(Check{Name: name + " authorize", Status: Fail, Seen: rerr.Error()})
@@ -156,7 +161,7 @@ func (r *run) authorize(name, authURL, redirect, state string) (string, bool) {
 		for _, c := range jar.Cookies(req.URL) {
 			req.AddCookie(c)
 		}
-		if resp, _, err = r.do(req); err != nil {
+		if resp, body, err = r.do(req); err != nil {
 			r.add(Check{Name: name + " authorize", Status: Fail, Seen: err.Error()})
 			return "", false
 		}
@@ -168,8 +173,18 @@ func (r *run) authorize(name, authURL, redirect, state string) (string, bool) {
 		next = loc.String()
 	}
 	if resp.StatusCode/100 != 3 || err != nil || !strings.HasPrefix(loc.String(), redirect) {
+		seen, fix := fmt.Sprintf("HTTP %d %s", resp.StatusCode, resp.Header.Get("Location")), "run the authorization server with auto-approval, or run the flow with a real client"
+		if resp.StatusCode == http.StatusOK {
+			// A page stopped the flow: name it, and whose it is.
+			page := redactedURL(at)
+			if title := pageTitle(body); title != "" {
+				page += " (\"" + title + "\")"
+			}
+			seen = "a page that needs a user: " + page
+			fix = "approve it in a browser, or run the server that shows it with auto-approval (the examples' -auto-approve); behind an authorization proxy this may be the upstream's sign-in page"
+		}
 		r.add(Check{Name: name + " authorize", Status: Fail, Expected: "a redirect to " + redirect + " (the server must approve without a user for this check)",
-			Seen: fmt.Sprintf("HTTP %d %s", resp.StatusCode, resp.Header.Get("Location")), Fix: "run the authorization server with auto-approval, or run the flow with a real client"})
+			Seen: seen, Fix: fix})
 		return "", false
 	}
 	q := loc.Query()
@@ -277,4 +292,33 @@ func (r *run) do(req *http.Request) (*http.Response, []byte, error) {
 		return resp, nil, fmt.Errorf("the response of %s is larger than %d bytes", req.URL.Redacted(), maxResponseBytes)
 	}
 	return resp, b, nil
+}
+
+// pageTitle is the <title> of an HTML page, trimmed and bounded, or "".
+func pageTitle(page []byte) string {
+	lower := bytes.ToLower(page)
+	i := bytes.Index(lower, []byte("<title>"))
+	if i < 0 {
+		return ""
+	}
+	rest := page[i+len("<title>"):]
+	j := bytes.Index(bytes.ToLower(rest), []byte("</title>"))
+	if j < 0 {
+		return ""
+	}
+	title := strings.Join(strings.Fields(html.UnescapeString(string(rest[:j]))), " ")
+	if len(title) > 120 {
+		title = title[:120] + "..."
+	}
+	return title
+}
+
+// redactedURL is u without its query: the page's address, no codes or states.
+func redactedURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	p.RawQuery = ""
+	return p.Redacted()
 }

@@ -61,7 +61,7 @@ func (r *run) inspectToken(token, label string) {
 			fix := "the client must request resource=" + r.prm.Resource + " (RFC 8707), or the server must accept this audience"
 			switch nearmiss.Audience(aud, []string{r.prm.Resource}) {
 			case nearmiss.TrailingSlash:
-				fix = "the audience differs from the resource only by a trailing slash (SPEC failure mode 4); " + fix
+				fix = "the audience differs from the resource only by a trailing slash (RFC 8707 compares them as strings; auth.Config.AllowAudienceTrailingSlash accepts both); " + fix
 			case nearmiss.OriginOnly:
 				fix = "the audience is the origin, not the MCP endpoint; " + fix
 			}

@@ -386,3 +386,29 @@ func DoctorRefreshWarning(t *testing.T, ex Example) {
 		t.Fatalf("offline_access flow:\n%s", r.Text())
 	}
 }
+
+// DoctorNewUser: what a new user hits with the doctor. A mistyped MCP URL
+// (a trailing slash, /sse) is named as such, with the URL whose metadata
+// exists; a flow stopped by a consent or sign-in page names that page.
+func DoctorNewUser(t *testing.T, ex Example, pageTitle string) {
+	mcpURL, _, _ := startWith(t, ex, nil, func(c *exampleapp.Config) { c.AutoApprove = false })
+	for _, mistyped := range []string{mcpURL + "/", strings.TrimSuffix(mcpURL, "/mcp") + "/sse"} {
+		r := doctor.Run(context.Background(), mistyped, doctor.Options{})
+		if !strings.Contains(r.Text(), "the MCP URL is probably "+mcpURL) {
+			t.Fatalf("doctor %s does not point at %s:\n%s", mistyped, mcpURL, r.Text())
+		}
+	}
+	r := doctor.Run(context.Background(), mcpURL, doctor.Options{Flow: "static", ClientID: "quickstart-client", ClientSecret: "quickstart-secret"})
+	if c := findCheck(r, "flow static authorize"); c == nil || !strings.Contains(c.Seen, pageTitle) || !strings.Contains(c.Seen, "/authorize") {
+		t.Fatalf("the doctor does not name the page that stopped the flow (%q):\n%s", pageTitle, r.Text())
+	}
+}
+
+func findCheck(r *doctor.Report, name string) *doctor.Check {
+	for i := range r.Checks {
+		if r.Checks[i].Name == name {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
