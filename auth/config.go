@@ -87,8 +87,12 @@ type Config struct {
 	// for earlier ones.
 	ChallengeScopes ChallengeScopes
 
-	// ScopesSupported is advertised in the protected resource metadata. Empty
-	// means BaselineScopes. offline_access is never advertised.
+	// ScopesSupported, when set, is exactly the scopes_supported of the
+	// protected resource metadata. Empty means BaselineScopes plus every
+	// scope a tool, prompt or resource requires, which the SDK adapters
+	// (auth/mcpgo, auth/gosdk) add as the items are declared
+	// ([Authenticator.AdvertiseScopes]). offline_access is never advertised,
+	// and each value must be a valid scope token (New refuses others).
 	ScopesSupported []string
 
 	// ResourceName is the human-readable name in the metadata.

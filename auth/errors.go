@@ -104,8 +104,10 @@ func (e *Error) Error() string {
 	if e.Description != "" {
 		s += ": " + e.Description
 	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
+	if e.Err != nil { // the cause, unless the description already says it
+		if cause := e.Err.Error(); !strings.Contains(e.Description, cause) {
+			s += ": " + cause
+		}
 	}
 	return s
 }
