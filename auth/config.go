@@ -118,6 +118,18 @@ type Config struct {
 	// introspectable: API keys, a provider's own opaque tokens.
 	Verifier TokenVerifier
 
+	// LazyDiscovery lets New return while an issuer's metadata (for its
+	// jwks_uri) cannot be discovered yet, instead of failing: under compose
+	// or Kubernetes the authorization server may start after the MCP server,
+	// and a constructor that fails makes a crash loop. Discovery is retried
+	// in the background (after 1 s, then twice as late each time, at most a
+	// minute apart); until it succeeds, tokens of that issuer get 503
+	// keyset_unavailable with Retry-After, never a 401 that would send the
+	// client to sign in again. Failed attempts reach the Observer's
+	// KeyRefresh. Issuers with a JWKSURL need no discovery. Off by default:
+	// New then fails at once, naming each URL it tried.
+	LazyDiscovery bool
+
 	// Trace, when set, records every decision (see [Trace]).
 	Trace *Trace
 

@@ -73,7 +73,11 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 	if is == nil {
 		return nil, untrusted(v.trusted, iss)
 	}
-	keys, err := is.keys.keys(ctx, h.Kid, h.Alg)
+	ks := is.keys.Load()
+	if ks == nil {
+		return nil, fail(ReasonKeysetUnavailable, "the metadata of issuer %q has not been discovered yet (Config.LazyDiscovery retries it); retry later", iss)
+	}
+	keys, err := ks.keys(ctx, h.Kid, h.Alg)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -58,7 +59,7 @@ type Verifier struct {
 
 type issuer struct {
 	url       string
-	keys      *keySet
+	keys      atomic.Pointer[keySet] // nil until a lazily discovered issuer's metadata is found
 	audiences []string
 }
 
@@ -97,29 +98,38 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	keyCache := jwk.NewCache(bg, cacheOpts...)
 	for _, ic := range cfg.Issuers {
-		jwksURL := ic.JWKSURL
-		if jwksURL == "" {
-			m, err := metadata.Discover(ctx, client, ic.URL)
+		keySetOf := func(ctx context.Context) (*keySet, error) {
+			jwksURL := ic.JWKSURL
+			if jwksURL == "" {
+				m, err := metadata.Discover(ctx, client, ic.URL)
+				if err != nil {
+					return nil, fmt.Errorf("issuer %q has no JWKSURL and its metadata cannot be discovered: %w", ic.URL, err)
+				}
+				if m.JWKSURI == "" {
+					return nil, fmt.Errorf("issuer %q: its metadata has no jwks_uri; set Issuer.JWKSURL", ic.URL)
+				}
+				jwksURL = m.JWKSURI
+			}
+			if err := checkURL("key set URL of issuer "+ic.URL, jwksURL, cfg.InsecureAllowHTTP); err != nil {
+				return nil, err
+			}
+			ks, err := newKeySet(keyCache, ic.URL, jwksURL, client, refresh, minGap, v.now, v.observer)
 			if err != nil {
-				cancel()
-				return nil, fmt.Errorf("auth: issuer %q has no JWKSURL and its metadata cannot be discovered: %w", ic.URL, err)
+				return nil, fmt.Errorf("issuer %q: %w", ic.URL, err)
 			}
-			if m.JWKSURI == "" {
-				cancel()
-				return nil, fmt.Errorf("auth: issuer %q: its metadata has no jwks_uri; set Issuer.JWKSURL", ic.URL)
-			}
-			jwksURL = m.JWKSURI
+			return ks, nil
 		}
-		if err := checkURL("key set URL of issuer "+ic.URL, jwksURL, cfg.InsecureAllowHTTP); err != nil {
+		is := v.issuers[ic.URL]
+		if cfg.LazyDiscovery && ic.JWKSURL == "" {
+			go discoverLater(bg, is, keySetOf, v.observer)
+			continue
+		}
+		ks, err := keySetOf(ctx)
+		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("auth: %w", err)
 		}
-		ks, err := newKeySet(keyCache, ic.URL, jwksURL, client, refresh, minGap, v.now, v.observer)
-		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("auth: issuer %q: %w", ic.URL, err)
-		}
-		v.issuers[ic.URL].keys = ks
+		is.keys.Store(ks)
 	}
 	if cfg.Introspection != nil {
 		v.introspect = newIntrospector(*cfg.Introspection, client)
@@ -260,6 +270,37 @@ func (v *Verifier) Close() error {
 type errSink func(error)
 
 func (f errSink) Error(err error) { f(err) }
+
+// Backoff of a lazy discovery: the first retry after a second, each next
+// one twice as late, at most a minute apart.
+const (
+	discoveryFirstRetry = time.Second
+	discoveryMaxRetry   = time.Minute
+)
+
+// discoverLater finds is's key set in the background (Config.LazyDiscovery):
+// until it does, its tokens get 503 keyset_unavailable with Retry-After.
+func discoverLater(ctx context.Context, is *issuer, keySetOf func(context.Context) (*keySet, error), observer Observer) {
+	wait := discoveryFirstRetry
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ks, err := keySetOf(attempt)
+		cancel()
+		if err == nil {
+			is.keys.Store(ks)
+			return
+		}
+		if observer != nil {
+			observer.KeyRefresh(is.url, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, discoveryMaxRetry)
+	}
+}
 
 // sweepEvery calls sweep every interval until ctx ends: caches have no
 // janitor goroutine of their own that could outlive Close.

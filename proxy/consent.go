@@ -63,6 +63,10 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 		p.startUpstream(w, r, req, false, "")
 		return
 	}
+	up, ok := p.ready(w)
+	if !ok {
+		return
+	}
 	user, approved := p.approvals(r).lookup(p, req)
 	if user != "" && approved.ContainsAll(req.Scopes) {
 		p.startUpstream(w, r, req, false, user)
@@ -76,7 +80,7 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, host := oauthas.Consent(req)
-	oauthas.SetConsentHeaders(w, p.upstream.Endpoint.AuthURL, req.RedirectURI)
+	oauthas.SetConsentHeaders(w, up.oauth.Endpoint.AuthURL, req.RedirectURI)
 	data := map[string]any{"ClientName": name, "ClientID": req.Client.ID, "Kind": req.Client.Kind, "Resource": p.cfg.Resource,
 		"RedirectHost": host, "Scopes": req.Scopes.Slice(), "TX": tx, "CSRF": p.mac("csrf", tx, browser)}
 	if user != "" && !approved.IsEmpty() {

@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -131,5 +132,61 @@ func TestUpstreamKeyRotation(t *testing.T) {
 	w.skew.Store(int64(11 * time.Second)) // past the 10 s between refreshes an unknown key id may cause
 	if _, err := signIn(w, newBrowser(), authParams(w, "quickstart-client", redirect)); err != nil {
 		t.Fatalf("after the upstream rotated its key: %v", err)
+	}
+}
+
+// The identity provider is not up when the proxy starts: without
+// LazyDiscovery New fails; with it, /authorize answers 503 with
+// Retry-After until the provider is reachable, then sends the browser to it.
+func TestLazyDiscoveryOfTheUpstream(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	upURL := "http://" + ln.Addr().String()
+	ln.Close()
+	asLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	asURL := "http://" + asLn.Addr().String()
+	cfg := proxy.Config{Issuer: asURL, Resource: "https://mcp.example.com/mcp", AutoApprove: true, ScopesSupported: []string{"notes:read"},
+		Upstream: proxy.Upstream{Issuer: upURL, ClientID: "pc", ClientSecret: "ps"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Clients: []*registration.Client{registration.Static("c", "", registration.Metadata{RedirectURIs: []string{"http://127.0.0.1/callback"}}, registration.RedirectPolicy{AllowLocalhost: true})}}
+	if p, err := proxy.New(context.Background(), cfg); err == nil {
+		p.Close()
+		t.Fatal("New succeeded without the upstream")
+	}
+	cfg.LazyDiscovery = true
+	p, err := proxy.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("New with LazyDiscovery: %v", err)
+	}
+	defer p.Close()
+	srv := &http.Server{Handler: p}
+	go srv.Serve(asLn)
+	defer srv.Close()
+	authorize := func() *http.Response {
+		resp, err := newBrowser().Get(asURL + "/authorize?" + params("c", "notes:read"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := authorize(); resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("before the upstream is up: %d %v", resp.StatusCode, resp.Header)
+	}
+	up, err := authtest.New(authtest.Options{Issuer: upURL, AutoApprove: true, DisableDCR: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upLn, err := net.Listen("tcp", upURL[len("http://"):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	upSrv := &http.Server{Handler: up}
+	go upSrv.Serve(upLn)
+	defer upSrv.Close()
+	resp := authorize()
+	for deadline := time.Now().Add(10 * time.Second); resp.StatusCode == 503 && time.Now().Before(deadline); resp = authorize() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if resp.StatusCode != 302 || !strings.HasPrefix(resp.Header.Get("Location"), upURL+"/authorize") {
+		t.Fatalf("after the upstream came up: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -121,6 +122,14 @@ type Config struct {
 	// Limits bound what callers that have not signed in can make the proxy
 	// keep; the zero value is the defaults (see [Limits]).
 	Limits Limits
+	// LazyDiscovery lets New return while the upstream's metadata cannot be
+	// discovered yet (the provider starts after the proxy, under compose or
+	// Kubernetes), instead of failing into a crash loop: discovery is
+	// retried in the background (after 1 s, then twice as late each time,
+	// at most a minute apart, each failure logged), and until it succeeds
+	// /authorize answers 503 with Retry-After. The proxy's own metadata,
+	// keys, registration and token endpoints serve meanwhile.
+	LazyDiscovery bool
 	// Logger receives one record per refused sign-in, naming the reason
 	// and the upstream's error. Nil means slog.Default().
 	Logger *slog.Logger
@@ -143,9 +152,8 @@ type Proxy struct {
 	keyring  *store.Keyring
 	signers  []jwk.Key // private, first signs
 	jwks     jwk.Set
-	upstream *oauth2.Config
-	oidc     *metadata.AuthorizationServer // nil for plain OAuth 2.0
-	idTokens *auth.Verifier                // the upstream's ID tokens; nil for plain OAuth 2.0
+	up       atomic.Pointer[upstream] // nil until a lazy discovery finds the provider
+	cancel   context.CancelFunc       // stops a lazy discovery
 	client   *http.Client
 	consent  *template.Template
 }
@@ -208,7 +216,17 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	if err := p.loadKeys(); err != nil {
 		return nil, err
 	}
-	if err := p.setUpstream(ctx); err != nil {
+	if err := p.checkUpstream(); err != nil {
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	if up, err := p.discoverUpstream(ctx); err == nil {
+		p.up.Store(up)
+	} else if cfg.LazyDiscovery {
+		go p.discoverLater(bg)
+	} else {
+		cancel()
 		return nil, err
 	}
 	p.resolver = &registration.Resolver{Static: map[string]*registration.Client{}}
@@ -250,10 +268,12 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
-// Close stops the background refreshes of the upstream's keys.
+// Close stops the background refreshes of the upstream's keys, and a lazy
+// discovery still under way.
 func (p *Proxy) Close() error {
-	if p.idTokens != nil {
-		return p.idTokens.Close()
+	p.cancel()
+	if up := p.up.Load(); up != nil && up.idTokens != nil {
+		return up.idTokens.Close()
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -21,42 +22,98 @@ import (
 	"github.com/mcpauth/mcpauth/store"
 )
 
-// setUpstream configures the upstream client: discovered from an OpenID
+// upstream is the provider as discovered: the proxy's client at it, its
+// metadata (nil for plain OAuth 2.0) and the verifier of its ID tokens.
+type upstream struct {
+	oauth    *oauth2.Config
+	oidc     *metadata.AuthorizationServer
+	idTokens *auth.Verifier
+}
+
+// checkUpstream refuses a Config.Upstream that names no usable provider.
+func (p *Proxy) checkUpstream() error {
+	u := p.cfg.Upstream
+	switch {
+	case u.ClientID == "":
+		return errors.New("proxy: Config.Upstream.ClientID is required")
+	case u.Issuer != "", u.AuthURL != "" && u.TokenURL != "" && u.UserInfoURL != "" && u.SubjectField != "":
+		return nil
+	}
+	return errors.New("proxy: Config.Upstream needs an OpenID Connect Issuer, or AuthURL, TokenURL, UserInfoURL and SubjectField")
+}
+
+// discoverUpstream builds the upstream client: discovered from an OpenID
 // Connect issuer, or the given OAuth 2.0 endpoints. ID tokens are checked
 // by an auth.Verifier (the same bounded key set, refreshed on an unknown
 // key id at most once per gap, and algorithm allowlist as access tokens):
 // issuer the upstream's, audience the proxy's client id.
-func (p *Proxy) setUpstream(ctx context.Context) error {
+func (p *Proxy) discoverUpstream(ctx context.Context) (*upstream, error) {
 	u := p.cfg.Upstream
-	if u.ClientID == "" {
-		return errors.New("proxy: Config.Upstream.ClientID is required")
+	up := &upstream{oauth: &oauth2.Config{ClientID: u.ClientID, ClientSecret: u.ClientSecret, RedirectURL: p.cfg.Issuer + "/callback", Scopes: u.Scopes}}
+	if u.Issuer == "" {
+		up.oauth.Endpoint = oauth2.Endpoint{AuthURL: u.AuthURL, TokenURL: u.TokenURL}
+		return up, nil
 	}
-	p.upstream = &oauth2.Config{ClientID: u.ClientID, ClientSecret: u.ClientSecret, RedirectURL: p.cfg.Issuer + "/callback", Scopes: u.Scopes}
-	switch {
-	case u.Issuer != "":
-		m, err := metadata.Discover(ctx, p.client, u.Issuer)
-		if err != nil {
-			return fmt.Errorf("proxy: upstream %q: %w", u.Issuer, err)
-		}
-		if m.JWKSURI == "" {
-			return fmt.Errorf("proxy: upstream %q publishes no jwks_uri for its ID tokens", u.Issuer)
-		}
-		p.oidc = m
-		p.upstream.Endpoint = oauth2.Endpoint{AuthURL: m.AuthorizationEndpoint, TokenURL: m.TokenEndpoint}
-		if len(p.upstream.Scopes) == 0 {
-			p.upstream.Scopes = []string{"openid"}
-		}
-		p.idTokens, err = auth.NewVerifier(ctx, auth.Config{Resource: p.cfg.Issuer + "/callback", Audiences: []string{u.ClientID},
-			Issuers: []auth.Issuer{{URL: m.Issuer, JWKSURL: m.JWKSURI}}, HTTPClient: p.client, TokenCacheTTL: -1, Now: p.cfg.Now})
-		if err != nil {
-			return fmt.Errorf("proxy: upstream %q: %w", u.Issuer, err)
-		}
-	case u.AuthURL != "" && u.TokenURL != "" && u.UserInfoURL != "" && u.SubjectField != "":
-		p.upstream.Endpoint = oauth2.Endpoint{AuthURL: u.AuthURL, TokenURL: u.TokenURL}
-	default:
-		return errors.New("proxy: Config.Upstream needs an OpenID Connect Issuer, or AuthURL, TokenURL, UserInfoURL and SubjectField")
+	m, err := metadata.Discover(ctx, p.client, u.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: upstream %q: %w", u.Issuer, err)
 	}
-	return nil
+	if m.JWKSURI == "" {
+		return nil, fmt.Errorf("proxy: upstream %q publishes no jwks_uri for its ID tokens", u.Issuer)
+	}
+	up.oidc = m
+	up.oauth.Endpoint = oauth2.Endpoint{AuthURL: m.AuthorizationEndpoint, TokenURL: m.TokenEndpoint}
+	if len(up.oauth.Scopes) == 0 {
+		up.oauth.Scopes = []string{"openid"}
+	}
+	up.idTokens, err = auth.NewVerifier(ctx, auth.Config{Resource: p.cfg.Issuer + "/callback", Audiences: []string{u.ClientID},
+		Issuers: []auth.Issuer{{URL: m.Issuer, JWKSURL: m.JWKSURI}}, HTTPClient: p.client, TokenCacheTTL: -1, Now: p.cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("proxy: upstream %q: %w", u.Issuer, err)
+	}
+	return up, nil
+}
+
+// Backoff of a lazy discovery (Config.LazyDiscovery): the first retry after
+// a second, each next one twice as late, at most a minute apart.
+const (
+	discoveryFirstRetry = time.Second
+	discoveryMaxRetry   = time.Minute
+)
+
+// discoverLater discovers the upstream in the background until it
+// succeeds or the proxy is closed; each failure is logged.
+func (p *Proxy) discoverLater(ctx context.Context) {
+	wait := discoveryFirstRetry
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
+		up, err := p.discoverUpstream(attempt)
+		cancel()
+		if err == nil {
+			p.up.Store(up)
+			p.log.Info("mcpauth proxy: upstream discovered", slog.String("issuer", p.cfg.Upstream.Issuer))
+			return
+		}
+		p.log.Warn("mcpauth proxy: upstream not reachable yet; sign-ins answer 503 until it is", slog.String("error", err.Error()),
+			slog.Duration("retry_in", wait))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, discoveryMaxRetry)
+	}
+}
+
+// ready returns the upstream, or answers 503 with Retry-After while a lazy
+// discovery has not found it yet.
+func (p *Proxy) ready(w http.ResponseWriter) (*upstream, bool) {
+	if up := p.up.Load(); up != nil {
+		return up, true
+	}
+	w.Header().Set("Retry-After", "5")
+	http.Error(w, "temporarily_unavailable: the identity provider has not been reached yet; retry in a few seconds", http.StatusServiceUnavailable)
+	return nil, false
 }
 
 // pending is an authorization request waiting for the upstream login, as
@@ -86,6 +143,10 @@ type pending struct {
 // consent page just now, user names whose remembered approval let it skip
 // the page.
 func (p *Proxy) startUpstream(w http.ResponseWriter, r *http.Request, req *oauthas.Request, approved bool, user string) {
+	up, ok := p.ready(w)
+	if !ok {
+		return
+	}
 	state, nonce, verifier := randid.New(24), randid.New(16), oauth2.GenerateVerifier()
 	b, _ := json.Marshal(pending{ClientID: req.Client.ID, RedirectURI: req.RedirectURI, State: req.State, Challenge: req.Challenge,
 		Scope: req.Scopes.String(), Audience: req.Audience, Verifier: verifier, Nonce: nonce, Browser: p.browserID(w, r), Approved: approved, User: user})
@@ -94,10 +155,10 @@ func (p *Proxy) startUpstream(w http.ResponseWriter, r *http.Request, req *oauth
 		return
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
-	if p.oidc != nil {
+	if up.oidc != nil {
 		opts = append(opts, oauth2.SetAuthURLParam("nonce", nonce))
 	}
-	http.Redirect(w, r, p.upstream.AuthCodeURL(state, opts...), http.StatusFound)
+	http.Redirect(w, r, up.oauth.AuthCodeURL(state, opts...), http.StatusFound)
 }
 
 // callback is where the upstream sends the user back: the pending request
@@ -136,14 +197,18 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) {
 		p.core.Deny(w, r, req, "access_denied", "the upstream sign-in failed: "+desc)
 		return
 	}
+	up, ok := p.ready(w)
+	if !ok {
+		return
+	}
 	ctx := context.WithValue(r.Context(), oauth2.HTTPClient, p.client)
-	tok, err := p.upstream.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(tx.Verifier))
+	tok, err := up.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(tx.Verifier))
 	if err != nil {
 		p.refused(r, tx, "upstream_exchange", "the upstream code exchange failed", err)
 		p.core.Deny(w, r, req, "access_denied", "the upstream code exchange failed")
 		return
 	}
-	id, err := p.identify(ctx, tok, tx.Nonce)
+	id, err := p.identify(ctx, up, tok, tx.Nonce)
 	if err != nil {
 		p.refused(r, tx, "upstream_identity", "the upstream identity cannot be verified", err)
 		p.core.Deny(w, r, req, "access_denied", "the upstream identity cannot be verified: "+truncate(err.Error()))
@@ -203,13 +268,13 @@ func (p *Proxy) restore(ctx context.Context, tx pending) (*oauthas.Request, erro
 
 // identify names the upstream user: the verified ID token's sub (OpenID
 // Connect), or the user info response's SubjectField (OAuth 2.0).
-func (p *Proxy) identify(ctx context.Context, tok *oauth2.Token, nonce string) (Identity, error) {
-	if p.oidc != nil {
+func (p *Proxy) identify(ctx context.Context, up *upstream, tok *oauth2.Token, nonce string) (Identity, error) {
+	if up.oidc != nil {
 		raw, _ := tok.Extra("id_token").(string)
 		if raw == "" {
 			return Identity{}, errors.New("the upstream returned no ID token")
 		}
-		t, err := p.idTokens.Verify(ctx, raw)
+		t, err := up.idTokens.Verify(ctx, raw)
 		if err != nil {
 			return Identity{}, fmt.Errorf("the ID token: %w", err)
 		}
