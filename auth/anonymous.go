@@ -43,7 +43,7 @@ func (a *Authenticator) decideAnonymous(r *http.Request, o *outcome) {
 	}
 	if o.sid != "" {
 		if o.b, o.err = a.sessions.use(o.sid, o.subject); o.b == nil && o.err == nil {
-			o.err = fail(ReasonSessionMismatch, "unknown session")
+			o.err = fail(ReasonSessionMismatch, "unknown session: start a new one with initialize")
 		}
 		return
 	}

@@ -151,13 +151,19 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup, next h
 		}
 	}
 	if o.sid != "" {
-		// A session id nobody holds goes on unbound: the MCP server answers
-		// 404, or names a live session, which is bound when it answers. The
-		// legacy SSE transport's ids, which no response names, are bound at
-		// first sight.
-		if o.b, o.err = a.sessions.use(o.sid, o.subject); o.b == nil && o.err == nil && strings.HasPrefix(o.sid, "sse:") {
+		// Every session the SDK creates through this layer is bound when it
+		// is created, and its binding lasts as long as it does: an id nobody
+		// holds was ended, has expired or was never created here, and gets
+		// 404 (some SDKs accept any well-formed id, even one ended with
+		// DELETE). The legacy SSE transport's ids, which no response names,
+		// are bound at first sight.
+		switch o.b, o.err = a.sessions.use(o.sid, o.subject); {
+		case o.b != nil || o.err != nil:
+		case strings.HasPrefix(o.sid, "sse:"):
 			o.b, o.err = a.sessions.bind(o.sid, o.subject, nil, nil)
 			o.firstSight = o.err == nil
+		default:
+			o.err = fail(ReasonSessionMismatch, "unknown session: it was ended, has expired or was never created here; start a new one with initialize")
 		}
 		return o
 	}

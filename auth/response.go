@@ -45,10 +45,7 @@ func (s *responseWriter) capture(code int) {
 	}
 	var err error
 	created := s.Header().Get("Mcp-Session-Id")
-	if created == "" && s.sid != "" && s.b == nil && code < 300 && s.r.Method != http.MethodDelete {
-		created = s.sid // a live session nobody held: bind it now
-	}
-	if created != "" && (created != s.sid || s.b == nil) {
+	if created != "" && created != s.sid {
 		if err = checkSessionID(created); err == nil {
 			s.created, err = s.a.sessions.bind(created, s.subject, s.res, s.a.sessionEnd(s.next, s.r, created, s.t))
 			s.res = nil

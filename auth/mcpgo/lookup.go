@@ -238,7 +238,11 @@ func list[R, T any](ctx context.Context, s *server.MCPServer, method string, pag
 			params["cursor"] = cursor
 		}
 		msg, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 0, "method": method, "params": params})
-		resp, ok := s.HandleMessage(ctx, msg).(mcp.JSONRPCResponse)
+		answer := s.HandleMessage(ctx, msg)
+		if e, isErr := answer.(mcp.JSONRPCError); isErr && e.Error.Code == mcp.METHOD_NOT_FOUND {
+			return nil, nil // a server without the capability lists nothing
+		}
+		resp, ok := answer.(mcp.JSONRPCResponse)
 		if !ok {
 			return nil, errListing
 		}
