@@ -14,6 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/mcpauth/mcpauth/internal/cache"
+	"github.com/mcpauth/mcpauth/internal/retry"
 	"github.com/mcpauth/mcpauth/metadata"
 	"github.com/mcpauth/mcpauth/scopes"
 )
@@ -121,7 +122,18 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		}
 		is := v.issuers[ic.URL]
 		if cfg.LazyDiscovery && ic.JWKSURL == "" {
-			go discoverLater(bg, is, keySetOf, v.observer)
+			// Until found, its tokens get 503 keyset_unavailable with Retry-After.
+			go retry.Until(bg, func(ctx context.Context) error {
+				ks, err := keySetOf(ctx)
+				if err == nil {
+					is.keys.Store(ks)
+				}
+				return err
+			}, func(err error, _ time.Duration) {
+				if v.observer != nil {
+					v.observer.KeyRefresh(is.url, err)
+				}
+			})
 			continue
 		}
 		ks, err := keySetOf(ctx)
@@ -270,37 +282,6 @@ func (v *Verifier) Close() error {
 type errSink func(error)
 
 func (f errSink) Error(err error) { f(err) }
-
-// Backoff of a lazy discovery: the first retry after a second, each next
-// one twice as late, at most a minute apart.
-const (
-	discoveryFirstRetry = time.Second
-	discoveryMaxRetry   = time.Minute
-)
-
-// discoverLater finds is's key set in the background (Config.LazyDiscovery):
-// until it does, its tokens get 503 keyset_unavailable with Retry-After.
-func discoverLater(ctx context.Context, is *issuer, keySetOf func(context.Context) (*keySet, error), observer Observer) {
-	wait := discoveryFirstRetry
-	for {
-		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
-		ks, err := keySetOf(attempt)
-		cancel()
-		if err == nil {
-			is.keys.Store(ks)
-			return
-		}
-		if observer != nil {
-			observer.KeyRefresh(is.url, err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, discoveryMaxRetry)
-	}
-}
 
 // sweepEvery calls sweep every interval until ctx ends: caches have no
 // janitor goroutine of their own that could outlive Close.

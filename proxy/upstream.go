@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/internal/randid"
+	"github.com/mcpauth/mcpauth/internal/retry"
 	"github.com/mcpauth/mcpauth/metadata"
 	"github.com/mcpauth/mcpauth/scopes"
 	"github.com/mcpauth/mcpauth/store"
@@ -74,35 +75,20 @@ func (p *Proxy) discoverUpstream(ctx context.Context) (*upstream, error) {
 	return up, nil
 }
 
-// Backoff of a lazy discovery (Config.LazyDiscovery): the first retry after
-// a second, each next one twice as late, at most a minute apart.
-const (
-	discoveryFirstRetry = time.Second
-	discoveryMaxRetry   = time.Minute
-)
-
-// discoverLater discovers the upstream in the background until it
-// succeeds or the proxy is closed; each failure is logged.
+// discoverLater discovers the upstream in the background (with
+// internal/retry's backoff) until it succeeds or the proxy is closed; each
+// failure is logged.
 func (p *Proxy) discoverLater(ctx context.Context) {
-	wait := discoveryFirstRetry
-	for {
-		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
-		up, err := p.discoverUpstream(attempt)
-		cancel()
+	retry.Until(ctx, func(ctx context.Context) error {
+		up, err := p.discoverUpstream(ctx)
 		if err == nil {
 			p.up.Store(up)
 			p.log.Info("mcpauth proxy: upstream discovered", slog.String("issuer", p.cfg.Upstream.Issuer))
-			return
 		}
-		p.log.Warn("mcpauth proxy: upstream not reachable yet; sign-ins answer 503 until it is", slog.String("error", err.Error()),
-			slog.Duration("retry_in", wait))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, discoveryMaxRetry)
-	}
+		return err
+	}, func(err error, wait time.Duration) {
+		p.log.Warn("mcpauth proxy: upstream not reachable yet; sign-ins answer 503 until it is", slog.String("error", err.Error()), slog.Duration("retry_in", wait))
+	})
 }
 
 // ready returns the upstream, or answers 503 with Retry-After while a lazy

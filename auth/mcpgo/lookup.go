@@ -189,13 +189,13 @@ func (l *listings) now() time.Time {
 func (l *listings) tool(s *server.MCPServer, name string) (*mcp.Meta, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	old := l.now().Sub(l.toolsAt) >= listingTTL
+	old := time.Now().Sub(l.toolsAt) >= listingTTL
 	if old {
 		tools, err := listTools(internalCtx, s)
 		if err != nil {
 			return nil, false, err
 		}
-		l.tools, l.toolsAt = make(map[string]*mcp.Meta, len(tools)), l.now()
+		l.tools, l.toolsAt = make(map[string]*mcp.Meta, len(tools)), time.Now()
 		for _, t := range tools {
 			l.tools[t.Name] = t.Meta
 		}
@@ -212,14 +212,14 @@ func (l *listings) tool(s *server.MCPServer, name string) (*mcp.Meta, bool, erro
 func (l *listings) templates(s *server.MCPServer) ([]mcp.ResourceTemplate, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.now().Sub(l.tmplAt) < listingTTL {
+	if time.Now().Sub(l.tmplAt) < listingTTL {
 		return l.tmpl, false, nil
 	}
 	ts, err := listTemplates(internalCtx, s)
 	if err != nil {
 		return nil, false, err
 	}
-	l.tmpl, l.tmplAt = ts, l.now()
+	l.tmpl, l.tmplAt = ts, time.Now()
 	return ts, true, nil
 }
 
