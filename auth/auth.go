@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/mcpauth/mcpauth/internal/kit"
 	"github.com/mcpauth/mcpauth/metadata"
 	"github.com/mcpauth/mcpauth/scopes"
 )
@@ -27,7 +29,7 @@ type Authenticator struct {
 	resource string
 	norm     *scopes.Normalizer
 	baseline scopes.Requirement
-	maxToken int
+	maxToken int // 0 when the verifier checks sizes itself
 	maxBody  int64
 	maxDepth int
 	// anonymous lets discovery through without a token; anonymousSource
@@ -45,7 +47,7 @@ type Authenticator struct {
 
 	challengeScopes   ChallengeScopes
 	challengeBaseline string // scope of 401 challenges
-	retryAfter        int    // seconds, for 503 answers
+	errorWriter       func(http.ResponseWriter, *http.Request, *Error)
 
 	prmMu               sync.RWMutex
 	prm                 metadata.ProtectedResource
@@ -58,15 +60,17 @@ type Authenticator struct {
 }
 
 // New checks cfg and builds an Authenticator. Unless [Config.Verifier] is
-// set, it builds the token verifier with [NewVerifier], so it fails fast
-// when an issuer's metadata cannot be discovered. ctx bounds discovery only.
+// set, it builds the token verifier from [Config.Tokens] with
+// [NewVerifier], so it fails fast when an issuer's metadata cannot be
+// discovered. ctx bounds discovery only. Call [Authenticator.Close] when
+// done with it.
 func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	a, err := newAuthenticator(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	if a.verifier == nil {
-		v, err := NewVerifier(ctx, cfg)
+		v, err := NewVerifier(ctx, verifierConfig(cfg, a.resource))
 		if err != nil {
 			return nil, err
 		}
@@ -78,24 +82,49 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	return a, nil
 }
 
+// verifierConfig is cfg.Tokens with what it inherits from cfg.
+func verifierConfig(cfg Config, resource string) VerifierConfig {
+	vc := cfg.Tokens
+	if len(vc.Audiences) == 0 {
+		vc.Audiences = []string{resource}
+	}
+	if vc.Scopes == nil {
+		vc.Scopes = cfg.Scopes
+	}
+	if vc.Observer == nil {
+		vc.Observer = cfg.Observer
+	}
+	if vc.Now == nil {
+		vc.Now = cfg.Now
+	}
+	vc.InsecureAllowHTTP = vc.InsecureAllowHTTP || cfg.InsecureAllowHTTP
+	return vc
+}
+
 // newAuthenticator validates cfg and fills everything that needs no network.
 func newAuthenticator(cfg Config) (*Authenticator, error) {
 	resource, err := canonicalResource(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Verifier != nil && !reflect.ValueOf(cfg.Tokens).IsZero() {
+		return nil, errors.New("Config.Verifier and Config.Tokens are both set: Tokens would be ignored; set one")
+	}
 	a := &Authenticator{
 		verifier:  cfg.Verifier,
 		resource:  resource,
 		norm:      cfg.Scopes,
-		maxToken:  orDefaultInt(cfg.MaxTokenBytes, defaultMaxTokenBytes),
 		maxBody:   cfg.MaxBodyBytes,
 		maxDepth:  cfg.MaxJSONDepth,
 		anonymous: cfg.AnonymousDiscovery, anonymousSource: cfg.AnonymousSource,
-		now:      cfg.Now,
-		logger:   cfg.Logger,
-		trace:    cfg.Trace,
-		observer: cfg.Observer,
+		now:         cfg.Now,
+		logger:      cfg.Logger,
+		trace:       cfg.Trace,
+		observer:    cfg.Observer,
+		errorWriter: cfg.ErrorWriter,
+	}
+	if cfg.Verifier != nil {
+		a.maxToken = defaultMaxTokenBytes // a Verifier of this package bounds tokens itself
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = defaultMaxBodyBytes
@@ -119,7 +148,6 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 	}
 	a.baseline = scopes.All(cfg.BaselineScopes...)
 	a.challengeScopes = cfg.ChallengeScopes
-	a.retryAfter = max(1, int(orDefault(cfg.KeyRefreshMinGap, defaultMinGap).Seconds()))
 	if err := a.buildMetadata(cfg); err != nil {
 		return nil, err
 	}
@@ -146,10 +174,10 @@ func advertisedServers(cfg Config) []string {
 		return slices.Clone(cfg.AuthorizationServers)
 	}
 	var out []string
-	for _, ic := range cfg.Issuers {
+	for _, ic := range cfg.Tokens.Issuers {
 		out = append(out, ic.URL)
 	}
-	if in := cfg.Introspection; in != nil && in.Issuer != "" && !slices.Contains(out, in.Issuer) {
+	if in := cfg.Tokens.Introspection; in != nil && in.Issuer != "" && !slices.Contains(out, in.Issuer) {
 		out = append(out, in.Issuer)
 	}
 	return out
@@ -188,14 +216,10 @@ func orDefaultInt(n, def int) int {
 	return n
 }
 
-// SessionIdleTimeout returns how long a session binding lives without use
-// ([Config.SessionIdleTimeout]); the MCP server's sessions should idle out
-// after the same time.
-func (a *Authenticator) SessionIdleTimeout() time.Duration { return a.sessions.ttl }
-
-// Verifier returns the token verifier in use: [Config.Verifier], or the
-// [*Verifier] that New built.
-func (a *Authenticator) Verifier() TokenVerifier { return a.verifier }
+func init() {
+	kit.SessionIdleTimeout = func(a any) time.Duration { return a.(*Authenticator).sessions.ttl }
+	kit.AdvertiseScopes = func(a any, s ...string) { a.(*Authenticator).advertiseScopes(s...) }
+}
 
 // Close stops background work: session sweeps, and the key set refreshes of
 // a verifier New built. The Authenticator keeps validating with the keys it

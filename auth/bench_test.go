@@ -15,6 +15,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/auth/expvarmetrics"
 )
 
 var noop = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
@@ -37,7 +38,7 @@ func BenchmarkMiddlewareCached(b *testing.B) {
 	for _, obs := range []struct {
 		name string
 		o    auth.Observer
-	}{{"no-observer", nil}, {"expvar", auth.NewMetrics()}} {
+	}{{"no-observer", nil}, {"expvar", expvarmetrics.New()}} {
 		a := newAuth(b, as, func(c *auth.Config) { c.Observer = obs.o })
 		h := a.Middleware(noop)
 		r := bearer(as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
@@ -60,16 +61,16 @@ var benchAlgs = []struct{ name, kid string }{{"RS256", "rsa-1"}, {"ES256", "ec-1
 // same key as the reference.
 func BenchmarkVerifyUncached(b *testing.B) {
 	as := newTestAS(b)
-	a := newAuth(b, as, func(c *auth.Config) { c.TokenCacheTTL = -1 })
+	v := newVerifier(b, as, func(c *auth.VerifierConfig) { c.TokenCacheTTL = -1 })
 	for _, alg := range benchAlgs {
 		tok := as.mint(alg.kid, as.claims(resource, "notes:read notes:write"), nil)
-		if _, err := a.Verifier().Verify(context.Background(), tok); err != nil {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
 			b.Fatal(err)
 		}
 		b.Run("mcpauth/"+alg.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := a.Verifier().Verify(context.Background(), tok); err != nil {
+				if _, err := v.Verify(context.Background(), tok); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -103,7 +104,7 @@ func BenchmarkVerifyUncached(b *testing.B) {
 // disabled, so every request pays for the signature.
 func BenchmarkMiddlewareUncached(b *testing.B) {
 	as := newTestAS(b)
-	a := newAuth(b, as, func(c *auth.Config) { c.TokenCacheTTL = -1 })
+	a := newAuth(b, as, func(c *auth.Config) { c.Tokens.TokenCacheTTL = -1 })
 	h := a.Middleware(noop)
 	for _, alg := range benchAlgs {
 		r := bearer(as.mint(alg.kid, as.claims(resource, "notes:read"), nil))

@@ -1,84 +1,52 @@
 package auth
 
 import (
-	"encoding/json"
 	"math"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mcpauth/mcpauth/internal/jsontype"
 	"github.com/mcpauth/mcpauth/internal/nearmiss"
+	"github.com/mcpauth/mcpauth/internal/wire"
 )
 
-// claimSet is a token's claims, as a verifier reads them: get returns a
+// claimSet is a token's claims, as a verifier reads them: Get returns a
 // claim's value as encoding/json would decode it into any, whether it is
-// present, and an error for a value that cannot be decoded; all returns
-// every claim, for [Token.Claims]. A JWT's claims are a [jsonObject], an
+// present, and an error for a value that cannot be decoded; All returns
+// every claim, for [Token.Claims]. A JWT's claims are a [wire.Object], an
 // introspection response's a [claimMap].
 type claimSet interface {
-	get(name string) (any, bool, error)
-	all() map[string]any
+	Get(name string) (any, bool, error)
+	All() map[string]any
 }
 
 // claimMap are claims already decoded.
 type claimMap map[string]any
 
-func (m claimMap) get(name string) (any, bool, error) {
+func (m claimMap) Get(name string) (any, bool, error) {
 	v, ok := m[name]
 	return v, ok, nil
 }
 
-func (m claimMap) all() map[string]any { return m }
-
-// jsonObject is a JSON object (a JWT payload or JOSE header) split into its
-// members without decoding them: a verifier decodes only the handful of
-// claims it checks, and the whole object only when someone asks for
-// [Token.Claims], once. Member names are
-// compared exactly, as a map would, and the last of a repeated name wins,
-// as in a map. One difference remains, on purpose: a
-// number out of float64 range makes encoding/json refuse a whole payload,
-// while here it refuses only the claim that holds it, if the verifier reads
-// it (exp, nbf, iat); Claims leaves such a claim out.
-type jsonObject struct {
-	raw     []byte
-	members []rawMember
-
-	once    sync.Once
-	decoded map[string]any
-}
-
-// rawMember is a member of a JSON object: the decoded name, and the value
-// still encoded.
-type rawMember struct{ name, value []byte }
-
-// parseObject checks that b (the JOSE header or the payload, as what says)
-// is one valid JSON object and splits it into members.
-func parseObject(b []byte, what string) (*jsonObject, error) {
-	if !json.Valid(b) {
-		return nil, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
-	}
-	ms, ok := scanExact(b) // on valid JSON, it fails only for other values than an object
-	if !ok {
-		return nil, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
-	}
-	return &jsonObject{raw: b, members: ms}, nil
-}
+func (m claimMap) All() map[string]any { return m }
 
 // decodeObject base64url-decodes a token segment and splits its JSON object.
-func decodeObject(seg, what string) (*jsonObject, error) {
+func decodeObject(seg, what string) (*wire.Object, error) {
 	b, err := b64.DecodeString(seg)
 	if err != nil {
 		return nil, fail(ReasonTokenMalformed, "the %s is not unpadded base64url", what)
 	}
-	return parseObject(b, what)
+	o, ok := wire.ParseObject(b)
+	if !ok {
+		return nil, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
+	}
+	return o, nil
 }
 
 // headerString reads a JOSE header parameter that must be a string when
 // present.
 func headerString(h claimSet, name string) (string, error) {
-	v, _, err := h.get(name)
+	v, _, err := h.Get(name)
 	if v == nil && err == nil {
 		return "", nil
 	}
@@ -87,65 +55,6 @@ func headerString(h claimSet, name string) (string, error) {
 		return "", fail(ReasonTokenMalformed, "the header parameter %q must be a string", name)
 	}
 	return s, nil
-}
-
-// scanExact splits a valid JSON object into members with exact names,
-// decoding names that are escaped or not ASCII; ok is false for anything but
-// an object. A repeated name is kept twice: get reads the last one, as the
-// map decoder does, so no member is compared with the others and the cost
-// stays linear in len(b).
-func scanExact(b []byte) ([]rawMember, bool) {
-	out := make([]rawMember, 0, 12)
-	ok := isObject(b, func(name []byte, plain bool, value []byte) bool {
-		if !plain {
-			d, ok := appendUnquoted(make([]byte, 0, len(name)), name)
-			if !ok {
-				return false
-			}
-			name = d
-		}
-		out = append(out, rawMember{name: name, value: value})
-		return true
-	})
-	return out, ok
-}
-
-func (p *jsonObject) get(name string) (any, bool, error) {
-	for i := len(p.members) - 1; i >= 0; i-- { // the last one wins
-		if m := p.members[i]; string(m.name) == name {
-			v, err := decodeValue(m.value)
-			return v, true, err
-		}
-	}
-	return nil, false, nil
-}
-
-// decodeValue decodes one JSON value as encoding/json decodes into any,
-// without encoding/json for plain strings, numbers, booleans and null.
-func decodeValue(raw []byte) (any, error) {
-	switch raw[0] {
-	case '"':
-		return decodeString(raw)
-	case 'n':
-		return nil, nil
-	case 't':
-		return true, nil
-	case 'f':
-		return false, nil
-	case '{', '[':
-		var v any
-		err := json.Unmarshal(raw, &v)
-		return v, err
-	default:
-		return strconv.ParseFloat(string(raw), 64)
-	}
-}
-
-// all decodes the whole object, once. A member encoding/json cannot decode
-// (a number out of range) leaves the map nil.
-func (p *jsonObject) all() map[string]any {
-	p.once.Do(func() { _ = json.Unmarshal(p.raw, &p.decoded) })
-	return p.decoded
 }
 
 // checkClaims validates the registered claims of a verified payload and
@@ -216,7 +125,7 @@ func (v *Verifier) tokenFromClaims(claims claimSet, raw string) (*Token, error) 
 			break
 		}
 	}
-	if t.Scopes, err = v.norm.FromLookup(claims.get); err != nil {
+	if t.Scopes, err = v.norm.FromLookup(claims.Get); err != nil {
 		return nil, &Error{Reason: ReasonClaimInvalid, Description: strings.TrimPrefix(err.Error(), "scopes: "), Err: err}
 	}
 	return t, nil
@@ -230,8 +139,8 @@ func (v *Verifier) checkAudience(aud []string, is *issuer) error {
 		}
 	}
 	expected := append(append([]string(nil), v.audiences...), is.audiences...)
-	ae := &AudienceError{Expected: expected, Actual: aud, Hint: nearmiss.Audience(aud, expected)}
-	return &Error{Reason: ReasonAudienceMismatch, Description: "the token is not for this resource: " + ae.Error(), Err: ae}
+	ce := &ClaimError{Claim: "aud", Expected: expected, Actual: aud, Hint: nearmiss.Audience(aud, expected)}
+	return &Error{Reason: ReasonAudienceMismatch, Description: "the token is not for this resource: " + ce.Error(), Err: ce}
 }
 
 func (v *Verifier) audienceOK(aud string, accepted []string) bool {
@@ -247,7 +156,7 @@ func (v *Verifier) audienceOK(aud string, accepted []string) bool {
 const maxNumericDate = 253402300799
 
 func numericDate(claims claimSet, name string) (time.Time, bool, error) {
-	v, _, err := claims.get(name)
+	v, _, err := claims.Get(name)
 	if err != nil {
 		return time.Time{}, false, fail(ReasonClaimInvalid, "%s cannot be decoded", name)
 	}
@@ -264,7 +173,7 @@ func numericDate(claims claimSet, name string) (time.Time, bool, error) {
 }
 
 func stringOrList(claims claimSet, name string) ([]string, error) {
-	val, _, err := claims.get(name)
+	val, _, err := claims.Get(name)
 	if err != nil {
 		return nil, fail(ReasonClaimInvalid, "%s cannot be decoded", name)
 	}
@@ -289,7 +198,7 @@ func stringOrList(claims claimSet, name string) ([]string, error) {
 }
 
 func optString(claims claimSet, name string) (string, error) {
-	val, _, err := claims.get(name)
+	val, _, err := claims.Get(name)
 	if err != nil {
 		return "", fail(ReasonClaimInvalid, "%s cannot be decoded", name)
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // maxBody is the default Config.MaxBodyBytes, and maxToken the default
-// Config.MaxTokenBytes: hostile inputs are measured at the largest size the
+// VerifierConfig.MaxTokenBytes: hostile inputs are measured at the largest size the
 // middleware accepts.
 const (
 	maxBody  = 4 << 20
@@ -72,9 +72,9 @@ func batch(n, size int) []byte {
 func BenchmarkAdversarialBody(b *testing.B) {
 	as := newTestAS(b)
 	a := newAuth(b, as, nil)
-	lookup := auth.RequirementFunc(func(method, name string) (scopes.Requirement, bool) {
+	lookup := func(method, name string) (scopes.Requirement, bool) {
 		return scopes.All("notes:write"), name == "add_note"
-	})
+	}
 	h := a.Protect(noop, lookup)
 	tok := as.mint("rsa-1", as.claims(resource, "notes:read notes:write"), nil)
 	run := func(body []byte) func(b *testing.B) {
@@ -123,7 +123,7 @@ func oversizedTokens(tok string) map[string]string {
 // benign token of the same size (x_benign); the target is at most 5.
 func BenchmarkAdversarialToken(b *testing.B) {
 	as := newTestAS(b)
-	a := newAuth(b, as, func(c *auth.Config) { c.TokenCacheTTL = -1 })
+	v := newVerifier(b, as, func(c *auth.VerifierConfig) { c.TokenCacheTTL = -1 })
 	toks := oversizedTokens(as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
 	run := func(tok string) func(b *testing.B) {
 		return func(b *testing.B) {
@@ -132,7 +132,7 @@ func BenchmarkAdversarialToken(b *testing.B) {
 			}
 			b.SetBytes(int64(len(tok)))
 			for b.Loop() {
-				if _, err := a.Verifier().Verify(context.Background(), tok); err == nil {
+				if _, err := v.Verify(context.Background(), tok); err == nil {
 					b.Fatal("accepted")
 				}
 			}
@@ -181,18 +181,18 @@ func sortedKeys[V any](m map[string]V) []string {
 // attack (and stay correct): each body is decided, each token refused.
 func TestHostileShapesAreDecided(t *testing.T) {
 	as := newTestAS(t)
-	a := newAuth(t, as, func(c *auth.Config) { c.TokenCacheTTL = -1 })
+	a := newAuth(t, as, func(c *auth.Config) { c.Tokens.TokenCacheTTL = -1 })
 	for name, tok := range oversizedTokens(as.mint("rsa-1", as.claims(resource, "notes:read"), nil)) {
 		if len(tok) > maxToken {
 			t.Errorf("%s: %d bytes", name, len(tok))
 		}
-		if _, err := a.Verifier().Verify(context.Background(), tok); err == nil {
+		if _, err := verify(a, tok); err == nil {
 			t.Errorf("%s accepted", name)
 		}
 	}
-	lookup := auth.RequirementFunc(func(method, name string) (scopes.Requirement, bool) {
+	lookup := func(method, name string) (scopes.Requirement, bool) {
 		return scopes.All("notes:write"), name == "add_note"
-	})
+	}
 	tok := as.mint("rsa-1", as.claims(resource, "notes:read"), nil)
 	for name, body := range hostileBodies(64 << 10) {
 		r, _ := http.NewRequest("POST", resource, bytes.NewReader(body))
@@ -220,7 +220,7 @@ func TestHostileShapesAreDecided(t *testing.T) {
 func BenchmarkDeepBodyRefusal(b *testing.B) {
 	as := newTestAS(b)
 	a := newAuth(b, as, nil)
-	h := a.Protect(noop, auth.RequirementFunc(func(string, string) (scopes.Requirement, bool) { return scopes.Requirement{}, false }))
+	h := a.Protect(noop, func(string, string) (scopes.Requirement, bool) { return scopes.Requirement{}, false })
 	tok := as.mint("rsa-1", as.claims(resource, "notes:read"), nil)
 	for _, size := range []int{64 << 10, 256 << 10, 1 << 20, 4<<20 - 1024} {
 		text := strings.Repeat("a", size-1200)

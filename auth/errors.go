@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mcpauth/mcpauth/internal/nearmiss"
+	"github.com/mcpauth/mcpauth/internal/wire"
 )
 
 // Reason is a stable, machine-readable code for an authorization decision.
@@ -17,7 +19,7 @@ type Reason string
 const (
 	ReasonTokenMissing        Reason = "token_missing"         // no bearer token: 401, no error code
 	ReasonRequestInvalid      Reason = "request_invalid"       // token in the query or body, two Authorization headers, empty Bearer: 400
-	ReasonTokenTooLarge       Reason = "token_too_large"       // token over Config.MaxTokenBytes, refused unparsed: 400
+	ReasonTokenTooLarge       Reason = "token_too_large"       // token over VerifierConfig.MaxTokenBytes, refused unparsed: 400
 	ReasonTokenMalformed      Reason = "token_malformed"       // not a compact JWS: bad base64 or JSON, JWE, nested JWT, crit: 401
 	ReasonAlgorithmNotAllowed Reason = "algorithm_not_allowed" // alg none, HMAC, or off the allowlist: 401
 	ReasonSignatureInvalid    Reason = "signature_invalid"     // signature does not verify: 401
@@ -27,7 +29,7 @@ const (
 	ReasonAudienceMismatch    Reason = "audience_mismatch"     // aud does not name this resource: 401
 	ReasonExpired             Reason = "expired"               // exp missing or past: 401
 	ReasonNotYetValid         Reason = "not_yet_valid"         // nbf or iat in the future: 401
-	ReasonTypInvalid          Reason = "typ_invalid"           // typ is not at+jwt while Config.RequireJWTAccessTokenType: 401
+	ReasonTypInvalid          Reason = "typ_invalid"           // typ is not at+jwt while VerifierConfig.RequireJWTAccessTokenType: 401
 	ReasonClaimInvalid        Reason = "claim_invalid"         // a claim of the wrong type, or sub missing: 401
 	ReasonTokenInactive       Reason = "token_inactive"        // introspection says active=false: 401
 	ReasonIntrospectionFailed Reason = "introspection_failed"  // introspection endpoint unreachable or broken: 503
@@ -38,6 +40,7 @@ const (
 	ReasonSessionLimit        Reason = "session_limit"         // no room to bind another session (Config.MaxSessions, MaxSessionsPerSubject): 503
 	ReasonRequestIDConflict   Reason = "request_id_conflict"   // a sessionless request or cancellation names another subject's in-flight request id: 409
 	ReasonRequirementUnknown  Reason = "requirement_unknown"   // the operation's requirement cannot be determined (unreadable annotation, no dispatch check): 403
+	ReasonVerifierFailed      Reason = "verifier_failed"       // a custom TokenVerifier failed for a reason other than the token (its database down): 503
 )
 
 // Error returns the reason code, so that a Reason can be the target of
@@ -53,7 +56,7 @@ func (r Reason) Status() int {
 		return http.StatusBadRequest
 	case ReasonRequestIDConflict:
 		return http.StatusConflict
-	case ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonSessionLimit:
+	case ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonSessionLimit, ReasonVerifierFailed:
 		return http.StatusServiceUnavailable
 	case ReasonScopeInsufficient, ReasonRequirementUnknown:
 		return http.StatusForbidden
@@ -73,7 +76,7 @@ func (r Reason) Status() int {
 func (r Reason) OAuthError() string {
 	switch r {
 	case ReasonTokenMissing, ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonRequestTooLarge, ReasonSessionMismatch,
-		ReasonHeaderMismatch, ReasonSessionLimit, ReasonRequestIDConflict, ReasonRequirementUnknown:
+		ReasonHeaderMismatch, ReasonSessionLimit, ReasonRequestIDConflict, ReasonRequirementUnknown, ReasonVerifierFailed:
 		return ""
 	case ReasonRequestInvalid, ReasonTokenTooLarge:
 		return "invalid_request"
@@ -93,9 +96,12 @@ type Error struct {
 	// Description says what was expected and what was seen. It is sent to the
 	// client as error_description, so it holds no secrets.
 	Description string
-	// Err is the underlying cause, when there is one (an [*AudienceError], a
+	// Err is the underlying cause, when there is one (a [*ClaimError], a
 	// key set fetch error, ...). Causes are logged, never sent to clients.
 	Err error
+
+	op         *wire.Operation // the MCP operation refused, answered with a JSON-RPC error
+	retryAfter time.Duration   // for a 503: when the client may retry
 }
 
 // Error returns the message: what was expected and what was seen.
@@ -130,42 +136,56 @@ func (e *Error) Is(target error) bool {
 
 // untrusted is the refusal of a token from issuer iss.
 func untrusted(trusted []string, iss string) *Error {
-	ie := &IssuerError{Trusted: trusted, Actual: iss}
-	return &Error{Reason: ReasonIssuerUntrusted, Description: ie.Error(), Err: ie}
+	ce := &ClaimError{Claim: "iss", Expected: trusted}
+	if iss != "" {
+		ce.Actual = []string{iss}
+		for _, t := range trusted {
+			if strings.TrimSuffix(t, "/") == strings.TrimSuffix(iss, "/") {
+				ce.Hint = nearmiss.TrailingSlash
+			}
+		}
+	}
+	return &Error{Reason: ReasonIssuerUntrusted, Description: ce.Error(), Err: ce}
 }
 
 func fail(r Reason, format string, args ...any) *Error {
 	return &Error{Reason: r, Description: fmt.Sprintf(format, args...)}
 }
 
-// AudienceError details an audience mismatch: what the token said and what
-// this server accepts, with the near miss named when there is one.
-type AudienceError struct {
-	Expected []string // the audiences this server accepts
-	Actual   []string // the token's aud values
-	// Hint names a recognized near miss: [AudienceTrailingSlash],
-	// [AudienceOriginOnly], or "" for none.
+// ClaimError details a token claim this server does not accept: an issuer
+// it does not trust (Claim "iss", the Err of an [*Error] with
+// ReasonIssuerUntrusted) or an audience that does not name this resource
+// (Claim "aud", with ReasonAudienceMismatch): what the token said, what
+// this server accepts, and the near miss when there is one.
+type ClaimError struct {
+	Claim    string   // "iss" or "aud"
+	Expected []string // the values this server accepts
+	Actual   []string // the token's values; none when it has no such claim
+	// Hint names a recognized near miss: "trailing_slash" (a value differs
+	// from an accepted one only by a trailing slash), "origin_only" (the
+	// token names the resource's origin where its full URL is expected, or
+	// the reverse), or "" for none.
 	Hint string
 }
 
-// The near misses an [AudienceError] recognizes.
-const (
-	// AudienceTrailingSlash: a value differs from an accepted one only by a
-	// trailing slash.
-	AudienceTrailingSlash = nearmiss.TrailingSlash
-	// AudienceOriginOnly: the token names the resource's origin where the
-	// server expects its full URL, or the reverse.
-	AudienceOriginOnly = nearmiss.OriginOnly
-)
-
 // Error returns the message: what was expected and what was seen.
-func (e *AudienceError) Error() string {
+func (e *ClaimError) Error() string {
+	if e.Claim == "iss" {
+		if len(e.Actual) == 0 {
+			return "token has no iss claim"
+		}
+		s := fmt.Sprintf("issuer %s is not one of %s", quoteAll(e.Actual), quoteAll(e.Expected))
+		if e.Hint == nearmiss.TrailingSlash {
+			s += " (they differ only by a trailing slash; configure the issuer exactly as the authorization server's metadata states it)"
+		}
+		return s
+	}
 	s := fmt.Sprintf("audience %s is not %s", quoteAll(e.Actual), quoteAll(e.Expected))
 	switch e.Hint {
-	case AudienceTrailingSlash:
-		s += " (they differ only by a trailing slash; fix the resource the client requests, or set Config.AllowAudienceTrailingSlash)"
-	case AudienceOriginOnly:
-		s += " (the token names the origin, not the MCP endpoint URL, or the reverse; the client must request resource=<the exact resource URL> per RFC 8707, or add the value to Config.Audiences)"
+	case nearmiss.TrailingSlash:
+		s += " (they differ only by a trailing slash; fix the resource the client requests, or set VerifierConfig.AllowAudienceTrailingSlash)"
+	case nearmiss.OriginOnly:
+		s += " (the token names the origin, not the MCP endpoint URL, or the reverse; the client must request resource=<the exact resource URL> per RFC 8707, or add the value to VerifierConfig.Audiences)"
 	}
 	return s
 }
@@ -182,26 +202,4 @@ func quoteAll(v []string) string {
 		return q[0]
 	}
 	return "[" + strings.Join(q, ", ") + "]"
-}
-
-// IssuerError details an untrusted issuer. It is the Err of an [*Error]
-// with [ReasonIssuerUntrusted].
-type IssuerError struct {
-	Trusted []string
-	Actual  string // "" when the token has no iss
-}
-
-// Error returns the message: what was expected and what was seen.
-func (e *IssuerError) Error() string {
-	if e.Actual == "" {
-		return "token has no iss claim"
-	}
-	s := fmt.Sprintf("issuer %q is not one of %s", e.Actual, quoteAll(e.Trusted))
-	for _, t := range e.Trusted {
-		if strings.TrimSuffix(t, "/") == strings.TrimSuffix(e.Actual, "/") {
-			s += " (it differs from " + fmt.Sprintf("%q", t) + " only by a trailing slash; configure the issuer exactly as the authorization server's metadata states it)"
-			break
-		}
-	}
-	return s
 }

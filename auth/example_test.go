@@ -30,8 +30,8 @@ func ExampleAuthenticator_Protect() {
 	defer as.Close()
 	const resource = "https://mcp.example.com/mcp"
 	a, err := auth.New(context.Background(), auth.Config{
+		Tokens:         auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}},
 		Resource:       resource,
-		Issuers:        []auth.Issuer{{URL: as.URL}},
 		BaselineScopes: []string{"notes:read"},
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -110,7 +110,7 @@ func ExampleNewVerifier() {
 	as := authtest.Start(authtest.Options{})
 	defer as.Close()
 	const resource = "https://mcp.example.com/mcp"
-	v, err := auth.NewVerifier(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}})
+	v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{Audiences: []string{resource}, Issuers: []auth.Issuer{{URL: as.URL}}})
 	if err != nil {
 		panic(err)
 	}
@@ -118,7 +118,7 @@ func ExampleNewVerifier() {
 	t, err := v.Verify(context.Background(), as.Mint(authtest.TokenRequest{Subject: "alice", Audience: []string{resource}, Scopes: []string{"notes:read"}}))
 	fmt.Println(t.Subject, t.Scopes, err)
 	_, err = v.Verify(context.Background(), as.Mint(authtest.TokenRequest{Subject: "alice", Audience: []string{"https://other.example.com/mcp"}}))
-	var ae *auth.AudienceError
+	var ae *auth.ClaimError
 	fmt.Println(errors.Is(err, auth.ReasonAudienceMismatch), errors.As(err, &ae) && ae.Actual[0] == "https://other.example.com/mcp")
 	// Output:
 	// alice notes:read <nil>
@@ -137,4 +137,93 @@ func ExampleCORS() {
 	h.ServeHTTP(rec, r)
 	fmt.Println(rec.Code, rec.Header().Get("Access-Control-Allow-Headers"))
 	// Output: 204 Authorization, Content-Type, Mcp-Session-Id, Mcp-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID
+}
+
+// Check decides without writing: for a handler that answers some refusals
+// its own way. WriteError gives the standard answer, with the challenge
+// MCP clients sign in with.
+func ExampleAuthenticator_Check() {
+	as := authtest.Start(authtest.Options{})
+	defer as.Close()
+	const resource = "https://mcp.example.com/mcp"
+	a, err := auth.New(context.Background(), auth.Config{
+		Resource: resource,
+		Tokens:   auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}},
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t, err := a.Check(r)
+		switch {
+		case errors.Is(err, auth.ReasonTokenMissing) && r.Header.Get("Accept") == "text/html":
+			http.Redirect(w, r, "/sign-in", http.StatusFound) // a browser: a page of your own
+		case err != nil:
+			a.WriteError(w, r, err)
+		default:
+			fmt.Fprintln(w, "hello", t.Subject)
+		}
+	})
+	for _, accept := range []string{"text/html", "application/json"} {
+		req := httptest.NewRequest(http.MethodGet, resource, nil)
+		req.Header.Set("Accept", accept)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fmt.Println(rec.Code, rec.Header().Get("Location")+rec.Header().Get("WWW-Authenticate"))
+	}
+	// Output:
+	// 302 /sign-in
+	// 401 Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+}
+
+// Keys pinned in configuration (air-gapped, or an issuer whose JWKS URL
+// this server cannot reach) verify tokens without any fetch.
+func ExampleNewStaticKeySet() {
+	as := authtest.Start(authtest.Options{})
+	defer as.Close()
+	keys, err := auth.NewStaticKeySet(as.JWKS()) // in production: the JWKS document from your configuration
+	if err != nil {
+		panic(err)
+	}
+	const resource = "https://mcp.example.com/mcp"
+	v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{
+		Issuers:   []auth.Issuer{{URL: as.URL, Keys: keys}},
+		Audiences: []string{resource},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer v.Close()
+	t, err := v.Verify(context.Background(), as.Mint(authtest.TokenRequest{Subject: "alice", Audience: []string{resource}}))
+	fmt.Println(t.Subject, err, as.JWKSFetches())
+	// Output:
+	// alice <nil> 0
+}
+
+// A TokenVerifierFunc whose store is down: its plain error is not the
+// token's fault, so clients are told to retry (503), not to sign in again.
+func ExampleTokenVerifierFunc() {
+	const resource = "https://mcp.example.com/mcp"
+	lookup := auth.TokenVerifierFunc(func(ctx context.Context, raw string) (*auth.Token, error) {
+		return nil, errors.New("api key store: connection refused")
+	})
+	a, err := auth.New(context.Background(), auth.Config{
+		Resource:             resource,
+		Verifier:             lookup,
+		AuthorizationServers: []string{"https://auth.example.com"},
+		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	req := httptest.NewRequest(http.MethodPost, resource, nil)
+	req.Header.Set("Authorization", "Bearer k-alice-123")
+	rec := httptest.NewRecorder()
+	a.Protect(http.NotFoundHandler(), nil).ServeHTTP(rec, req)
+	fmt.Print(rec.Code, " ", rec.Header().Get("Retry-After"), " ", rec.Body.String())
+	// Output:
+	// 503 10 {"error":"verifier_failed","error_description":"the token cannot be checked now; retry later","reason":"verifier_failed"}
 }

@@ -73,7 +73,8 @@ func TestRealIdPTokenShapes(t *testing.T) {
 				is = tt.issuer(is)
 			}
 			a, err := auth.New(context.Background(), auth.Config{
-				Resource: tt.resource, Issuers: []auth.Issuer{is}, Scopes: scopes.MustNormalizer(tt.scopes),
+				Tokens:   auth.VerifierConfig{Issuers: []auth.Issuer{is}},
+				Resource: tt.resource, Scopes: scopes.MustNormalizer(tt.scopes),
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -83,7 +84,7 @@ func TestRealIdPTokenShapes(t *testing.T) {
 			if typ, ok := p.Header["typ"]; ok {
 				headers["typ"] = typ
 			}
-			tok, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", claims, headers))
+			tok, err := verify(a, as.mint("rsa-1", claims, headers))
 			if tt.reason != "" {
 				if !errors.Is(err, &auth.Error{Reason: tt.reason}) {
 					t.Fatalf("err = %v, want %s", err, tt.reason)

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+
+	"github.com/mcpauth/mcpauth/internal/wire"
 )
 
 // inflightTable binds the JSON-RPC ids of requests that carry no session to
@@ -63,7 +65,7 @@ func plainIDKey(raw json.RawMessage) (string, bool) {
 	n := len(raw)
 	switch {
 	case n >= 2 && n-2 <= maxInflightKey && raw[0] == '"' && raw[n-1] == '"':
-		if end, plain := scanString(raw, 0); end == n && plain {
+		if end, plain := wire.ScanString(raw, 0); end == n && plain {
 			return string(raw[1 : n-1]), true
 		}
 	case n >= 1 && n <= 6 && (raw[0] != '0' || n == 1):
@@ -116,10 +118,10 @@ func (ft *inflightTable) release(keys []string) {
 
 // inflightKeys returns the id keys a sessionless body touches: the ids of
 // its requests and the requestId of its cancellations.
-func inflightKeys(msgs []message) []string {
+func inflightKeys(msgs []wire.Message) []string {
 	var keys []string
 	for _, m := range msgs {
-		for _, id := range [2]json.RawMessage{m.ID, m.cancelled} {
+		for _, id := range [2]json.RawMessage{m.ID, m.Cancelled} {
 			if id = bytes.TrimSpace(id); len(id) > 0 && string(id) != "null" { // a null id is a notification: nothing to track
 				keys = append(keys, inflightKey(id))
 			}

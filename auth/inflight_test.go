@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/mcpauth/mcpauth/internal/wire"
 )
 
 // TestInflightKeysCollideAsTheSDKsDo: ids an SDK formatting decoded ids
@@ -30,7 +32,7 @@ func TestInflightKeysCollideAsTheSDKsDo(t *testing.T) {
 		t.Errorf("a 1 MB id is kept as %d bytes", len(long))
 	}
 	ft := newInflightTable(10)
-	keys := inflightKeys([]message{{Operation: Operation{ID: json.RawMessage("7")}}, {cancelled: json.RawMessage("null")}})
+	keys := inflightKeys([]wire.Message{{Operation: wire.Operation{ID: json.RawMessage("7")}}, {Cancelled: json.RawMessage("null")}})
 	if len(keys) != 1 {
 		t.Fatalf("keys %v: a null id is a notification and claims nothing", keys)
 	}

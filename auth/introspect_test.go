@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -55,17 +54,17 @@ func TestIntrospection(t *testing.T) {
 	srv := httptest.NewServer(is)
 	defer srv.Close()
 	a := newAuth(t, as, func(c *auth.Config) {
-		c.Introspection = &auth.Introspection{Endpoint: srv.URL, ClientID: "rs", ClientSecret: "rs-secret", Issuer: as.URL}
+		c.Tokens.Introspection = &auth.Introspection{Endpoint: srv.URL, ClientID: "rs", ClientSecret: "rs-secret", Issuer: as.URL}
 	})
 
-	tok, err := a.Verifier().Verify(context.Background(), "opaque-good")
+	tok, err := verify(a, "opaque-good")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !tok.Introspected || tok.Subject != "user-9" || tok.ClientID != "cli" || tok.Scopes.String() != "notes:read notes:write" {
 		t.Fatalf("token = %+v", tok)
 	}
-	if _, err := a.Verifier().Verify(context.Background(), "opaque-good"); err != nil || is.calls.Load() != 1 {
+	if _, err := verify(a, "opaque-good"); err != nil || is.calls.Load() != 1 {
 		t.Fatalf("active result not cached: %d calls, %v", is.calls.Load(), err)
 	}
 	for token, want := range map[string]auth.Reason{
@@ -74,12 +73,12 @@ func TestIntrospection(t *testing.T) {
 		"opaque-evil-iss":  auth.ReasonIssuerUntrusted,
 		"opaque-no-exp":    auth.ReasonExpired,
 	} {
-		if _, err := a.Verifier().Verify(context.Background(), token); !errors.Is(err, want) {
+		if _, err := verify(a, token); !errors.Is(err, want) {
 			t.Errorf("%s: err = %v, want %s", token, err, want)
 		}
 	}
 	before := is.calls.Load()
-	a.Verifier().Verify(context.Background(), "opaque-revoked")
+	verify(a, "opaque-revoked")
 	if is.calls.Load() != before+1 {
 		t.Errorf("inactive result was cached")
 	}
@@ -90,7 +89,7 @@ func TestIntrospection(t *testing.T) {
 		t.Fatalf("introspection endpoint down: %d, want 503 with Retry-After", rec.Code)
 	}
 	// A JWT still goes to the key set, not to introspection.
-	if _, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
+	if _, err := verify(a, as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
 		t.Fatalf("JWT with introspection configured: %v", err)
 	}
 }

@@ -41,7 +41,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 			return nil, err
 		}
 	}
-	crit, _, _ := hdr.get("crit")
+	crit, _, _ := hdr.Get("crit")
 	switch {
 	case h.Enc != "":
 		return nil, fail(ReasonTokenMalformed, "the header has \"enc\": an encrypted token where a signed one was expected")
@@ -67,7 +67,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 		return nil, fail(ReasonTokenMalformed, "the signature is not unpadded base64url")
 	}
 
-	issv, _, _ := claims.get("iss")
+	issv, _, _ := claims.Get("iss")
 	iss, _ := issv.(string)
 	is := v.issuers[iss]
 	if is == nil {
@@ -75,9 +75,9 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 	}
 	ks := is.keys.Load()
 	if ks == nil {
-		return nil, fail(ReasonKeysetUnavailable, "the metadata of issuer %q has not been discovered yet (Config.LazyDiscovery retries it); retry later", iss)
+		return nil, fail(ReasonKeysetUnavailable, "the metadata of issuer %q has not been discovered yet (VerifierConfig.LazyDiscovery retries it); retry later", iss)
 	}
-	keys, err := ks.keys(ctx, h.Kid, h.Alg)
+	keys, err := ks.verifyKeys(ctx, h.Kid, h.Alg)
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +113,11 @@ func newAlgorithms(algs []string) (map[string]jws.Verifier, error) {
 	out := make(map[string]jws.Verifier, len(algs))
 	for _, alg := range algs {
 		if strings.EqualFold(alg, "none") || strings.HasPrefix(strings.ToUpper(alg), "HS") {
-			return nil, fail(ReasonAlgorithmNotAllowed, "Config.Algorithms: %q is never allowed for access tokens verified with public keys", alg)
+			return nil, fail(ReasonAlgorithmNotAllowed, "VerifierConfig.Algorithms: %q is never allowed for access tokens verified with public keys", alg)
 		}
 		v, err := jws.NewVerifier(jwa.SignatureAlgorithm(alg))
 		if err != nil {
-			return nil, fail(ReasonAlgorithmNotAllowed, "Config.Algorithms: %q is not a JWS algorithm jwx supports", alg)
+			return nil, fail(ReasonAlgorithmNotAllowed, "VerifierConfig.Algorithms: %q is not a JWS algorithm jwx supports", alg)
 		}
 		out[alg] = v
 	}

@@ -21,12 +21,12 @@ func TestLazyDiscoveryWaitsForTheIssuer(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	issuer := "http://" + ln.Addr().String()
 	ln.Close() // nothing listens yet
-	cfg := auth.Config{Resource: "https://mcp.example.com/mcp", Issuers: []auth.Issuer{{URL: issuer}}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := auth.Config{Resource: "https://mcp.example.com/mcp", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: issuer}}}}
 	if a, err := auth.New(context.Background(), cfg); err == nil {
 		a.Close()
 		t.Fatal("New succeeded without the issuer's metadata")
 	}
-	cfg.LazyDiscovery = true
+	cfg.Tokens.LazyDiscovery = true
 	a, err := auth.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New with LazyDiscovery: %v", err)

@@ -11,7 +11,7 @@ import (
 // A refusal's message says each thing once: the log line of an audience
 // mismatch is not "audience X is not Y: audience X is not Y".
 func TestErrorSaysItsCauseOnce(t *testing.T) {
-	ae := &auth.AudienceError{Expected: []string{"https://a/mcp"}, Actual: []string{"https://b/mcp"}}
+	ae := &auth.ClaimError{Claim: "aud", Expected: []string{"https://a/mcp"}, Actual: []string{"https://b/mcp"}}
 	e := &auth.Error{Reason: auth.ReasonAudienceMismatch, Description: ae.Error(), Err: ae}
 	if got := e.Error(); strings.Count(got, ae.Error()) != 1 {
 		t.Fatalf("%q", got)

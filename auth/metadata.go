@@ -15,8 +15,11 @@ import (
 // Authenticator serves, and where it serves it.
 func (a *Authenticator) buildMetadata(cfg Config) error {
 	servers := advertisedServers(cfg)
-	if len(servers) == 0 && cfg.Verifier == nil {
-		return errors.New("Config.AuthorizationServers is empty and there are no issuers to advertise")
+	if len(servers) == 0 {
+		if cfg.Verifier != nil {
+			return errors.New("Config.AuthorizationServers is empty: with Config.Verifier set, name the authorization servers clients sign in with")
+		}
+		return errors.New("Config.AuthorizationServers is empty and there are no issuers to advertise (Config.Tokens.Issuers)")
 	}
 	supported := cfg.ScopesSupported
 	a.explicitSupported = len(supported) > 0
@@ -55,19 +58,12 @@ func (a *Authenticator) buildMetadata(cfg Config) error {
 	return nil
 }
 
-// Metadata returns the protected resource metadata document the
-// Authenticator serves.
-func (a *Authenticator) Metadata() metadata.ProtectedResource {
-	a.prmMu.RLock()
-	defer a.prmMu.RUnlock()
-	return a.prm
-}
-
-// AdvertiseScopes adds scopes to the scopes_supported of the metadata, unless
+// advertiseScopes adds scopes to the scopes_supported of the metadata, unless
 // [Config.ScopesSupported] set it explicitly (then it does nothing).
-// offline_access and invalid scope tokens are never advertised. Integrations
-// call it with the scopes their operations require.
-func (a *Authenticator) AdvertiseScopes(s ...string) {
+// offline_access and invalid scope tokens are never advertised. The SDK
+// adapters call it (through kit.AdvertiseScopes) with the scopes their
+// operations require.
+func (a *Authenticator) advertiseScopes(s ...string) {
 	a.prmMu.Lock()
 	defer a.prmMu.Unlock()
 	if a.explicitSupported {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpauth/mcpauth/internal/kit"
+	"github.com/mcpauth/mcpauth/internal/wire"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -19,9 +21,12 @@ import (
 //  4. the session is bound to its subject (session.go), or a sessionless
 //     request's JSON-RPC ids claimed (inflight.go);
 //  5. the decision is logged, observed and traced (observe.go);
-//  6. a refusal is answered (respond.go, challenge.go), or the request goes
-//     on with its token in the context and its response watched
-//     (response.go).
+//  6. a refusal is answered (respond.go, challenge.go: Config.ErrorWriter or
+//     WriteError), or the request goes on with its token in the context,
+//     and its response watched for the session the server creates
+//     (sessionWatch, session.go) and the status to trace (response.go).
+//
+// Check is steps 2 and 5 alone, for callers who answer themselves.
 
 // Middleware returns next protected: OPTIONS requests (CORS preflights) pass
 // through untouched; every other request must carry a valid token with the
@@ -39,16 +44,19 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 // metadata at its path-inserted and root well-known paths, without a token,
 // and everything else through [Authenticator.Middleware], plus, with a
 // lookup, the per-operation check that lets MCP clients step up: the
-// JSON-RPC body of each POST (at most
-// [Config.MaxBodyBytes], restored byte for byte) and the Mcp-Method and
-// Mcp-Name headers name the operation; when lookup knows it and the token's
-// scopes do not satisfy its requirement (with the baseline), the answer is
-// 403 insufficient_scope with the scopes to ask for, in the challenge and in
-// a JSON-RPC error body, before next sees the request. It also binds each
-// Mcp-Session-Id to the subject that created it: another subject's token
-// with that session id gets 404, as for an unknown session. lookup nil
-// checks tokens and sessions only.
-func (a *Authenticator) Protect(next http.Handler, lookup RequirementLookup) http.Handler {
+// JSON-RPC body of each POST (at most [Config.MaxBodyBytes], restored byte
+// for byte) and the Mcp-Method and Mcp-Name headers name the operation
+// (tools/call and prompts/get by name, resources/read by URI); lookup says
+// what it requires, known false for names the server does not have (those
+// pass, and the MCP server answers them "not found"). When the token's
+// scopes do not satisfy the requirement (with the baseline), the answer is
+// 403 insufficient_scope with the scopes to ask for, in the challenge and
+// in a JSON-RPC error body, before next sees the request. It also binds
+// each Mcp-Session-Id to the subject that created it: another subject's
+// token with that session id gets 404, as for an unknown session. lookup
+// nil checks tokens and sessions only. The SDK adapters (auth/mcpgo,
+// auth/gosdk) call it with the lookup of the server's registry.
+func (a *Authenticator) Protect(next http.Handler, lookup func(method, name string) (req scopes.Requirement, known bool)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if slices.Contains(a.metadataPaths, r.URL.Path) {
 			a.MetadataHandler().ServeHTTP(w, r)
@@ -58,15 +66,18 @@ func (a *Authenticator) Protect(next http.Handler, lookup RequirementLookup) htt
 	})
 }
 
-func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.Handler, lookup RequirementLookup) {
+// lookup says what an MCP operation requires; see Protect.
+type lookup = func(method, name string) (req scopes.Requirement, known bool)
+
+func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.Handler, lookup lookup) {
 	if r.Method == http.MethodOptions {
 		next.ServeHTTP(w, r)
 		return
 	}
-	o := a.decide(r, lookup, next)
-	d := a.observe(r, &o)
+	o := a.decide(r, lookup)
+	rec := a.observe(r, &o)
 	if o.err != nil {
-		a.writeError(w, r, o.err, o.failed)
+		a.refuse(w, r, o.err, o.failed)
 		return
 	}
 	if o.flights != nil {
@@ -74,8 +85,17 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	}
 	// Only a request with a session id or a POST can end, or be answered
 	// with, a session; a traced one is watched for the status it gets.
-	if o.sid != "" || r.Method == http.MethodPost || d != nil {
-		rw := &responseWriter{ResponseWriter: w, a: a, r: r, next: next, t: o.t, subject: o.subject, sid: o.sid, b: o.b, res: o.res, firstSight: o.firstSight, decision: d}
+	if o.sid != "" || r.Method == http.MethodPost || rec != nil {
+		rw := &responseWriter{ResponseWriter: w, rec: rec}
+		if o.sid != "" || r.Method == http.MethodPost {
+			rw.watch = &sessionWatch{sessions: a.sessions, subject: o.subject, sid: o.sid, method: r.Method, b: o.b, res: o.res, firstSight: o.firstSight,
+				end: func(sid string) func() { return sessionEnder(next, r, sid, o.t, a.now) }}
+		}
+		orig := w
+		rw.refuse = func(err error) {
+			a.logReject(r, callerOf(r, o.t), nil, err)
+			a.refuse(orig, r, err, nil)
+		}
 		defer rw.finish()
 		w = rw
 	}
@@ -89,8 +109,8 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 type outcome struct {
 	t          *Token
 	subject    string // whose the request's sessions are: the token's, or an anonymous source's
-	msgs       []message
-	failed     *Operation         // the operation refused, if one was
+	msgs       []wire.Message
+	failed     *wire.Operation    // the operation refused, if one was
 	required   scopes.Requirement // what the operations needed, beyond the baseline
 	sid        string             // the session the request names
 	b          *binding           // sid's binding, held for the request
@@ -103,8 +123,8 @@ type outcome struct {
 // decide makes the whole decision for r: token, baseline scopes, the
 // operations' requirements, then the session binding, or for a request
 // without a session, its JSON-RPC ids and, for an initialize, a place for
-// the session it creates. next is the handler that holds the sessions.
-func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup, next http.Handler) (o outcome) {
+// the session it creates.
+func (a *Authenticator) decide(r *http.Request, lookup lookup) (o outcome) {
 	if o.t, o.err = a.check(r); o.err != nil {
 		if a.anonymous && errors.Is(o.err, ReasonTokenMissing) {
 			a.decideAnonymous(r, &o)
@@ -125,10 +145,10 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup, next h
 		}
 		for i := range o.msgs {
 			m := &o.msgs[i]
-			if !m.guarded {
+			if !m.Guarded {
 				continue
 			}
-			req, known := lookup.Requirement(m.Method, m.Name)
+			req, known := lookup(m.Method, m.Name)
 			if !known {
 				continue
 			}
@@ -138,7 +158,7 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup, next h
 			if a.norm.Satisfies(o.t.Scopes, req) {
 				continue
 			}
-			if isUndetermined(req) {
+			if kit.IsUndetermined(req) {
 				o.err = fail(ReasonRequirementUnknown, "the scopes %s %q needs cannot be determined, so it is refused", m.Method, trunc(m.Name))
 				o.failed = &m.Operation
 				return o
@@ -184,7 +204,7 @@ func (a *Authenticator) decide(r *http.Request, lookup RequirementLookup, next h
 
 // initializes reports whether msgs hold an initialize request, which
 // creates a session.
-func initializes(msgs []message) bool {
+func initializes(msgs []wire.Message) bool {
 	for _, m := range msgs {
 		if m.Method == "initialize" {
 			return true
@@ -193,16 +213,38 @@ func initializes(msgs []message) bool {
 	return false
 }
 
+// Check decides whether r may proceed, as [Authenticator.Middleware] does,
+// without writing anything: it takes the bearer token from the
+// Authorization header, verifies it and checks the baseline scopes. It
+// returns the token, or an [*Error] whose Reason says why not; a refusal is
+// logged, observed and traced as the middleware's are, so answer it with
+// [Authenticator.WriteError] (or answer it your own way, keeping the
+// challenge). Check reads no body and binds no session: for an MCP
+// endpoint, use [Authenticator.Protect].
+func (a *Authenticator) Check(r *http.Request) (*Token, error) {
+	o := outcome{}
+	o.t, o.err = a.check(r)
+	if rec := a.observe(r, &o); rec != nil {
+		rec.record(0, nil, "") // allowed; the status is the caller's to choose
+	}
+	if o.err != nil {
+		return nil, o.err
+	}
+	return o.t, nil
+}
+
 // check authenticates r: it takes the bearer token from the Authorization
 // header, validates it and checks the baseline scopes. The error is always
-// an [*Error]; writeError turns it into the response.
+// an [*Error]; a verifier's error that is not one is ReasonVerifierFailed.
 func (a *Authenticator) check(r *http.Request) (*Token, error) {
 	raw, err := bearerToken(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTokenSize(raw, a.maxToken); err != nil {
-		return nil, err
+	if a.maxToken > 0 { // a verifier of this package checks the size itself
+		if err := checkTokenSize(raw, a.maxToken); err != nil {
+			return nil, err
+		}
 	}
 	var start time.Time
 	if a.observer != nil {

@@ -5,13 +5,38 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/mcpauth/mcpauth/internal/wire"
 )
+
+// Observer receives what mcpauth measures, to export it as metrics. The
+// middleware and the [Verifier] call it on the request path, so an
+// implementation must be safe for concurrent use and quick. Package
+// auth/expvarmetrics implements it with expvar, package auth/otelmetrics
+// with OpenTelemetry.
+// Without one ([Config.Observer] nil), nothing is measured and nothing is
+// spent.
+type Observer interface {
+	// Decision reports one authorization decision: reason "" when the
+	// request was allowed.
+	Decision(reason Reason)
+	// Verification reports how long validating a bearer token took, cache
+	// hits included.
+	Verification(d time.Duration)
+	// TokenCache reports whether the verifier's token cache knew a token.
+	TokenCache(hit bool)
+	// KeyRefresh reports a fetch of an issuer's key set and its error;
+	// issuer is "" for a failed background refresh, which jwx reports
+	// without its URL.
+	KeyRefresh(issuer string, err error)
+}
 
 // observe logs a refusal and feeds the metrics and the trace. A refusal is
 // recorded in the trace at once; for an allowed request it returns the
-// decision, for the response writer to record with the status the client
-// gets (nil without a trace).
-func (a *Authenticator) observe(r *http.Request, o *outcome) *Decision {
+// decision, to record with the status the client gets (nil without a
+// trace).
+func (a *Authenticator) observe(r *http.Request, o *outcome) *decisionRecord {
 	var who caller
 	if o.err != nil || a.trace != nil {
 		who = callerOf(r, o.t)
@@ -34,7 +59,7 @@ func (a *Authenticator) observe(r *http.Request, o *outcome) *Decision {
 
 // traced records a refused request in the trace, or returns the decision
 // of an allowed one for the response writer to record.
-func (a *Authenticator) traced(r *http.Request, o *outcome, who caller) *Decision {
+func (a *Authenticator) traced(r *http.Request, o *outcome, who caller) *decisionRecord {
 	d := &Decision{Allowed: o.err == nil}
 	if o.err != nil {
 		e := asError(o.err)
@@ -58,7 +83,7 @@ func (a *Authenticator) traced(r *http.Request, o *outcome, who caller) *Decisio
 		a.trace.record(*d)
 		return nil
 	}
-	return d
+	return &decisionRecord{trace: a.trace, d: *d}
 }
 
 // caller is who a request says it is, for the log and the trace: the
@@ -78,19 +103,19 @@ func callerOf(r *http.Request, t *Token) caller {
 		return caller{}
 	}
 	iss, aud := peekClaims(raw)
-	return caller{token: Fingerprint(raw), iss: iss, aud: aud}
+	return caller{token: fingerprint(raw), iss: iss, aud: aud}
 }
 
 // logReject writes the one log record of a refused request: reason, status,
 // method and path, the token's fingerprint and the unverified iss and aud it
 // claims (never the token itself).
-func (a *Authenticator) logReject(r *http.Request, who caller, op *Operation, err error) {
+func (a *Authenticator) logReject(r *http.Request, who caller, op *wire.Operation, err error) {
 	e := asError(err)
 	level := slog.LevelWarn
 	switch e.Reason {
 	case ReasonTokenMissing:
 		level = slog.LevelDebug
-	case ReasonKeysetUnavailable, ReasonIntrospectionFailed:
+	case ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonVerifierFailed:
 		level = slog.LevelError
 	}
 	ctx := r.Context()

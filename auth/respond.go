@@ -5,29 +5,38 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/mcpauth/mcpauth/internal/wire"
 )
 
-// JSONRPCForbidden is the JSON-RPC error code of a refused MCP operation:
-// the body of the 403, and the error of a check where an SDK dispatches. It
-// lies in the range JSON-RPC leaves to implementations (-32000 to -32019),
-// clear of the codes SDKs give meanings there (the TypeScript SDK's
-// connection closed -32000 and timeout -32001, resource not found -32002,
-// the go-sdk's client closing -32003 and server closing -32004, which would
-// make a go-sdk client drop the connection).
-const JSONRPCForbidden = -32010
+// refuse answers a refusal through Config.ErrorWriter, or WriteError. op is
+// the MCP operation refused, if one was: its answer is a JSON-RPC error.
+func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error, op *wire.Operation) {
+	e := asError(err)
+	if op != nil {
+		e.op = op
+	}
+	if a.errorWriter != nil {
+		a.errorWriter(w, r, e)
+		return
+	}
+	a.WriteError(w, r, e)
+}
 
-// jsonrpcHeaderMismatch is the JSON-RPC error code of the body of a 400 for
-// Mcp-Method or Mcp-Name headers that disagree with the body or cannot be
-// decoded (HeaderMismatch in the 2026-07-28 Streamable HTTP transport).
-const jsonrpcHeaderMismatch = -32020
-
-// writeError answers a refusal: the status of its [Reason]; for 401 and 403
-// the WWW-Authenticate challenge, exposed to browsers through CORS; for 503
-// a Retry-After. A refused MCP operation (op, or any header mismatch) gets a
+// WriteError answers a refusal ([Authenticator.Check]'s error, or the
+// *Error a [Config.ErrorWriter] receives) the standard way: the status of
+// its [Reason]; for 401 and 403 the WWW-Authenticate challenge MCP clients
+// sign in and step up with (RFC 6750, RFC 9728's resource_metadata, the
+// scopes to ask for), exposed to browsers through CORS; for 503 a
+// Retry-After. A refused MCP operation, or a header mismatch, gets a
 // JSON-RPC error response carrying the same information as the headers;
-// anything else a small JSON body with error, error_description and reason.
-func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err error, op *Operation) {
+// anything else a small JSON body with error, error_description and
+// reason. An err that is not an *Error is answered as
+// ReasonVerifierFailed. It writes nothing into the log: the decision was
+// logged when it was made.
+func (a *Authenticator) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := a.writeHeaders(w, r, err)
+	op := e.op
 	if op == nil && e.Reason != ReasonHeaderMismatch {
 		code := e.Reason.OAuthError()
 		if code == "" {
@@ -48,9 +57,9 @@ func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err e
 			id = op.ID
 		}
 	}
-	code := jsonrpcHeaderMismatch
+	code := wire.CodeHeaderMismatch
 	if e.Reason != ReasonHeaderMismatch {
-		code = JSONRPCForbidden
+		code = wire.CodeForbidden
 		data["resource_metadata"] = a.resourceMetadataURL
 	}
 	var se *ScopeError
@@ -82,7 +91,11 @@ func (a *Authenticator) writeHeaders(w http.ResponseWriter, r *http.Request, err
 			h.Set("Access-Control-Allow-Origin", "*")
 		}
 	case status == http.StatusServiceUnavailable:
-		h.Set("Retry-After", strconv.Itoa(a.retryAfter))
+		after := e.retryAfter
+		if after <= 0 {
+			after = defaultMinGap
+		}
+		h.Set("Retry-After", strconv.Itoa(max(1, int(after.Seconds()))))
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -90,10 +103,13 @@ func (a *Authenticator) writeHeaders(w http.ResponseWriter, r *http.Request, err
 	return e
 }
 
+// asError returns err as an *Error: itself, or, for an error that says
+// nothing about the token (a custom TokenVerifier's database down),
+// ReasonVerifierFailed with err as its cause.
 func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Reason: ReasonTokenMalformed, Description: "the token cannot be validated", Err: err}
+	return &Error{Reason: ReasonVerifierFailed, Description: "the token cannot be checked now; retry later", Err: err}
 }

@@ -1,6 +1,9 @@
 package auth
 
-import "github.com/mcpauth/mcpauth/scopes"
+import (
+	"github.com/mcpauth/mcpauth/internal/kit"
+	"github.com/mcpauth/mcpauth/scopes"
+)
 
 // ScopeError details a valid token that lacks the scopes a request needs.
 // It is the Err of an [*Error] with [ReasonScopeInsufficient].
@@ -57,10 +60,25 @@ func (s ChallengeScopes) strategy(version string) ChallengeScopes {
 	return GrantedPlusNeeded
 }
 
-// CheckScopes reports whether t meets req, as an [*Error] with
-// [ReasonScopeInsufficient] and a [*ScopeError] when it does not.
+// CheckScopes reports whether t may do what needs req, beyond the baseline
+// the middleware checked, with the Authenticator's scope rules
+// (implications, aliases): nil, or an [*Error] with
+// [ReasonScopeInsufficient] and a [*ScopeError] saying what is missing,
+// [ReasonTokenMissing] for a nil t (the request did not come through the
+// middleware), or [ReasonRequirementUnknown] for a requirement an SDK
+// adapter could not determine. Use it in a handler for decisions finer
+// than a tool's (a write to another user's notes); the SDK adapters call
+// it where the SDK dispatches an operation, and to hide what a caller
+// cannot use.
 func (a *Authenticator) CheckScopes(t *Token, req scopes.Requirement) error {
-	if a.norm.Satisfies(t.Scopes, req) {
+	switch {
+	case req.IsZero():
+		return nil
+	case kit.IsUndetermined(req):
+		return fail(ReasonRequirementUnknown, "the scopes this operation needs cannot be determined, so it is refused")
+	case t == nil:
+		return fail(ReasonTokenMissing, "this needs scopes [%s] and the request carries no validated token", req.String())
+	case a.norm.Satisfies(t.Scopes, req):
 		return nil
 	}
 	se := &ScopeError{Required: req, Granted: t.Scopes, Result: a.norm.Check(t.Scopes, req), Hints: a.norm.Explain(t.Scopes, req)}

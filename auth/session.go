@@ -63,11 +63,11 @@ func checkSessionID(sid string) error {
 // validSessionID reports whether sid is a well-formed session id.
 func validSessionID(sid string) bool { return checkSessionID(sid) == nil }
 
-// sessionEnd returns what ends the session sid in next, the handler that
+// sessionEnder returns what ends the session sid in next, the handler that
 // holds it: the DELETE the client would send, with t (its expiry moved on,
 // so an SDK that checks it again accepts it) in the context. Legacy SSE
 // sessions have no such request: nil.
-func (a *Authenticator) sessionEnd(next http.Handler, r *http.Request, sid string, t *Token) func() {
+func sessionEnder(next http.Handler, r *http.Request, sid string, t *Token, now func() time.Time) func() {
 	if strings.HasPrefix(sid, "sse:") || next == nil {
 		return nil
 	}
@@ -78,7 +78,7 @@ func (a *Authenticator) sessionEnd(next http.Handler, r *http.Request, sid strin
 		ctx := context.Background()
 		if t != nil { // none for a session opened without a token
 			ended := &Token{Subject: t.Subject, Issuer: t.Issuer, ClientID: t.ClientID, Audience: t.Audience, Scopes: t.Scopes,
-				Expiry: a.now().Add(time.Minute), IssuedAt: t.IssuedAt, ID: t.ID, Introspected: t.Introspected, claims: t.claims, raw: t.raw}
+				Expiry: now().Add(time.Minute), IssuedAt: t.IssuedAt, ID: t.ID, Introspected: t.Introspected, claims: t.claims, raw: t.raw}
 			ctx = ContextWithToken(ctx, ended)
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodDelete, target.String(), nil)
@@ -91,6 +91,74 @@ func (a *Authenticator) sessionEnd(next http.Handler, r *http.Request, sid strin
 			req.Header.Set("Authorization", "Bearer mcpauth-session-end")
 		}
 		next.ServeHTTP(discardWriter{h: http.Header{}}, req)
+	}
+}
+
+// sessionWatch is the session side of one allowed request's response, told
+// by the responseWriter when the response starts and when the handler
+// returned:
+//   - a session id the MCP server assigns (to initialize, also when the
+//     request still carried an old one) is bound to the subject that asked,
+//     before the client learns it; when it cannot be bound, started says
+//     why, and the session is ended once the handler returns;
+//   - a binding made at first sight by this request is dropped again when
+//     the server does not know the session (404) or refuses the request
+//     (400), so unknown ids cost no memory;
+//   - a session the client ended with DELETE is released;
+//   - at the end, the bindings the request held are let go and an unused
+//     reservation given back.
+type sessionWatch struct {
+	sessions   *sessionTable
+	subject    string       // whose the request's sessions are
+	sid        string       // the request's session id, "" for none
+	method     string       // the request's HTTP method
+	b          *binding     // sid's binding, held for the request
+	res        *reservation // a place held for a session this request creates
+	firstSight bool         // this request bound sid at first sight
+	end        func(sid string) func()
+
+	created *binding // the binding of the session the server created
+	orphan  string   // a session the server created that could not be bound
+}
+
+// started sees the response start with code and headers h: it returns the
+// session id the server created, if any, and an error when it cannot be
+// bound (the response must then be replaced by a refusal).
+func (w *sessionWatch) started(h http.Header, code int) (created string, err error) {
+	if w.sid != "" && (w.firstSight && (code == http.StatusNotFound || code == http.StatusBadRequest) ||
+		w.method == http.MethodDelete && code < 300) {
+		w.sessions.release(w.sid, w.subject)
+	}
+	created = h.Get("Mcp-Session-Id")
+	if created == "" || created == w.sid {
+		return "", nil
+	}
+	if err = checkSessionID(created); err == nil {
+		w.created, err = w.sessions.bind(created, w.subject, w.res, w.end(created))
+		w.res = nil
+	}
+	if err != nil {
+		w.orphan = created
+		return "", err
+	}
+	return created, nil
+}
+
+// finish lets go of what the request held, and ends a session the server
+// created but that could not be bound.
+func (w *sessionWatch) finish() {
+	if w.res != nil {
+		w.sessions.cancel(w.res)
+	}
+	for _, b := range []*binding{w.b, w.created} {
+		if b != nil {
+			w.sessions.done(b)
+		}
+	}
+	if w.orphan != "" && validSessionID(w.orphan) {
+		if end := w.end(w.orphan); end != nil {
+			end()
+		}
 	}
 }
 

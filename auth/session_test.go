@@ -50,7 +50,7 @@ func newSessionFixture(t *testing.T, mutate func(*auth.Config)) (*testAS, http.H
 	as := newTestAS(t)
 	a := newAuth(t, as, mutate)
 	srv := &sessionServer{known: map[string]bool{}}
-	known := auth.RequirementFunc(func(string, string) (scopes.Requirement, bool) { return scopes.Requirement{}, false })
+	known := func(string, string) (scopes.Requirement, bool) { return scopes.Requirement{}, false }
 	return as, a.Protect(srv, known), srv
 }
 

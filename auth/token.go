@@ -52,14 +52,16 @@ func NewToken(raw string, claims map[string]any) *Token {
 	return t
 }
 
-// Fingerprint returns a short hash of the raw token, safe to log: it
-// identifies a token across log lines without revealing it (see
-// [Fingerprint]). It is computed on first use; "" for a Token built without
-// its raw token.
+// Fingerprint returns a short, non-reversible identifier of the raw token,
+// safe to log: "sha256:" and the first 12 hex digits of its SHA-256. It
+// identifies a token across log lines (mcpauth's log records carry it)
+// without revealing it. It is computed on first use; "" for a Token built
+// without its raw token. For a raw token you hold,
+// NewToken(raw, nil).Fingerprint().
 func (t *Token) Fingerprint() string {
 	t.fpOnce.Do(func() {
 		if t.raw != "" {
-			t.fp = Fingerprint(t.raw)
+			t.fp = fingerprint(t.raw)
 		}
 	})
 	return t.fp
@@ -72,12 +74,11 @@ func (t *Token) Claims() map[string]any {
 	if t.claims == nil {
 		return nil
 	}
-	return t.claims.all()
+	return t.claims.All()
 }
 
-// Fingerprint returns a short, non-reversible identifier of a raw token,
-// for logs: "sha256:" and the first 12 hex digits of its SHA-256.
-func Fingerprint(raw string) string {
+// fingerprint is Token.Fingerprint of raw.
+func fingerprint(raw string) string {
 	sum := sha256.Sum256([]byte(raw))
 	return "sha256:" + hex.EncodeToString(sum[:6])
 }

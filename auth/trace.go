@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpauth/mcpauth/internal/wire"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -39,7 +40,8 @@ type Decision struct {
 	Required string          `json:"required,omitempty"`
 	// Allowed is the authorization decision; Status is what the client
 	// received, which for an allowed request is the MCP server's answer (a
-	// 404 for an unknown session, say).
+	// 404 for an unknown session, say), and 0 for a request allowed by
+	// [Authenticator.Check], whose caller answers it.
 	Allowed     bool          `json:"allowed"`
 	Status      int           `json:"status"`
 	Reason      Reason        `json:"reason,omitempty"`
@@ -63,13 +65,13 @@ type TracedMessage struct {
 
 // tracedMessages lists msgs for the trace; failed, when not among them
 // (a header-only operation), is listed alone.
-func tracedMessages(msgs []message, failed *Operation) []TracedMessage {
+func tracedMessages(msgs []wire.Message, failed *wire.Operation) []TracedMessage {
 	out := make([]TracedMessage, 0, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
 		t := TracedMessage{Method: trunc(m.Method), Name: trunc(m.Name), ID: trunc(string(m.ID)), Refused: failed == &m.Operation}
-		if m.cancelled != nil {
-			t.Name = "requestId " + trunc(string(m.cancelled))
+		if m.Cancelled != nil {
+			t.Name = "requestId " + trunc(string(m.Cancelled))
 		}
 		out = append(out, t)
 	}
@@ -77,6 +79,28 @@ func tracedMessages(msgs []message, failed *Operation) []TracedMessage {
 		out = append(out, TracedMessage{Method: trunc(failed.Method), Name: trunc(failed.Name), ID: trunc(string(failed.ID)), Refused: true})
 	}
 	return out
+}
+
+// decisionRecord is an allowed request's decision, waiting for the status
+// the client receives.
+type decisionRecord struct {
+	trace *Trace
+	d     Decision
+}
+
+// record adds the decision with the status code the client received; err
+// is a refusal that replaced the server's answer, created the session the
+// server created.
+func (rec *decisionRecord) record(code int, err error, created string) {
+	d := rec.d
+	d.Status = code
+	if err != nil {
+		e := asError(err)
+		d.Allowed, d.Status, d.Reason, d.Explanation = false, e.Reason.Status(), e.Reason, e.Description
+	} else if created != "" {
+		d.Session = traceSession(created)
+	}
+	rec.trace.record(d)
 }
 
 // traceSession shortens a session id for the trace: enough to tell

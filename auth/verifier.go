@@ -23,12 +23,22 @@ import (
 // what it grants. [*Verifier] is the implementation for JWTs and RFC 7662
 // introspection; set [Config.Verifier] to plug in another kind of token (API
 // keys, a provider's own opaque tokens). Verify must be safe for concurrent
-// use. Its error should be an [*Error] with a [Reason] (usually
-// ReasonTokenMalformed, ReasonTokenInactive or a 503 reason such as
-// ReasonIntrospectionFailed); any other error is answered as
-// ReasonTokenMalformed. Build the Token with [NewToken].
+// use. A token it refuses is an [*Error] with a [Reason] about the token
+// (ReasonTokenMalformed, ReasonTokenInactive, ReasonExpired...), answered
+// 401 so the client signs in again; any other error (its database is down)
+// is not the token's fault: it is answered 503 [ReasonVerifierFailed] and
+// logged, so clients retry instead of signing in again. Build the Token
+// with [NewToken].
 type TokenVerifier interface {
 	Verify(ctx context.Context, raw string) (*Token, error)
+}
+
+// TokenVerifierFunc adapts a function to [TokenVerifier].
+type TokenVerifierFunc func(ctx context.Context, raw string) (*Token, error)
+
+// Verify calls f.
+func (f TokenVerifierFunc) Verify(ctx context.Context, raw string) (*Token, error) {
+	return f(ctx, raw)
 }
 
 // Verifier validates access tokens for one resource: JWTs signed by a
@@ -53,6 +63,7 @@ type Verifier struct {
 
 	tokens     *cache.Cache[*Token] // nil when disabled
 	cacheTTL   time.Duration
+	minGap     time.Duration // KeyRefreshMinGap: when a client may retry after a 503
 	introspect *introspector
 
 	cancel context.CancelFunc
@@ -60,23 +71,19 @@ type Verifier struct {
 
 type issuer struct {
 	url       string
-	keys      atomic.Pointer[keySet] // nil until a lazily discovered issuer's metadata is found
+	keys      atomic.Pointer[keySource] // nil until a lazily discovered issuer's metadata is found
 	audiences []string
 }
 
-// NewVerifier builds the Verifier that cfg describes; it reads the fields
-// about tokens (Resource, as the default audience, Issuers, Audiences,
-// AllowAudienceTrailingSlash, Leeway, Algorithms, RequireJWTAccessTokenType,
-// Scopes, Introspection, HTTPClient, Observer, Now, MaxTokenBytes,
-// TokenCacheTTL, KeyRefreshInterval, KeyRefreshMinGap, InsecureAllowHTTP)
-// and ignores the rest. It discovers the key set URL of every issuer
-// configured without one, so it fails fast, naming each URL tried, when an
-// authorization server's metadata cannot be fetched; key sets themselves are
-// fetched on first use and refreshed in the background, so an unreachable
-// key set at start-up makes verification fail with ReasonKeysetUnavailable
-// (503) until it is reachable. ctx bounds discovery only. Call
-// [Verifier.Close] to stop the background work.
-func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
+// NewVerifier builds the Verifier that cfg describes. It discovers the key
+// set URL of every issuer configured without one (or without Keys), so it
+// fails fast, naming each URL tried, when an authorization server's
+// metadata cannot be fetched (unless cfg.LazyDiscovery); key sets
+// themselves are fetched on first use and refreshed in the background, so
+// an unreachable key set at start-up makes verification fail with
+// ReasonKeysetUnavailable (503) until it is reachable. ctx bounds discovery
+// only. Call [Verifier.Close] to stop the background work.
+func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	v, err := newVerifier(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
@@ -93,13 +100,21 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if v.tokens != nil {
 		go sweepEvery(bg, time.Minute, v.tokens.Sweep)
 	}
-	cacheOpts := []jwk.CacheOption{jwk.WithRefreshWindow(max(time.Second, refresh/2))}
-	if v.observer != nil { // background refreshes that fail; which issuer's is not known here
-		cacheOpts = append(cacheOpts, jwk.WithErrSink(errSink(func(err error) { v.observer.KeyRefresh("", err) })))
-	}
-	keyCache := jwk.NewCache(bg, cacheOpts...)
+	var keyCache *jwk.Cache // made for the first issuer that needs one
 	for _, ic := range cfg.Issuers {
-		keySetOf := func(ctx context.Context) (*keySet, error) {
+		is := v.issuers[ic.URL]
+		if ic.Keys != nil {
+			is.keys.Store(keySourceOf(ic.Keys))
+			continue
+		}
+		if keyCache == nil {
+			cacheOpts := []jwk.CacheOption{jwk.WithRefreshWindow(max(time.Second, refresh/2))}
+			if v.observer != nil { // background refreshes that fail; which issuer's is not known here
+				cacheOpts = append(cacheOpts, jwk.WithErrSink(errSink(func(err error) { v.observer.KeyRefresh("", err) })))
+			}
+			keyCache = jwk.NewCache(bg, cacheOpts...)
+		}
+		keySetOf := func(ctx context.Context) (*keySource, error) {
 			jwksURL := ic.JWKSURL
 			if jwksURL == "" {
 				m, err := metadata.Discover(ctx, client, ic.URL)
@@ -114,13 +129,12 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 			if err := checkURL("key set URL of issuer "+ic.URL, jwksURL, cfg.InsecureAllowHTTP); err != nil {
 				return nil, err
 			}
-			ks, err := newKeySet(keyCache, ic.URL, jwksURL, client, refresh, minGap, v.now, v.observer)
+			ks, err := newRemoteKeySet(keyCache, ic.URL, jwksURL, client, refresh, minGap, v.now, v.observer)
 			if err != nil {
 				return nil, fmt.Errorf("issuer %q: %w", ic.URL, err)
 			}
 			return ks, nil
 		}
-		is := v.issuers[ic.URL]
 		if cfg.LazyDiscovery && ic.JWKSURL == "" {
 			// Until found, its tokens get 503 keyset_unavailable with Retry-After.
 			go retry.Until(bg, func(ctx context.Context) error {
@@ -150,13 +164,12 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 }
 
 // newVerifier validates cfg and fills everything that needs no network.
-func newVerifier(cfg Config) (*Verifier, error) {
-	resource, err := canonicalResource(cfg)
-	if err != nil {
-		return nil, err
-	}
+func newVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if len(cfg.Issuers) == 0 && cfg.Introspection == nil {
-		return nil, errors.New("Config.Issuers is empty and Config.Introspection is nil: no token could ever be accepted")
+		return nil, errors.New("VerifierConfig.Issuers is empty and VerifierConfig.Introspection is nil: no token could ever be accepted")
+	}
+	if len(cfg.Audiences) == 0 {
+		return nil, errors.New("VerifierConfig.Audiences is empty: name the audience this server's tokens carry, its canonical resource URL")
 	}
 	v := &Verifier{
 		issuers:    map[string]*issuer{},
@@ -168,6 +181,7 @@ func newVerifier(cfg Config) (*Verifier, error) {
 		now:        cfg.Now,
 		observer:   cfg.Observer,
 		cacheTTL:   orDefault(cfg.TokenCacheTTL, defaultTokenCacheTTL),
+		minGap:     orDefault(cfg.KeyRefreshMinGap, defaultMinGap),
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -182,6 +196,9 @@ func newVerifier(cfg Config) (*Verifier, error) {
 		if _, dup := v.issuers[ic.URL]; dup {
 			return nil, fmt.Errorf("issuer %q is listed twice", ic.URL)
 		}
+		if ic.Keys != nil && ic.JWKSURL != "" {
+			return nil, fmt.Errorf("issuer %q has both Keys and a JWKSURL; set one", ic.URL)
+		}
 		v.issuers[ic.URL] = &issuer{url: ic.URL, audiences: slices.Clone(ic.Audiences)}
 		v.trusted = append(v.trusted, ic.URL)
 	}
@@ -194,18 +211,16 @@ func newVerifier(cfg Config) (*Verifier, error) {
 		}
 	}
 	v.audiences = slices.Clone(cfg.Audiences)
-	if len(v.audiences) == 0 {
-		v.audiences = []string{resource}
-	}
 	for _, aud := range v.audiences {
 		if aud == "" {
-			return nil, errors.New("Config.Audiences has an empty value")
+			return nil, errors.New("VerifierConfig.Audiences has an empty value")
 		}
 	}
 	v.algList = cfg.Algorithms
 	if len(v.algList) == 0 {
 		v.algList = defaultAlgorithms
 	}
+	var err error
 	if v.algs, err = newAlgorithms(v.algList); err != nil {
 		return nil, err
 	}
@@ -214,7 +229,8 @@ func newVerifier(cfg Config) (*Verifier, error) {
 
 // Verify validates a raw access token and returns it. Repeated tokens are
 // answered from a cache without a signature check until their exp. The error
-// is always an [*Error].
+// is always an [*Error]; its Reason says why (see the README's
+// troubleshooting table).
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 	if err := checkTokenSize(raw, v.maxToken); err != nil {
 		return nil, err
@@ -238,6 +254,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 		t, err = v.verifyIntrospected(ctx, raw)
 	}
 	if err != nil {
+		if e, ok := err.(*Error); ok && e.Reason.Status() == http.StatusServiceUnavailable {
+			e.retryAfter = v.minGap
+		}
 		return nil, err
 	}
 	if v.tokens != nil {

@@ -45,8 +45,8 @@ func (c *fakeClock) Advance(d time.Duration) { c.t.Add(int64(d)) }
 func newAuth(t testing.TB, as *testAS, mutate func(*auth.Config)) *auth.Authenticator {
 	t.Helper()
 	cfg := auth.Config{
+		Tokens:         auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}},
 		Resource:       resource,
-		Issuers:        []auth.Issuer{{URL: as.URL}},
 		BaselineScopes: []string{"notes:read"},
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -282,7 +282,7 @@ func hostileTokens() []hostileToken {
 
 func TestHostileTokensRefused(t *testing.T) {
 	as := newTestAS(t)
-	a := newAuth(t, as, func(c *auth.Config) { c.KeyRefreshMinGap = time.Millisecond })
+	a := newAuth(t, as, func(c *auth.Config) { c.Tokens.KeyRefreshMinGap = time.Millisecond })
 	h := protect(a, mcpServer())
 	for _, tt := range hostileTokens() {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,7 +300,7 @@ func TestHostileTokensRefused(t *testing.T) {
 			if len(tok) > 20 && (strings.Contains(res.rawChal, tok[len(tok)-20:]) || strings.Contains(res.body["error_description"].(string), tok[len(tok)-20:])) {
 				t.Fatalf("response echoes the token")
 			}
-			_, err := a.Verifier().Verify(context.Background(), tok)
+			_, err := verify(a, tok)
 			if tt.status != 403 && !errors.Is(err, &auth.Error{Reason: tt.reason}) {
 				t.Fatalf("Verify error %v is not %s", err, tt.reason)
 			}
@@ -398,41 +398,41 @@ func TestAudienceOptions(t *testing.T) {
 	as := newTestAS(t)
 	slashTok := as.mint("rsa-1", claimsWith(as, map[string]any{"aud": resource + "/"}), nil)
 	strict := newAuth(t, as, nil)
-	_, err := strict.Verifier().Verify(context.Background(), slashTok)
-	var ae *auth.AudienceError
+	_, err := verify(strict, slashTok)
+	var ae *auth.ClaimError
 	if !errors.As(err, &ae) || ae.Hint != "trailing_slash" || !strings.Contains(err.Error(), "trailing slash") {
-		t.Fatalf("err = %v, want an AudienceError naming the trailing slash", err)
+		t.Fatalf("err = %v, want a ClaimError naming the trailing slash", err)
 	}
-	tolerant := newAuth(t, as, func(c *auth.Config) { c.AllowAudienceTrailingSlash = true })
-	if _, err := tolerant.Verifier().Verify(context.Background(), slashTok); err != nil {
+	tolerant := newAuth(t, as, func(c *auth.Config) { c.Tokens.AllowAudienceTrailingSlash = true })
+	if _, err := verify(tolerant, slashTok); err != nil {
 		t.Fatalf("trailing-slash tolerance: %v", err)
 	}
 	originTok := as.mint("rsa-1", claimsWith(as, map[string]any{"aud": "https://mcp.example.com"}), nil)
-	_, err = strict.Verifier().Verify(context.Background(), originTok)
+	_, err = verify(strict, originTok)
 	if !errors.As(err, &ae) || ae.Hint != "origin_only" || ae.Actual[0] != "https://mcp.example.com" || ae.Expected[0] != resource {
-		t.Fatalf("err = %v, want an origin_only AudienceError with both values", err)
+		t.Fatalf("err = %v, want an origin_only ClaimError with both values", err)
 	}
-	extra := newAuth(t, as, func(c *auth.Config) { c.Audiences = []string{"https://mcp.example.com"} })
-	if _, err := extra.Verifier().Verify(context.Background(), originTok); err != nil {
+	extra := newAuth(t, as, func(c *auth.Config) { c.Tokens.Audiences = []string{"https://mcp.example.com"} })
+	if _, err := verify(extra, originTok); err != nil {
 		t.Fatalf("configured audience refused: %v", err)
 	}
 }
 
 func TestTypEnforcement(t *testing.T) {
 	as := newTestAS(t)
-	a := newAuth(t, as, func(c *auth.Config) { c.RequireJWTAccessTokenType = true })
+	a := newAuth(t, as, func(c *auth.Config) { c.Tokens.RequireJWTAccessTokenType = true })
 	for typ, ok := range map[string]bool{"at+jwt": true, "application/at+jwt": true, "AT+JWT": true, "JWT": false} {
-		_, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": typ}))
+		_, err := verify(a, as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": typ}))
 		if ok != (err == nil) || (!ok && !errors.Is(err, auth.ReasonTypInvalid)) {
 			t.Errorf("typ %q: err = %v", typ, err)
 		}
 	}
 	noTyp := as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": nil})
-	if _, err := a.Verifier().Verify(context.Background(), noTyp); !errors.Is(err, auth.ReasonTypInvalid) {
+	if _, err := verify(a, noTyp); !errors.Is(err, auth.ReasonTypInvalid) {
 		t.Errorf("missing typ: err = %v", err)
 	}
 	lax := newAuth(t, as, nil)
-	if _, err := lax.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": "JWT"})); err != nil {
+	if _, err := verify(lax, as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": "JWT"})); err != nil {
 		t.Errorf("typ JWT refused without enforcement: %v", err)
 	}
 }
@@ -441,14 +441,14 @@ func TestKeyRotation(t *testing.T) {
 	as := newTestAS(t)
 	clock := newClock()
 	a := newAuth(t, as, func(c *auth.Config) { c.Now = clock.Now })
-	if _, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
+	if _, err := verify(a, as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
 		t.Fatal(err)
 	}
 	before := as.JWKSFetches()
 	clock.Advance(11 * time.Second) // past the refresh rate window of the first fetch
 	as.newKey(authtest.KeyOptions{KeyID: "rsa-2"})
 	tok := as.mint("rsa-2", as.claims(resource, "notes:read"), nil)
-	if _, err := a.Verifier().Verify(context.Background(), tok); err != nil {
+	if _, err := verify(a, tok); err != nil {
 		t.Fatalf("token under the rotated-in key: %v", err)
 	}
 	if got := as.JWKSFetches() - before; got != 1 {
@@ -460,7 +460,7 @@ func TestUnknownKidStormFetchesOnce(t *testing.T) {
 	as := newTestAS(t)
 	clock := newClock()
 	a := newAuth(t, as, func(c *auth.Config) { c.Now = clock.Now })
-	if _, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
+	if _, err := verify(a, as.mint("rsa-1", as.claims(resource, "notes:read"), nil)); err != nil {
 		t.Fatal(err)
 	}
 	// Open the rate window again, so the storm itself must share one refresh.
@@ -480,14 +480,14 @@ func TestUnknownKidStormFetchesOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			tok := forged[i%len(forged)]
-			_, err := a.Verifier().Verify(context.Background(), tok)
+			_, err := verify(a, tok)
 			if err == nil {
 				acceptedForged.Add(1)
 			} else if !errors.Is(err, auth.ReasonKeyUnknown) {
 				t.Errorf("forged kid: %v", err)
 			}
 			if i%10 == 0 {
-				if _, err := a.Verifier().Verify(context.Background(), valid); err != nil {
+				if _, err := verify(a, valid); err != nil {
 					refusedValid.Add(1)
 				}
 			}
@@ -509,7 +509,7 @@ func TestKeySetDown(t *testing.T) {
 			clock := newClock()
 			a := newAuth(t, as, func(c *auth.Config) {
 				c.Now = clock.Now
-				c.HTTPClient = &http.Client{Timeout: 200 * time.Millisecond}
+				c.Tokens.HTTPClient = &http.Client{Timeout: 200 * time.Millisecond}
 			})
 			h := protect(a, echo)
 			if res := call(t, h, bearer(as.mint("rsa-1", as.claims(resource, "notes:read"), nil))); res.status != 200 {
@@ -541,7 +541,7 @@ func TestKeySetDown(t *testing.T) {
 		as := newTestAS(t)
 		as.SetJWKSFailure(authtest.JWKSError)
 		a := newAuth(t, as, nil)
-		_, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
+		_, err := verify(a, as.mint("rsa-1", as.claims(resource, "notes:read"), nil))
 		if !errors.Is(err, auth.ReasonKeysetUnavailable) || !strings.Contains(err.Error(), "500") {
 			t.Fatalf("err = %v, want keyset_unavailable naming the 500", err)
 		}
@@ -552,20 +552,20 @@ func TestTokenCache(t *testing.T) {
 	as := newTestAS(t)
 	clock := newClock()
 	as.now = clock.Now
-	a := newAuth(t, as, func(c *auth.Config) { c.Now = clock.Now; c.Leeway = -1 })
+	a := newAuth(t, as, func(c *auth.Config) { c.Now = clock.Now; c.Tokens.Leeway = -1 })
 	c := as.claims(resource, "notes:read")
 	c["exp"] = clock.Now().Add(2 * time.Minute).Unix()
 	tok := as.mint("rsa-1", c, nil)
-	t1, err := a.Verifier().Verify(context.Background(), tok)
+	t1, err := verify(a, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t2, err := a.Verifier().Verify(context.Background(), tok)
+	t2, err := verify(a, tok)
 	if err != nil || t2 != t1 {
 		t.Fatalf("repeated token not served from the cache: %v", err)
 	}
 	clock.Advance(3 * time.Minute)
-	if _, err := a.Verifier().Verify(context.Background(), tok); !errors.Is(err, auth.ReasonExpired) {
+	if _, err := verify(a, tok); !errors.Is(err, auth.ReasonExpired) {
 		t.Fatalf("cached token outlived its exp: %v", err)
 	}
 }
@@ -576,7 +576,7 @@ func TestLeeway(t *testing.T) {
 	a := newAuth(t, as, func(c *auth.Config) { c.Now = clock.Now })
 	c := as.claims(resource, "notes:read")
 	c["exp"] = clock.Now().Add(-10 * time.Second).Unix()
-	if _, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", c, nil)); err != nil {
+	if _, err := verify(a, as.mint("rsa-1", c, nil)); err != nil {
 		t.Fatalf("token 10s past exp refused within the default 30s leeway: %v", err)
 	}
 }
@@ -669,7 +669,7 @@ func TestChallengeScopesStrategy(t *testing.T) {
 func TestCheckScopesExplainsNearMiss(t *testing.T) {
 	as := newTestAS(t)
 	a := newAuth(t, as, func(c *auth.Config) { c.BaselineScopes = nil })
-	tok, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", claimsWith(as, map[string]any{"scope": "orgs:write"}), nil))
+	tok, err := verify(a, as.mint("rsa-1", claimsWith(as, map[string]any{"scope": "orgs:write"}), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -698,7 +698,7 @@ func TestRejectionLogRecord(t *testing.T) {
 	}
 	var rec map[string]any
 	json.Unmarshal([]byte(lines[0]), &rec)
-	if rec["reason"] != "audience_mismatch" || rec["token"] != auth.Fingerprint(tok) || rec["iss"] != as.URL || rec["method"] != "POST" || rec["path"] != "/mcp" {
+	if rec["reason"] != "audience_mismatch" || rec["token"] != auth.NewToken(tok, nil).Fingerprint() || rec["iss"] != as.URL || rec["method"] != "POST" || rec["path"] != "/mcp" {
 		t.Fatalf("record = %v", rec)
 	}
 	if !strings.Contains(rec["error"].(string), "trailing slash") {
@@ -713,20 +713,36 @@ func TestRejectionLogRecord(t *testing.T) {
 
 func TestNewFailsClosed(t *testing.T) {
 	as := newTestAS(t)
+	issuer := auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}
+	with := func(mutate func(*auth.VerifierConfig)) auth.VerifierConfig {
+		vc := auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}
+		mutate(&vc)
+		return vc
+	}
+	custom := auth.TokenVerifierFunc(func(context.Context, string) (*auth.Token, error) { return nil, errors.New("unused") })
+	static, err := auth.NewStaticKeySet(as.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := map[string]auth.Config{
-		"no resource":                               {Issuers: []auth.Issuer{{URL: as.URL}}},
-		"relative resource":                         {Resource: "/mcp", Issuers: []auth.Issuer{{URL: as.URL}}},
-		"resource with fragment":                    {Resource: resource + "#x", Issuers: []auth.Issuer{{URL: as.URL}}},
-		"http internal host leaking behind a proxy": {Resource: "http://mcp.internal/mcp", Issuers: []auth.Issuer{{URL: as.URL}}},
+		"no resource":                               {Tokens: issuer},
+		"relative resource":                         {Resource: "/mcp", Tokens: issuer},
+		"resource with fragment":                    {Resource: resource + "#x", Tokens: issuer},
+		"http internal host leaking behind a proxy": {Resource: "http://mcp.internal/mcp", Tokens: issuer},
 		"no issuer":                                 {Resource: resource},
-		"plain http issuer off loopback":            {Resource: resource, Issuers: []auth.Issuer{{URL: "http://auth.example.com", JWKSURL: "https://auth.example.com/jwks"}}},
-		"plain http key set off loopback":           {Resource: resource, Issuers: []auth.Issuer{{URL: "https://auth.example.com", JWKSURL: "http://auth.example.com/jwks"}}},
-		"HS256 in the allowlist":                    {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, Algorithms: []string{"RS256", "HS256"}},
-		"none in the allowlist":                     {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, Algorithms: []string{"none"}},
-		"unknown algorithm":                         {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, Algorithms: []string{"RS999"}},
-		"issuer without metadata":                   {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL + "/nothing-here"}}},
-		"baseline scope with a quote":               {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, BaselineScopes: []string{`a"b`}},
-		"duplicate issuer":                          {Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}, {URL: as.URL}}},
+		"plain http issuer off loopback":            {Resource: resource, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: "http://auth.example.com", JWKSURL: "https://auth.example.com/jwks"}}}},
+		"plain http key set off loopback":           {Resource: resource, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: "https://auth.example.com", JWKSURL: "http://auth.example.com/jwks"}}}},
+		"HS256 in the allowlist":                    {Resource: resource, Tokens: with(func(c *auth.VerifierConfig) { c.Algorithms = []string{"RS256", "HS256"} })},
+		"none in the allowlist":                     {Resource: resource, Tokens: with(func(c *auth.VerifierConfig) { c.Algorithms = []string{"none"} })},
+		"unknown algorithm":                         {Resource: resource, Tokens: with(func(c *auth.VerifierConfig) { c.Algorithms = []string{"RS999"} })},
+		"issuer without metadata":                   {Resource: resource, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL + "/nothing-here"}}}},
+		"baseline scope with a quote":               {Resource: resource, Tokens: issuer, BaselineScopes: []string{`a"b`}},
+		"duplicate issuer":                          {Resource: resource, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}, {URL: as.URL}}}},
+		// Config.Verifier would silently disable every field of Tokens.
+		"a verifier and token settings":         {Resource: resource, Verifier: custom, Tokens: with(func(c *auth.VerifierConfig) { c.Leeway = time.Minute }), AuthorizationServers: []string{as.URL}},
+		"a verifier and nothing to advertise":   {Resource: resource, Verifier: custom},
+		"an issuer with keys and a key set URL": {Resource: resource, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL, Keys: static, JWKSURL: as.URL + "/jwks"}}}},
+		"an empty audience":                     {Resource: resource, Tokens: with(func(c *auth.VerifierConfig) { c.Audiences = []string{resource, ""} })},
 	}
 	for name, cfg := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -737,8 +753,32 @@ func TestNewFailsClosed(t *testing.T) {
 			}
 		})
 	}
-	_, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL + "/nothing-here"}}})
+	_, err = auth.New(context.Background(), auth.Config{Resource: resource, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL + "/nothing-here"}}}})
 	if !strings.Contains(err.Error(), "/.well-known/openid-configuration/nothing-here") {
 		t.Fatalf("discovery error does not name the URLs tried: %v", err)
 	}
+}
+
+// verify checks tok as a's verifier does, through Check (which also
+// requires the baseline scopes).
+func verify(a *auth.Authenticator, tok string) (*auth.Token, error) {
+	r := httptest.NewRequest(http.MethodPost, resource, nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return a.Check(r)
+}
+
+// newVerifier builds a Verifier trusting as for resource, as New would
+// from its Config, changed by mutate.
+func newVerifier(t testing.TB, as *testAS, mutate func(*auth.VerifierConfig)) *auth.Verifier {
+	t.Helper()
+	vc := auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}, Audiences: []string{resource}}
+	if mutate != nil {
+		mutate(&vc)
+	}
+	v, err := auth.NewVerifier(context.Background(), vc)
+	if err != nil {
+		t.Fatalf("auth.NewVerifier: %v", err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
 }

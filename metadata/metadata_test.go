@@ -221,8 +221,11 @@ func TestDiscover(t *testing.T) {
 		if !errors.As(err, &de) || len(de.Attempts) != 2 {
 			t.Fatalf("err = %v, want a DiscoveryError with 2 attempts", err)
 		}
-		if !strings.Contains(de.Attempts[0].Err, "trailing slash") || !strings.Contains(de.Attempts[1].Err, "HTTP 404") {
+		if !strings.Contains(de.Attempts[0].Err.Error(), "trailing slash") || !strings.Contains(de.Attempts[1].Err.Error(), "HTTP 404") {
 			t.Fatalf("attempts do not say what each URL returned: %+v", de.Attempts)
+		}
+		if !errors.Is(err, ErrIssuerMismatch) {
+			t.Fatalf("errors.Is(err, ErrIssuerMismatch) = false for %v", err)
 		}
 		if !strings.Contains(err.Error(), srv.URL+"/.well-known/openid-configuration") {
 			t.Fatalf("error does not name every URL: %v", err)

@@ -112,14 +112,25 @@ const MaxDocumentBytes = 1 << 20
 // Attempt records one URL [Discover] tried and what came back.
 type Attempt struct {
 	URL    string
-	Status int    // HTTP status, 0 when no response arrived
-	Err    string // what was wrong, "" for the attempt that succeeded
+	Status int   // HTTP status, 0 when no response arrived
+	Err    error // what was wrong: the fetch error, a parse error, or one wrapping ErrIssuerMismatch
 }
 
 // DiscoveryError reports that no URL of an issuer produced usable metadata.
+// It wraps every attempt's error, so errors.Is(err, ErrIssuerMismatch) holds
+// when some document named another issuer.
 type DiscoveryError struct {
 	Issuer   string
 	Attempts []Attempt
+}
+
+// Unwrap returns the attempts' errors.
+func (e *DiscoveryError) Unwrap() []error {
+	errs := make([]error, len(e.Attempts))
+	for i, a := range e.Attempts {
+		errs[i] = a.Err
+	}
+	return errs
 }
 
 // Error returns the message: what was expected and what was seen.
@@ -158,7 +169,7 @@ func Discover(ctx context.Context, client *http.Client, issuer string) (*Authori
 		if err == nil {
 			return m, nil
 		}
-		derr.Attempts = append(derr.Attempts, Attempt{URL: u, Status: status, Err: err.Error()})
+		derr.Attempts = append(derr.Attempts, Attempt{URL: u, Status: status, Err: err})
 		if ctx.Err() != nil {
 			break
 		}

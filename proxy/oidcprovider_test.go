@@ -87,8 +87,10 @@ func TestOIDCProviderUpstream(t *testing.T) {
 	srv := &http.Server{Handler: p}
 	go srv.Serve(ln)
 	defer srv.Close()
-	a, err := auth.New(context.Background(), auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: asURL}}, BaselineScopes: []string{"notes:read"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := auth.New(context.Background(), auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: asURL}}}, Resource: mcpURL, BaselineScopes: []string{"notes:read"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

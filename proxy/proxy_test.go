@@ -86,8 +86,10 @@ func newWorldWith(t *testing.T, autoApprove bool, mutate func(*proxy.Config)) *w
 	go asSrv.Serve(asLn)
 	t.Cleanup(func() { asSrv.Close() })
 
-	a, err := auth.New(context.Background(), auth.Config{Resource: w.mcpURL, Issuers: []auth.Issuer{{URL: w.asURL}}, BaselineScopes: []string{"notes:read"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := auth.New(context.Background(), auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: w.asURL}}}, Resource: w.mcpURL, BaselineScopes: []string{"notes:read"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +121,7 @@ const upstreamAPI = "https://upstream-api.example"
 // upstreamVerifier checks that a token is a valid token of the upstream,
 // for its API, and returns its issuer.
 func (w *world) upstreamVerifier(ctx context.Context, raw string) (string, error) {
-	v, err := auth.NewVerifier(ctx, auth.Config{Resource: upstreamAPI, Issuers: []auth.Issuer{{URL: w.upstream.URL}}})
+	v, err := auth.NewVerifier(ctx, auth.VerifierConfig{Audiences: []string{upstreamAPI}, Issuers: []auth.Issuer{{URL: w.upstream.URL}}})
 	if err != nil {
 		return "", err
 	}
@@ -442,7 +444,7 @@ func TestOAuth2UpstreamWithUserInfo(t *testing.T) {
 	var out map[string]any
 	json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
-	v, err := auth.NewVerifier(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: asURL}}})
+	v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{Audiences: []string{resource}, Issuers: []auth.Issuer{{URL: asURL}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestProxyReplicasShareRedis(t *testing.T) {
 	resp.Body.Close()
 	params := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {"http://127.0.0.1:6000/callback"}, "scope": {"notes:read"},
 		"code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}}
-	v, err := auth.NewVerifier(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: issuer}}})
+	v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{Audiences: []string{resource}, Issuers: []auth.Issuer{{URL: issuer}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,8 +208,10 @@ func TestGoSDKClientAcrossReplicas(t *testing.T) {
 	go lb.Serve(ln)
 	defer lb.Close()
 
-	a, err := auth.New(context.Background(), auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: issuer}}, BaselineScopes: []string{"notes:read"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := auth.New(context.Background(), auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: issuer}}}, Resource: mcpURL, BaselineScopes: []string{"notes:read"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func (p *Proxy) discoverUpstream(ctx context.Context) (*upstream, error) {
 	if len(up.oauth.Scopes) == 0 {
 		up.oauth.Scopes = []string{"openid"}
 	}
-	up.idTokens, err = auth.NewVerifier(ctx, auth.Config{Resource: p.cfg.Issuer + "/callback", Audiences: []string{u.ClientID},
+	up.idTokens, err = auth.NewVerifier(ctx, auth.VerifierConfig{Audiences: []string{u.ClientID},
 		Issuers: []auth.Issuer{{URL: m.Issuer, JWKSURL: m.JWKSURI}}, HTTPClient: p.client, TokenCacheTTL: -1, Now: p.cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("proxy: upstream %q: %w", u.Issuer, err)

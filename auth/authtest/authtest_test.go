@@ -98,12 +98,12 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	if status != 200 || tok["token_type"] != "Bearer" || tok["refresh_token"] == nil || tok["scope"] != "notes:read offline_access" {
 		t.Fatalf("token response %d %v", status, tok)
 	}
-	a, err := auth.New(context.Background(), auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: s.URL}}, RequireJWTAccessTokenType: true})
+	a, err := auth.New(context.Background(), auth.Config{Resource: mcpURL, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: s.URL}}, RequireJWTAccessTokenType: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	at, err := a.Verifier().Verify(context.Background(), tok["access_token"].(string))
+	at, err := verify(a, tok["access_token"].(string))
 	if err != nil || at.Subject != "dev-user" || at.ClientID != "quickstart-client" || at.Scopes.String() != "notes:read offline_access" {
 		t.Fatalf("access token: %+v %v", at, err)
 	}
@@ -250,9 +250,9 @@ func TestClientCredentialsAndScopes(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("%d %v", status, out)
 	}
-	a, _ := auth.New(context.Background(), auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: s.URL}}})
+	a, _ := auth.New(context.Background(), auth.Config{Resource: mcpURL, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: s.URL}}}})
 	defer a.Close()
-	tok, err := a.Verifier().Verify(context.Background(), out["access_token"].(string))
+	tok, err := verify(a, out["access_token"].(string))
 	if err != nil || tok.Subject != "quickstart-client" || tok.Claims()["scp"] == nil || tok.Scopes.String() != "notes:read" {
 		t.Fatalf("%+v %v", tok, err)
 	}
@@ -303,7 +303,7 @@ func TestConsentPage(t *testing.T) {
 
 func TestKeyRotationAndJWKSFailures(t *testing.T) {
 	s := start(t, authtest.Options{})
-	a, err := auth.New(context.Background(), auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: s.URL}}, KeyRefreshMinGap: 1})
+	a, err := auth.New(context.Background(), auth.Config{Resource: mcpURL, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: s.URL}}, KeyRefreshMinGap: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,26 +311,26 @@ func TestKeyRotationAndJWKSFailures(t *testing.T) {
 	mint := func() string {
 		return s.Mint(authtest.TokenRequest{Audience: []string{mcpURL}, Scopes: []string{"notes:read"}})
 	}
-	if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
+	if _, err := verify(a, mint()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RotateKey(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
+	if _, err := verify(a, mint()); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
 	s.RotateKey()
 	s.SetJWKSFailure(authtest.JWKSError)
-	if _, err := a.Verifier().Verify(context.Background(), mint()); !errors.Is(err, auth.ReasonKeysetUnavailable) {
+	if _, err := verify(a, mint()); !errors.Is(err, auth.ReasonKeysetUnavailable) {
 		t.Fatalf("JWKS failing: %v", err)
 	}
 	s.SetJWKSFailure(authtest.JWKSOK)
-	if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
+	if _, err := verify(a, mint()); err != nil {
 		t.Fatalf("after recovery: %v", err)
 	}
 	expired := s.Mint(authtest.TokenRequest{Audience: []string{mcpURL}, TTL: -time.Hour})
-	if _, err := a.Verifier().Verify(context.Background(), expired); !errors.Is(err, auth.ReasonExpired) {
+	if _, err := verify(a, expired); !errors.Is(err, auth.ReasonExpired) {
 		t.Fatalf("expired mint: %v", err)
 	}
 }

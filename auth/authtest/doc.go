@@ -8,7 +8,7 @@
 //
 //	as := authtest.Start(authtest.Options{AutoApprove: true})
 //	defer as.Close()
-//	a, _ := auth.New(ctx, auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: as.URL}}})
+//	a, _ := auth.New(ctx, auth.Config{Resource: mcpURL, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}})
 //	token := as.Mint(authtest.TokenRequest{Audience: []string{mcpURL}, Scopes: []string{"notes:read"}})
 //
 // It follows the specifications real MCP clients rely on: RFC 8414 and

@@ -13,8 +13,8 @@ func Example() {
 	defer as.Close()
 
 	a, err := auth.New(context.Background(), auth.Config{
+		Tokens:   auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}},
 		Resource: "https://mcp.example.com/mcp",
-		Issuers:  []auth.Issuer{{URL: as.URL}},
 	})
 	if err != nil {
 		panic(err)
@@ -22,11 +22,11 @@ func Example() {
 	defer a.Close()
 
 	token := as.Mint(authtest.TokenRequest{Subject: "alice", Audience: []string{"https://mcp.example.com/mcp"}, Scopes: []string{"notes:read"}})
-	t, err := a.Verifier().Verify(context.Background(), token)
+	t, err := verify(a, token)
 	fmt.Println(t.Subject, t.Scopes, err)
 
 	other := as.Mint(authtest.TokenRequest{Audience: []string{"https://other.example.com/mcp"}})
-	_, err = a.Verifier().Verify(context.Background(), other)
+	_, err = verify(a, other)
 	fmt.Println(err.(*auth.Error).Reason)
 	// Output:
 	// alice notes:read <nil>

@@ -206,6 +206,16 @@ func (s *Server) SetJWKSFailure(mode JWKSFailure) {
 // JWKSFetches counts requests to the JWKS endpoint.
 func (s *Server) JWKSFetches() int64 { return s.jwksFetches.Load() }
 
+// JWKS returns the published key set as the /jwks endpoint serves it: a
+// JWKS document to pin with auth.NewStaticKeySet.
+func (s *Server) JWKS() []byte {
+	b, err := json.Marshal(s.publicSet())
+	if err != nil {
+		panic("authtest: " + err.Error()) // jwx keys always marshal
+	}
+	return b
+}
+
 func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	s.jwksFetches.Add(1)
 	switch JWKSFailure(s.jwksMode.Load()) {

@@ -22,8 +22,10 @@ func Example() {
 	as := authtest.Start(authtest.Options{})
 	defer as.Close()
 	const resource = "https://mcp.example.com/mcp"
-	a, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}},
-		BaselineScopes: []string{"notes:read"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := auth.New(context.Background(), auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}, Resource: resource,
+		BaselineScopes: []string{"notes:read"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		panic(err)
 	}

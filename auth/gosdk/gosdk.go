@@ -1,7 +1,7 @@
 // Package gosdk connects [auth] to the official MCP Go SDK
 // (github.com/modelcontextprotocol/go-sdk): requirements declared beside
 // mcp.AddTool, one line per tool, published in the tool's _meta under
-// [auth.MetaKey]; the HTTP-level check that answers a missing scope with a
+// [kit.MetaKey]; the HTTP-level check that answers a missing scope with a
 // 403 step-up challenge before the SDK sees the call; a receiving middleware
 // that checks again where the SDK dispatches; the validated token for
 // handlers, through [auth.TokenFromContext] and through the SDK's own
@@ -33,6 +33,8 @@ import (
 	"github.com/yosida95/uritemplate/v3"
 
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/internal/kit"
+	"github.com/mcpauth/mcpauth/internal/wire"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -45,7 +47,7 @@ const TokenInfoKey = "io.mcpauth/token"
 // SDK dispatches. Build it with [New] before the server serves.
 type Protector struct {
 	a    *auth.Authenticator
-	reg  *auth.Registry
+	reg  *kit.Registry
 	hide bool
 }
 
@@ -62,7 +64,7 @@ func HideUnauthorized() Option { return func(p *Protector) { p.hide = true } }
 // s, so that every tools/call, prompts/get and resources/read is checked
 // where the SDK dispatches it, whatever the transport.
 func New(a *auth.Authenticator, s *mcp.Server, opts ...Option) *Protector {
-	p := &Protector{a: a, reg: auth.NewRegistry()}
+	p := &Protector{a: a, reg: kit.NewRegistry()}
 	for _, o := range opts {
 		o(p)
 	}
@@ -81,7 +83,7 @@ func (p *Protector) Tool(t *mcp.Tool, s ...string) *mcp.Tool {
 func (p *Protector) ToolRequires(t *mcp.Tool, req scopes.Requirement) *mcp.Tool {
 	t.Meta = publish(t.Meta, req)
 	p.reg.SetTool(t.Name, req)
-	p.a.AdvertiseScopes(req.Scopes().Slice()...)
+	kit.AdvertiseScopes(p.a, req.Scopes().Slice()...)
 	return t
 }
 
@@ -90,7 +92,7 @@ func (p *Protector) Prompt(pr *mcp.Prompt, s ...string) *mcp.Prompt {
 	req := scopes.All(s...)
 	pr.Meta = publish(pr.Meta, req)
 	p.reg.SetPrompt(pr.Name, req)
-	p.a.AdvertiseScopes(s...)
+	kit.AdvertiseScopes(p.a, s...)
 	return pr
 }
 
@@ -99,7 +101,7 @@ func (p *Protector) Resource(r *mcp.Resource, s ...string) *mcp.Resource {
 	req := scopes.All(s...)
 	r.Meta = publish(r.Meta, req)
 	p.reg.SetResource(r.URI, req)
-	p.a.AdvertiseScopes(s...)
+	kit.AdvertiseScopes(p.a, s...)
 	return r
 }
 
@@ -115,7 +117,7 @@ func (p *Protector) ResourceTemplate(t *mcp.ResourceTemplate, s ...string) *mcp.
 		matches = re.MatchString
 	}
 	p.reg.SetTemplate(t.URITemplate, req, matches)
-	p.a.AdvertiseScopes(s...)
+	kit.AdvertiseScopes(p.a, s...)
 	return t
 }
 
@@ -123,7 +125,7 @@ func publish(m mcp.Meta, req scopes.Requirement) mcp.Meta {
 	if m == nil {
 		m = mcp.Meta{}
 	}
-	m[auth.MetaKey] = auth.RequirementMeta(req)
+	m[kit.MetaKey] = kit.RequirementMeta(req)
 	return m
 }
 
@@ -151,7 +153,7 @@ func (p *Protector) Protect(h http.Handler) http.Handler {
 		}
 		bearer.ServeHTTP(w, r)
 	})
-	return p.a.Protect(inner, p.reg)
+	return p.a.Protect(inner, p.reg.Requirement)
 }
 
 // tokenInfo hands the token the middleware validated to the SDK; it never
@@ -173,7 +175,7 @@ func tokenInfo(ctx context.Context, _ string, r *http.Request) (*sdkauth.TokenIn
 // sessions end when their binding to a subject does
 // ([auth.Config.SessionIdleTimeout]).
 func HandlerOptions(a *auth.Authenticator) *mcp.StreamableHTTPOptions {
-	return &mcp.StreamableHTTPOptions{SessionTimeout: a.SessionIdleTimeout()}
+	return &mcp.StreamableHTTPOptions{SessionTimeout: kit.SessionIdleTimeout(a)}
 }
 
 // TokenFrom returns the validated token of req, from its
@@ -198,7 +200,7 @@ func (p *Protector) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		if name, guarded := operationName(method, req); guarded {
 			reqd, _ := p.reg.Requirement(method, name)
-			if err := p.a.Permit(t, reqd); err != nil {
+			if err := p.a.CheckScopes(t, reqd); err != nil {
 				return nil, forbidden(method, name, err)
 			}
 		}
@@ -246,7 +248,7 @@ func forbidden(method, name string, err error) error {
 		data["required"], data["missing"] = se.Required.String(), se.Result.Missing.String()
 	}
 	raw, _ := json.Marshal(data)
-	return &jsonrpc.Error{Code: auth.JSONRPCForbidden, Message: string(e.Reason) + ": " + e.Description, Data: raw}
+	return &jsonrpc.Error{Code: wire.CodeForbidden, Message: string(e.Reason) + ": " + e.Description, Data: raw}
 }
 
 // filter removes from a listing what t may not use, and marks it private
@@ -255,7 +257,7 @@ func forbidden(method, name string, err error) error {
 func (p *Protector) filter(t *auth.Token, res mcp.Result) {
 	allowed := func(m mcp.Meta) bool {
 		req, err := metaRequirement(m)
-		return err == nil && p.a.Permit(t, req) == nil
+		return err == nil && p.a.CheckScopes(t, req) == nil
 	}
 	switch r := res.(type) {
 	case *mcp.ListToolsResult:
@@ -287,11 +289,11 @@ func keep[T any](items []T, meta func(T) mcp.Meta, allowed func(mcp.Meta) bool) 
 }
 
 // metaRequirement reads the requirement published in m: none, or
-// auth.ErrMalformedRequirement.
+// kit.ErrMalformedRequirement.
 func metaRequirement(m mcp.Meta) (scopes.Requirement, error) {
-	v, ok := m[auth.MetaKey]
+	v, ok := m[kit.MetaKey]
 	if !ok {
 		return scopes.Requirement{}, nil
 	}
-	return auth.RequirementFromMeta(v)
+	return kit.RequirementFromMeta(v)
 }

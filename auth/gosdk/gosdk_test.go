@@ -20,6 +20,9 @@ import (
 	"github.com/mcpauth/mcpauth/auth/authtest"
 	"github.com/mcpauth/mcpauth/auth/gosdk"
 	"github.com/mcpauth/mcpauth/internal/challenge"
+	"github.com/mcpauth/mcpauth/internal/clienttest"
+	"github.com/mcpauth/mcpauth/internal/kit"
+	"github.com/mcpauth/mcpauth/internal/wire"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -49,8 +52,10 @@ func newFixtureWith(t *testing.T, mutate func(*auth.Config), opts ...gosdk.Optio
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	f := &fixture{as: as, url: srv.URL + "/mcp", seen: make(chan string, 16)}
-	cfg := auth.Config{Resource: f.url, Issuers: []auth.Issuer{{URL: as.URL}}, BaselineScopes: []string{"notes:read"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}, Resource: f.url, BaselineScopes: []string{"notes:read"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -196,8 +201,8 @@ func TestRequirementsPublished(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, tool := range res.Tools {
-		if v, ok := tool.Meta[auth.MetaKey]; ok {
-			req, err := auth.RequirementFromMeta(v)
+		if v, ok := tool.Meta[kit.MetaKey]; ok {
+			req, err := kit.RequirementFromMeta(v)
 			if err != nil {
 				t.Fatalf("%s: %v", tool.Name, err)
 			}
@@ -207,7 +212,7 @@ func TestRequirementsPublished(t *testing.T) {
 	if got["add_note"] != "notes:write" || got["purge"] != "admin | notes:admin" || got["whoami"] != "" {
 		t.Fatalf("published requirements %v", got)
 	}
-	if ss := f.a.Metadata().ScopesSupported; !strings.Contains(strings.Join(ss, " "), "notes:write") {
+	if ss := clienttest.ScopesSupported(t, f.a); !strings.Contains(strings.Join(ss, " "), "notes:write") {
 		t.Fatalf("scopes_supported %v", ss)
 	}
 }
@@ -238,8 +243,8 @@ func TestReceivingMiddlewareChecksEveryDispatch(t *testing.T) {
 		},
 	} {
 		var werr *jsonrpc.Error
-		if err := do(); !errors.As(err, &werr) || werr.Code != auth.JSONRPCForbidden {
-			t.Errorf("%s without a token: %v, want JSON-RPC %d", name, err, auth.JSONRPCForbidden)
+		if err := do(); !errors.As(err, &werr) || werr.Code != wire.CodeForbidden {
+			t.Errorf("%s without a token: %v, want JSON-RPC %d", name, err, wire.CodeForbidden)
 		}
 	}
 	// whoami needs only the baseline, which the HTTP layer checks: in
@@ -334,7 +339,7 @@ func TestHideUnauthorized(t *testing.T) {
 		t.Fatalf("resources shown: %v %+v", err, resources)
 	}
 	raw, _ := json.Marshal(resources.Resources[0].Meta)
-	if !strings.Contains(string(raw), auth.MetaKey) {
+	if !strings.Contains(string(raw), kit.MetaKey) {
 		t.Fatalf("resource _meta %s", raw)
 	}
 	// Filtered for this caller: never from a shared cache (SEP-2549).

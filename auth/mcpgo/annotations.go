@@ -2,7 +2,7 @@ package mcpgo
 
 import (
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/internal/kit"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -13,28 +13,28 @@ func setMeta(m **mcp.Meta, req scopes.Requirement) {
 	if (*m).AdditionalFields == nil {
 		(*m).AdditionalFields = map[string]any{}
 	}
-	(*m).AdditionalFields[auth.MetaKey] = auth.RequirementMeta(req)
+	(*m).AdditionalFields[kit.MetaKey] = kit.RequirementMeta(req)
 }
 
 // RequirementOf returns the requirement published in meta under
-// [auth.MetaKey], if there is a readable one: the value the options of this
+// [kit.MetaKey], if there is a readable one: the value the options of this
 // package store, or its decoded JSON form (as clients see it).
 func RequirementOf(meta *mcp.Meta) (scopes.Requirement, bool) {
 	req, err := metaRequirement(meta)
-	return req, err == nil && meta != nil && meta.AdditionalFields[auth.MetaKey] != nil
+	return req, err == nil && meta != nil && meta.AdditionalFields[kit.MetaKey] != nil
 }
 
 // metaRequirement reads meta's requirement: none (the zero Requirement) or
-// auth.ErrMalformedRequirement.
+// kit.ErrMalformedRequirement.
 func metaRequirement(meta *mcp.Meta) (scopes.Requirement, error) {
 	if meta == nil || meta.AdditionalFields == nil {
 		return scopes.Requirement{}, nil
 	}
-	v, present := meta.AdditionalFields[auth.MetaKey]
+	v, present := meta.AdditionalFields[kit.MetaKey]
 	if !present {
 		return scopes.Requirement{}, nil
 	}
-	return auth.RequirementFromMeta(v)
+	return kit.RequirementFromMeta(v)
 }
 
 // RequireScopes declares that a tool needs all of the given scopes.

@@ -25,8 +25,10 @@ func BenchmarkToolsCall(b *testing.B) {
 	as := authtest.Start(authtest.Options{})
 	defer as.Close()
 	const resource = "https://mcp.example.com/mcp"
-	a, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}},
-		BaselineScopes: []string{"notes:read"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := auth.New(context.Background(), auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}, Resource: resource,
+		BaselineScopes: []string{"notes:read"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,8 +80,10 @@ func BenchmarkUnknownToolBatch(b *testing.B) {
 	as := authtest.Start(authtest.Options{})
 	defer as.Close()
 	const resource = "https://mcp.example.com/mcp"
-	a, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}},
-		BaselineScopes: []string{"notes:read"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := auth.New(context.Background(), auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}, Resource: resource,
+		BaselineScopes: []string{"notes:read"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		b.Fatal(err)
 	}

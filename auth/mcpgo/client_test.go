@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/mcpgo"
+	"github.com/mcpauth/mcpauth/internal/kit"
 )
 
 func connect(t *testing.T, f *fixture, token string, sse bool) *client.Client {
@@ -105,7 +106,7 @@ func TestToolsListShowsRequirements(t *testing.T) {
 	}
 	req, ok := mcpgo.RequirementOf(meta) // decoded JSON form, as clients see it
 	if !ok || req.String() != "admin | notes:admin" {
-		t.Fatalf("_meta[%s] = %v", auth.MetaKey, meta.AdditionalFields[auth.MetaKey])
+		t.Fatalf("_meta[%s] = %v", kit.MetaKey, meta.AdditionalFields[kit.MetaKey])
 	}
 	if _, ok := mcpgo.RequirementOf(tools["whoami"].Meta); ok {
 		t.Fatal("unannotated tool carries a requirement")

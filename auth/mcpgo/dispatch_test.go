@@ -18,6 +18,7 @@ import (
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
 	"github.com/mcpauth/mcpauth/auth/mcpgo"
+	"github.com/mcpauth/mcpauth/internal/kit"
 )
 
 // dispatchFixture is a server with an admin-only item on every registry
@@ -37,8 +38,10 @@ func newDispatchFixture(t *testing.T, gated bool) *dispatchFixture {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	f := &dispatchFixture{as: as, url: srv.URL + "/mcp"}
-	a, err := auth.New(context.Background(), auth.Config{Resource: f.url, Issuers: []auth.Issuer{{URL: as.URL}},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := auth.New(context.Background(), auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}, Resource: f.url,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +63,7 @@ func newDispatchFixture(t *testing.T, gated bool) *dispatchFixture {
 		})
 	s.AddTool(mcp.NewTool("admin_hybrid", mcpgo.RequireScopes("admin"), mcp.WithTaskSupport(mcp.TaskSupportOptional)), text)
 	malformed := mcp.NewTool("malformed")
-	malformed.Meta = &mcp.Meta{AdditionalFields: map[string]any{auth.MetaKey: "admin"}}
+	malformed.Meta = &mcp.Meta{AdditionalFields: map[string]any{kit.MetaKey: "admin"}}
 	s.AddTool(malformed, text)
 	resource := func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 		f.runs.Add(1)

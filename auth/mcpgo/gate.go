@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/internal/wire"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -92,7 +93,7 @@ func Gate(a *auth.Authenticator) server.OnRequestInitializationFunc {
 		if !ok {
 			return errors.New("forbidden: the request cannot be read")
 		}
-		ops, err := auth.ParseOperations(raw)
+		ops, err := wire.ParseOperations(raw)
 		if err != nil {
 			return fmt.Errorf("forbidden: %w", err)
 		}
@@ -161,7 +162,7 @@ func denied(ctx context.Context, a *auth.Authenticator, meta *mcp.Meta) string {
 
 // deniedReq returns why the context's token does not meet req, or "".
 func deniedReq(ctx context.Context, a *auth.Authenticator, req scopes.Requirement) string {
-	err := a.Permit(auth.TokenFromContext(ctx), req)
+	err := a.CheckScopes(auth.TokenFromContext(ctx), req)
 	if err == nil {
 		return ""
 	}

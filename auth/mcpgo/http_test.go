@@ -9,6 +9,8 @@ import (
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/internal/challenge"
+	"github.com/mcpauth/mcpauth/internal/clienttest"
+	"github.com/mcpauth/mcpauth/internal/wire"
 )
 
 type rpcResult struct {
@@ -68,7 +70,7 @@ func TestStepUpChallenge(t *testing.T) {
 		t.Fatalf("challenge = %v", c)
 	}
 	rpcErr, _ := res.body["error"].(map[string]any)
-	if res.body["jsonrpc"] != "2.0" || res.body["id"] != 7.0 || rpcErr["code"] != float64(auth.JSONRPCForbidden) {
+	if res.body["jsonrpc"] != "2.0" || res.body["id"] != 7.0 || rpcErr["code"] != float64(wire.CodeForbidden) {
 		t.Fatalf("JSON-RPC body = %v", res.body)
 	}
 	data := rpcErr["data"].(map[string]any)
@@ -172,12 +174,12 @@ func TestBodyLimit(t *testing.T) {
 
 func TestScopesSupportedIncludesAnnotations(t *testing.T) {
 	f := newFixture(t, fixtureOptions{stateless: true})
-	got := f.a.Metadata().ScopesSupported
+	got := clienttest.ScopesSupported(t, f.a)
 	if strings.Join(got, " ") != "admin notes:admin notes:read notes:write" {
 		t.Fatalf("scopes_supported = %v", got)
 	}
 	explicit := newFixture(t, fixtureOptions{stateless: true, cfg: func(c *auth.Config) { c.ScopesSupported = []string{"notes:read"} }})
-	if got := explicit.a.Metadata().ScopesSupported; strings.Join(got, " ") != "notes:read" {
+	if got := clienttest.ScopesSupported(t, explicit.a); strings.Join(got, " ") != "notes:read" {
 		t.Fatalf("explicit scopes_supported overridden: %v", got)
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
-	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/internal/kit"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -29,23 +29,23 @@ import (
 // templates, which mcp-go has no accessor for, come from a listing kept for
 // a second (see [listings]), so a batch of unknown names costs no more than
 // a benign one.
-func Lookup(s *server.MCPServer) auth.RequirementLookup {
+func Lookup(s *server.MCPServer) func(method, name string) (req scopes.Requirement, known bool) {
 	gated := hasGate(s)
 	l := &listings{}
-	return auth.RequirementFunc(func(method, name string) (scopes.Requirement, bool) {
+	return func(method, name string) (scopes.Requirement, bool) {
 		req, found, err := resolve(internalCtx, s, l, method, name)
 		switch {
 		case errors.Is(err, errStale) && gated:
 			return scopes.Requirement{}, false // the gate decides, failing closed
 		case err != nil:
-			return auth.Undetermined(), true
+			return kit.Undetermined(), true
 		case found:
 			return req, true
 		case gated:
 			return scopes.Requirement{}, false // the gate decides, with the session in view
 		}
-		return auth.Undetermined(), true
-	})
+		return kit.Undetermined(), true
+	}
 }
 
 // internalKey marks the context of the listings resolve makes, so that the

@@ -7,6 +7,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/internal/kit"
 )
 
 // Protect returns h (mcp-go's StreamableHTTPServer or SSEServer) protected by
@@ -37,7 +38,7 @@ func Protect(a *auth.Authenticator, s *server.MCPServer, h http.Handler) http.Ha
 			all = appendScopes(all, t.Meta)
 		}
 	}
-	a.AdvertiseScopes(all...)
+	kit.AdvertiseScopes(a, all...)
 	if hooks := s.GetHooks(); hooks != nil && !hasGate(s) {
 		hooks.AddOnRequestInitialization(Gate(a)) // own hooks replaced those of ServerOptions
 	}
@@ -55,5 +56,5 @@ func appendScopes(dst []string, meta *mcp.Meta) []string {
 // that keep it in step with a: sessions idle out when their binding to a
 // subject does ([auth.Config.SessionIdleTimeout]).
 func TransportOptions(a *auth.Authenticator) []server.StreamableHTTPOption {
-	return []server.StreamableHTTPOption{server.WithSessionIdleTTL(a.SessionIdleTimeout())}
+	return []server.StreamableHTTPOption{server.WithSessionIdleTTL(kit.SessionIdleTimeout(a))}
 }

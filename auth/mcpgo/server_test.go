@@ -91,8 +91,10 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	f := &fixture{as: as, srv: srv, url: srv.URL + "/mcp"}
-	cfg := auth.Config{Resource: f.url, Issuers: []auth.Issuer{{URL: as.URL}}, BaselineScopes: []string{"notes:read"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}, Resource: f.url, BaselineScopes: []string{"notes:read"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
 	if fo.cfg != nil {
 		fo.cfg(&cfg)
 	}

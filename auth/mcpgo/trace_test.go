@@ -9,11 +9,12 @@ import (
 	"testing"
 
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/auth/expvarmetrics"
 )
 
 func TestDecisionTraceAndMetrics(t *testing.T) {
 	trace := auth.NewTrace(3)
-	metrics := auth.NewMetrics()
+	metrics := expvarmetrics.New()
 	f := newFixture(t, fixtureOptions{stateless: true, cfg: func(c *auth.Config) { c.Trace, c.Observer = trace, metrics }})
 	readTok := f.token("notes:read")
 	post(t, f, readTok, call("whoami"), map[string]string{"X-Request-Id": "r-allowed"})
@@ -26,7 +27,7 @@ func TestDecisionTraceAndMetrics(t *testing.T) {
 	}
 	missing, denied, allowed := ds[0], ds[1], ds[2] // newest first
 	if !allowed.Allowed || allowed.RequestID != "r-allowed" || len(allowed.Messages) != 1 || allowed.Messages[0] != (auth.TracedMessage{Method: "tools/call", Name: "whoami", ID: "7"}) ||
-		allowed.Subject != "dev-user" || allowed.Granted != "notes:read" || allowed.Status != 200 || allowed.Token != auth.Fingerprint(readTok) {
+		allowed.Subject != "dev-user" || allowed.Granted != "notes:read" || allowed.Status != 200 || allowed.Token != auth.NewToken(readTok, nil).Fingerprint() {
 		t.Fatalf("allowed decision = %+v", allowed)
 	}
 	if denied.Allowed || denied.Status != 403 || denied.Reason != auth.ReasonScopeInsufficient || len(denied.Messages) != 1 || !denied.Messages[0].Refused || denied.Messages[0].Name != "add_note" ||

@@ -26,7 +26,8 @@ func Example() {
 	}
 	const resource = "https://mcp.example.com/mcp"
 	a, err := auth.New(context.Background(), auth.Config{
-		Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, BaselineScopes: []string{"notes:read"},
+		Tokens:   auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}},
+		Resource: resource, BaselineScopes: []string{"notes:read"},
 		Observer: obs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/auth/expvarmetrics"
 	"github.com/mcpauth/mcpauth/auth/otelmetrics"
 )
 
@@ -24,8 +25,10 @@ func setup(t testing.TB, withObserver bool) (*authtest.Server, http.Handler, *sd
 	as := authtest.Start(authtest.Options{KeyAlgorithm: "ES256"})
 	t.Cleanup(as.Close)
 	reader := sdkmetric.NewManualReader()
-	cfg := auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, BaselineScopes: []string{"notes:read"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}, Resource: resource, BaselineScopes: []string{"notes:read"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
 	if withObserver {
 		o, err := otelmetrics.New(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
 		if err != nil {
@@ -111,13 +114,13 @@ func BenchmarkCachedRequest(b *testing.B) {
 		obs  func() auth.Observer
 	}{
 		{"none", nil},
-		{"expvar", func() auth.Observer { return auth.NewMetrics() }},
+		{"expvar", func() auth.Observer { return expvarmetrics.New() }},
 		{"otel", nil},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			as, h, _ := setup(b, v.name == "otel")
 			if v.obs != nil {
-				a, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}}, BaselineScopes: []string{"notes:read"}, Observer: v.obs()})
+				a, err := auth.New(context.Background(), auth.Config{Resource: resource, BaselineScopes: []string{"notes:read"}, Observer: v.obs(), Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}}})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -58,15 +58,14 @@ func configFromEnv(getenv func(string) string) (auth.Config, string, error) {
 	cfg := auth.Config{
 		Resource:             getenv("MCPAUTH_RESOURCE"),
 		AuthorizationServers: list(getenv("MCPAUTH_AUTHORIZATION_SERVERS")),
-		Audiences:            list(getenv("MCPAUTH_AUDIENCES")),
 		BaselineScopes:       list(getenv("MCPAUTH_BASELINE_SCOPES")),
 	}
 	if cfg.Resource == "" || getenv("MCPAUTH_ISSUER") == "" {
 		return cfg, "", fmt.Errorf("MCPAUTH_RESOURCE and MCPAUTH_ISSUER are required")
 	}
-	cfg.Issuers = []auth.Issuer{{URL: getenv("MCPAUTH_ISSUER"), JWKSURL: getenv("MCPAUTH_JWKS_URL")}}
-	if len(cfg.Audiences) > 0 {
-		cfg.Audiences = append([]string{cfg.Resource}, cfg.Audiences...)
+	cfg.Tokens.Issuers = []auth.Issuer{{URL: getenv("MCPAUTH_ISSUER"), JWKSURL: getenv("MCPAUTH_JWKS_URL")}}
+	if extra := list(getenv("MCPAUTH_AUDIENCES")); len(extra) > 0 {
+		cfg.Tokens.Audiences = append([]string{cfg.Resource}, extra...)
 	}
 	if len(cfg.BaselineScopes) == 0 {
 		cfg.BaselineScopes = []string{"notes:read"}
@@ -76,7 +75,7 @@ func configFromEnv(getenv func(string) string) (auth.Config, string, error) {
 		if err != nil {
 			return cfg, "", fmt.Errorf("MCPAUTH_REQUIRE_AT_JWT: %v", err)
 		}
-		cfg.RequireJWTAccessTokenType = b
+		cfg.Tokens.RequireJWTAccessTokenType = b
 	}
 	n, err := scopes.NewNormalizer(scopes.Config{Claims: list(getenv("MCPAUTH_SCOPE_CLAIMS")), StripPrefixes: list(getenv("MCPAUTH_STRIP_PREFIXES"))})
 	if err != nil {
@@ -126,7 +125,7 @@ func main() {
 		defer cancel()
 		srv.Shutdown(shutdown)
 	}()
-	log.Printf("serving %s (metadata %s), trusting %s", cfg.Resource, a.ResourceMetadataURL(), cfg.Issuers[0].URL)
+	log.Printf("serving %s (metadata %s), trusting %s", cfg.Resource, a.ResourceMetadataURL(), cfg.Tokens.Issuers[0].URL)
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/mcpauth/mcpauth/auth"
@@ -30,7 +31,9 @@ func TestEntraLikeConfiguration(t *testing.T) {
 	}
 	defer a.Close()
 	tok := as.Mint(authtest.TokenRequest{Audience: []string{guid}, Claims: map[string]any{"scp": "api://" + guid + "/Notes.Read"}})
-	got, err := a.Verifier().Verify(context.Background(), tok)
+	r := httptest.NewRequest("POST", cfg.Resource, nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	got, err := a.Check(r)
 	if err != nil || got.Scopes.String() != "Notes.Read" {
 		t.Fatalf("%v %v", got, err)
 	}

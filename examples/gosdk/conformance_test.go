@@ -13,7 +13,7 @@ import (
 // server, and the server scenarios through mcpauth in front of the go-sdk.
 // It needs `npm ci` in e2e/conformance (.ci/run does it).
 func TestConformance(t *testing.T) {
-	exampletest.RunConformance(t, exampletest.Build(build), exampletest.Conformance{
+	exampletest.RunConformance(t, example, exampletest.Conformance{
 		Target:           "examples/gosdk (go-sdk)",
 		Scenarios:        exampletest.ServerScenarios,
 		ExpectedFailures: "expected-failures/gosdk.yaml",

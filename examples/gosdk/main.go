@@ -6,67 +6,244 @@
 //	go run ./examples/gosdk
 //
 // MCP is served at http://127.0.0.1:8080/mcp and the development
-// authorization server at http://127.0.0.1:8081.
+// authorization server at http://127.0.0.1:8081. This file is the whole
+// program: copy it.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"log"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpauth/mcpauth/auth"
+	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/auth/expvarmetrics"
 	"github.com/mcpauth/mcpauth/auth/gosdk"
-	"github.com/mcpauth/mcpauth/internal/exampleapp"
+	"github.com/mcpauth/mcpauth/registration"
 )
 
+// options is the command line.
+type options struct {
+	addr, authAddr    string
+	issuer, audience  string
+	clientID, secret  string
+	autoApprove       bool
+	allowLoopbackCIMD bool
+	// For tests: trust their CIMD document server; issue refresh tokens
+	// without offline_access, as some servers do; where the log goes.
+	cimdTLS       *tls.Config
+	refreshAlways bool
+	logger        *slog.Logger
+}
+
 func main() {
-	var cfg exampleapp.Config
-	exampleapp.Flags(flag.CommandLine, &cfg)
+	var o options
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address of the MCP server")
+	flag.StringVar(&o.authAddr, "auth-addr", "127.0.0.1:8081", "listen address of the development authorization server")
+	flag.StringVar(&o.issuer, "issuer", "", "use this external authorization server (issuer URL) instead of the development one")
+	flag.StringVar(&o.audience, "audience", "", "with -issuer: the aud its tokens carry, when it is not the MCP URL")
+	flag.StringVar(&o.clientID, "client-id", "quickstart-client", "id of the pre-registered client")
+	flag.StringVar(&o.secret, "client-secret", "quickstart-secret", "secret of the pre-registered client")
+	flag.BoolVar(&o.autoApprove, "auto-approve", false, "skip the consent page")
+	flag.BoolVar(&o.allowLoopbackCIMD, "allow-loopback-cimd", false, "let the development server fetch Client ID Metadata Documents from loopback hosts")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := exampleapp.Run(ctx, cfg, os.Stdout, nil, build); err != nil {
+	if err := run(ctx, o, os.Stdout, nil); err != nil {
 		log.Fatal(err)
 	}
 }
 
-type noteInput struct {
-	Text string `json:"text" jsonschema:"the note"`
-}
+// run serves until ctx ends: the development authorization server (unless
+// -issuer), and the MCP server behind mcpauth. ready, when set, gets the
+// MCP URL and the issuer once both listen.
+func run(ctx context.Context, o options, out io.Writer, ready func(mcpURL, issuer string)) error {
+	mcpLn, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	defer mcpLn.Close()
+	mcpURL := "http://" + mcpLn.Addr().String() + "/mcp"
 
-// build is the MCP server: three tools, two of them declared with the
-// scopes they need, one line each, behind mcpauth.
-func build(a *auth.Authenticator) (exampleapp.Server, error) {
-	var notes exampleapp.Notes
+	var servers []*http.Server
+	issuer := o.issuer
+	if issuer == "" {
+		asLn, err := net.Listen("tcp", o.authAddr)
+		if err != nil {
+			return err
+		}
+		issuer = "http://" + asLn.Addr().String()
+		as, err := devAuthorizationServer(o, issuer)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, serve(as, asLn))
+	}
+
+	// 1. The Authenticator: who may call, with which scopes. The trace and
+	// the metrics are the debugging endpoints below.
+	trace, metrics := auth.NewTrace(200), expvarmetrics.New()
+	cfg := auth.Config{
+		Resource:       mcpURL,
+		Tokens:         auth.VerifierConfig{Issuers: []auth.Issuer{{URL: issuer}}},
+		BaselineScopes: []string{"notes:read"},
+		ResourceName:   "mcpauth quickstart notes",
+		Trace:          trace,
+		Observer:       metrics,
+		Logger:         o.logger,
+	}
+	if o.audience != "" {
+		cfg.Tokens.Audiences = []string{mcpURL, o.audience}
+	}
+	a, err := auth.New(ctx, cfg)
+	if err != nil {
+		return errors.Join(err, shutdown(servers))
+	}
+	defer a.Close()
+
+	// 2. The MCP server: three tools, two of them declared with the scopes
+	// they need, one line each.
+	var notes notebook
 	s := mcp.NewServer(&mcp.Implementation{Name: "notes", Version: "1.0.0"}, nil)
 	p := gosdk.New(a, s)
 	mcp.AddTool(s, &mcp.Tool{Name: "whoami", Description: "Who is calling: subject, client and scopes."},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ any) (*mcp.CallToolResult, any, error) {
-			return text(exampleapp.Whoami(auth.TokenFromContext(ctx))), nil, nil
+			t := auth.TokenFromContext(ctx)
+			return text(fmt.Sprintf("subject=%s client_id=%s scopes=%s", t.Subject, t.ClientID, t.Scopes)), nil, nil
 		})
 	mcp.AddTool(s, p.Tool(&mcp.Tool{Name: "list_notes", Description: "List the notes."}, "notes:read"),
 		func(ctx context.Context, req *mcp.CallToolRequest, _ any) (*mcp.CallToolResult, any, error) {
-			return text(notes.List()), nil, nil
+			return text(notes.list()), nil, nil
 		})
 	mcp.AddTool(s, p.Tool(&mcp.Tool{Name: "add_note", Description: "Add a note."}, "notes:write"),
 		func(ctx context.Context, req *mcp.CallToolRequest, in noteInput) (*mcp.CallToolResult, any, error) {
 			if in.Text == "" {
 				return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "text is required"}}}, nil, nil
 			}
-			notes.Add(in.Text)
+			notes.add(in.Text)
 			return text("added: " + in.Text), nil, nil
 		})
+
+	// 3. The HTTP server. HandlerOptions makes idle sessions end when their
+	// binding to a subject does, so they cannot pile up; CORS lets
+	// browser-based clients (MCP Inspector in direct mode) connect.
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, gosdk.HandlerOptions(a))
-	// CORS lets browser-based clients (MCP Inspector in direct mode) connect.
-	return exampleapp.Server{Handler: auth.CORS{}.Handler(p.Protect(h)), SDK: "go-sdk"}, nil
+	mux := http.NewServeMux()
+	mux.Handle("/debug/auth", trace) // loopback callers only
+	mux.Handle("/debug/auth/metrics", auth.LoopbackOnly(metrics))
+	mux.Handle("/", auth.CORS{}.Handler(p.Protect(h)))
+	servers = append(servers, serve(mux, mcpLn))
+
+	fmt.Fprintf(out, `mcpauth quickstart (go-sdk)
+  MCP server:            %s
+  protected resource:    %s
+  authorization server:  %s%s
+  pre-registered client: %s / %s (redirect http://127.0.0.1:<any port>/callback; client_credentials allowed)
+  decision trace:        %s (and /debug/auth/metrics)
+
+Connect a client:
+  MCP Inspector:  npx @modelcontextprotocol/inspector  (Streamable HTTP, URL %s)
+  Claude Code:    claude mcp add --transport http notes %s
+Tools: whoami, list_notes (notes:read), add_note (notes:write: a notes:read token gets a 403 step-up)
+Press Ctrl+C to stop.
+`, mcpURL, a.ResourceMetadataURL(), issuer, map[bool]string{true: " (external)", false: " (development only)"}[o.issuer != ""],
+		o.clientID, o.secret, strings.TrimSuffix(mcpURL, "/mcp")+"/debug/auth", mcpURL, mcpURL)
+	if ready != nil {
+		ready(mcpURL, issuer)
+	}
+	<-ctx.Done()
+	err = shutdown(servers)
+	fmt.Fprintln(out, "stopped")
+	return err
+}
+
+// devAuthorizationServer is the embedded development authorization server:
+// the static client, DCR and CIMD, loopback redirects on any port.
+func devAuthorizationServer(o options, issuer string) (*authtest.Server, error) {
+	loopback := registration.RedirectPolicy{AllowLocalhost: true}
+	static := registration.Static(o.clientID, o.secret, registration.Metadata{
+		ClientName:   "mcpauth quickstart client",
+		RedirectURIs: []string{"http://127.0.0.1/callback", "http://localhost/callback"},
+		GrantTypes:   []string{"authorization_code", "refresh_token", "client_credentials"},
+	}, loopback)
+	return authtest.New(authtest.Options{
+		Issuer:          issuer,
+		AutoApprove:     o.autoApprove,
+		Clients:         []*registration.Client{static},
+		DCR:             registration.Policy{Redirects: loopback, RateLimit: 100, RateWindow: time.Minute},
+		CIMD:            true,
+		CIMDOptions:     registration.CIMDOptions{Redirects: loopback, InsecureAllowLoopback: o.allowLoopbackCIMD, TLSConfig: o.cimdTLS},
+		ScopesSupported: []string{"notes:read", "notes:write"},
+		// Refresh tokens only for offline_access, as Auth0, Okta and Entra do:
+		// a client that refreshes on a 403 could otherwise never step up.
+		RefreshWithoutOfflineAccess: o.refreshAlways,
+	})
+}
+
+// serve serves h on ln with the limits every public server needs (see
+// README: server limits).
+func serve(h http.Handler, ln net.Listener) *http.Server {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10}
+	go srv.Serve(ln)
+	return srv
+}
+
+// shutdown stops the servers, closing streams still open after 5 seconds.
+func shutdown(servers []*http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			srv.Close()
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type noteInput struct {
+	Text string `json:"text" jsonschema:"the note"`
 }
 
 func text(s string) *mcp.CallToolResult {
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
+}
+
+// notebook is the notes; the zero value is empty.
+type notebook struct {
+	mu    sync.Mutex
+	notes []string
+}
+
+func (n *notebook) add(text string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.notes = append(n.notes, text)
+}
+
+func (n *notebook) list() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.notes) == 0 {
+		return "(no notes)"
+	}
+	return strings.Join(n.notes, "\n")
 }

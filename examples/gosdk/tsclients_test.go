@@ -11,5 +11,5 @@ import (
 // TestTypeScriptClients runs the TypeScript SDK clients against this
 // example; it needs Node 20 and `npm ci` in e2e/tsclients (.ci/run does both).
 func TestTypeScriptClients(t *testing.T) {
-	exampletest.TypeScriptClients(t, exampletest.Build(build), exampletest.TS{DevServer: true})
+	exampletest.TypeScriptClients(t, example, exampletest.TS{DevServer: true})
 } // the go-sdk v1.8 speaks up to 2025-11-25

@@ -94,7 +94,7 @@ func run(ctx context.Context, addr, authAddr string, out io.Writer, ready func(m
 		MaxHeaderBytes: 64 << 10} // see README: server limits
 	go asSrv.Serve(asLn) // before auth.New, which discovers its key set
 
-	a, err := auth.New(ctx, auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: issuer}}, BaselineScopes: []string{"notes:read"}, Observer: observer})
+	a, err := auth.New(ctx, auth.Config{Resource: mcpURL, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: issuer}}}, BaselineScopes: []string{"notes:read"}, Observer: observer})
 	if err != nil {
 		asSrv.Close()
 		return err

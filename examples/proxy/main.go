@@ -34,16 +34,19 @@ import (
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,7 +57,6 @@ import (
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
 	"github.com/mcpauth/mcpauth/auth/mcpgo"
-	"github.com/mcpauth/mcpauth/internal/exampleapp"
 	"github.com/mcpauth/mcpauth/proxy"
 	"github.com/mcpauth/mcpauth/registration"
 	"github.com/mcpauth/mcpauth/store"
@@ -63,28 +65,34 @@ import (
 
 // config is the command line.
 type config struct {
-	exampleapp.Config // -addr, -auto-approve, -allow-loopback-cimd, the static client
+	addr              string
 	publicURL         string
 	upstream          string
 	upstreamAddr      string
 	upstreamID        string
 	upstreamSecret    string
 	redis             string
+	autoApprove       bool
+	allowLoopbackCIMD bool
+	clientID, secret  string // the static client
+	// For tests: trust their CIMD document server; where the log goes.
+	cimdTLS *tls.Config
+	logger  *slog.Logger
 }
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address of the MCP server and the proxy")
+	flag.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address of the MCP server and the proxy")
 	flag.StringVar(&cfg.publicURL, "public-url", "", "the URL clients use (behind a load balancer); default http://<addr>")
 	flag.StringVar(&cfg.upstream, "upstream", "", "issuer URL of a real upstream provider (or \"github\"); default: an embedded development provider")
 	flag.StringVar(&cfg.upstreamAddr, "upstream-addr", "127.0.0.1:8082", "listen address of the embedded development provider")
 	flag.StringVar(&cfg.upstreamID, "upstream-client-id", "proxy-upstream-client", "the proxy's client id at the upstream")
 	flag.StringVar(&cfg.upstreamSecret, "upstream-client-secret", "proxy-upstream-secret", "the proxy's client secret at the upstream")
 	flag.StringVar(&cfg.redis, "redis", "", "address of a Redis shared by replicas (in memory without it)")
-	flag.BoolVar(&cfg.AutoApprove, "auto-approve", false, "skip the proxy's consent page and the development provider's login")
-	flag.BoolVar(&cfg.AllowLoopbackCIMD, "allow-loopback-cimd", false, "let the proxy fetch Client ID Metadata Documents from loopback hosts")
+	flag.BoolVar(&cfg.autoApprove, "auto-approve", false, "skip the proxy's consent page and the development provider's login")
+	flag.BoolVar(&cfg.allowLoopbackCIMD, "allow-loopback-cimd", false, "let the proxy fetch Client ID Metadata Documents from loopback hosts")
 	flag.Parse()
-	cfg.ClientID, cfg.Secret = "quickstart-client", "quickstart-secret"
+	cfg.clientID, cfg.secret = "quickstart-client", "quickstart-secret"
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout, nil); err != nil {
@@ -95,7 +103,7 @@ func main() {
 // run serves until ctx ends; ready, when set, gets the MCP URL and the
 // proxy's issuer once everything listens.
 func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issuer string)) error {
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
@@ -115,7 +123,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 		}
 		defer upLn.Close()
 		upstream.Issuer = "http://" + upLn.Addr().String()
-		dev, err := authtest.New(authtest.Options{Issuer: upstream.Issuer, AutoApprove: cfg.AutoApprove, DisableDCR: true, DefaultAudience: upstream.Issuer,
+		dev, err := authtest.New(authtest.Options{Issuer: upstream.Issuer, AutoApprove: cfg.autoApprove, DisableDCR: true, DefaultAudience: upstream.Issuer,
 			Clients: []*registration.Client{registration.Static(cfg.upstreamID, cfg.upstreamSecret,
 				registration.Metadata{ClientName: "mcpauth proxy", RedirectURIs: []string{issuer + "/callback"}, GrantTypes: []string{"authorization_code"}},
 				registration.RedirectPolicy{})}})
@@ -132,13 +140,13 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 	}
 
 	pcfg := proxy.Config{
-		Issuer: issuer, Resource: mcpURL, Upstream: upstream, AutoApprove: cfg.AutoApprove,
+		Issuer: issuer, Resource: mcpURL, Upstream: upstream, AutoApprove: cfg.autoApprove,
 		ScopesSupported: []string{"notes:read", "notes:write"},
-		Clients: []*registration.Client{registration.Static(cfg.ClientID, cfg.Secret, registration.Metadata{ClientName: "mcpauth quickstart client",
+		Clients: []*registration.Client{registration.Static(cfg.clientID, cfg.secret, registration.Metadata{ClientName: "mcpauth quickstart client",
 			RedirectURIs: []string{"http://127.0.0.1/callback", "http://localhost/callback"}, GrantTypes: []string{"authorization_code", "refresh_token"}},
 			registration.RedirectPolicy{AllowLocalhost: true})},
 		DCR:  &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}, RateLimit: 100, RateWindow: time.Minute},
-		CIMD: &registration.CIMDOptions{Redirects: registration.RedirectPolicy{AllowLocalhost: true}, InsecureAllowLoopback: cfg.AllowLoopbackCIMD, TLSConfig: cfg.CIMDTLS},
+		CIMD: &registration.CIMDOptions{Redirects: registration.RedirectPolicy{AllowLocalhost: true}, InsecureAllowLoopback: cfg.allowLoopbackCIMD, TLSConfig: cfg.cimdTLS},
 	}
 	if cfg.redis != "" {
 		rc := redis.NewClient(&redis.Options{Addr: cfg.redis})
@@ -155,8 +163,14 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 	defer p.Close()
 	// The proxy is served below on this same listener: its key set is named
 	// rather than discovered, and fetched on first use.
-	a, err := auth.New(ctx, auth.Config{Resource: mcpURL, Issuers: []auth.Issuer{{URL: issuer, JWKSURL: issuer + "/jwks"}}, BaselineScopes: []string{"notes:read"},
-		ResourceName: "mcpauth proxy example notes", Logger: cfg.Logger, InsecureAllowHTTP: strings.HasPrefix(issuer, "http://")})
+	a, err := auth.New(ctx, auth.Config{
+		Resource:          mcpURL,
+		Tokens:            auth.VerifierConfig{Issuers: []auth.Issuer{{URL: issuer, JWKSURL: issuer + "/jwks"}}},
+		BaselineScopes:    []string{"notes:read"},
+		ResourceName:      "mcpauth proxy example notes",
+		Logger:            cfg.logger,
+		InsecureAllowHTTP: strings.HasPrefix(issuer, "http://"),
+	})
 	if err != nil {
 		return errors.Join(err, shutdown(servers))
 	}
@@ -183,12 +197,15 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(mcpURL, issu
 // notes is the quickstart's notes server; whoami also says whether the
 // upstream token is at hand for calling the provider's API.
 func notes(a *auth.Authenticator, p *proxy.Proxy) *server.MCPServer {
-	var store exampleapp.Notes
+	var (
+		mu    sync.Mutex
+		store []string
+	)
 	s := server.NewMCPServer("notes", "1.0.0", mcpgo.ServerOptions(a)...)
 	s.AddTool(mcp.NewTool("whoami", mcp.WithDescription("Who is calling: subject, client and scopes.")),
 		func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			t := auth.TokenFromContext(ctx)
-			text := exampleapp.Whoami(t)
+			text := fmt.Sprintf("subject=%s client_id=%s scopes=%s", t.Subject, t.ClientID, t.Scopes)
 			if _, err := p.UpstreamToken(ctx, t); err == nil {
 				text += " upstream_token=available"
 			}
@@ -196,7 +213,12 @@ func notes(a *auth.Authenticator, p *proxy.Proxy) *server.MCPServer {
 		})
 	s.AddTool(mcp.NewTool("list_notes", mcp.WithDescription("List the notes."), mcpgo.RequireScopes("notes:read")),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			return mcp.NewToolResultText(store.List()), nil
+			mu.Lock()
+			defer mu.Unlock()
+			if len(store) == 0 {
+				return mcp.NewToolResultText("(no notes)"), nil
+			}
+			return mcp.NewToolResultText(strings.Join(store, "\n")), nil
 		})
 	s.AddTool(mcp.NewTool("add_note", mcp.WithDescription("Add a note."), mcp.WithString("text", mcp.Required()), mcpgo.RequireScopes("notes:write")),
 		func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -204,7 +226,9 @@ func notes(a *auth.Authenticator, p *proxy.Proxy) *server.MCPServer {
 			if text == "" {
 				return mcp.NewToolResultError("text is required"), nil
 			}
-			store.Add(text)
+			mu.Lock()
+			store = append(store, text)
+			mu.Unlock()
 			return mcp.NewToolResultText("added: " + text), nil
 		})
 	return s

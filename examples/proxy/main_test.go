@@ -5,13 +5,13 @@ import (
 	"io"
 	"testing"
 
-	"github.com/mcpauth/mcpauth/internal/exampleapp"
 	"github.com/mcpauth/mcpauth/internal/exampletest"
 )
 
 // example runs this example for the suite, its embedded provider on a free port.
-var example = exampletest.Runner(func(ctx context.Context, cfg exampleapp.Config, out io.Writer, ready func(mcpURL, issuer string)) error {
-	return run(ctx, config{Config: cfg, upstreamAddr: "127.0.0.1:0", upstreamID: "proxy-upstream-client", upstreamSecret: "proxy-upstream-secret"}, out, ready)
+var example = exampletest.Example(func(ctx context.Context, o exampletest.Options, out io.Writer, ready func(mcpURL, issuer string)) error {
+	return run(ctx, config{addr: o.Addr, clientID: o.ClientID, secret: o.Secret, autoApprove: o.AutoApprove, allowLoopbackCIMD: o.AllowLoopbackCIMD,
+		cimdTLS: o.CIMDTLS, logger: o.Logger, upstreamAddr: "127.0.0.1:0", upstreamID: "proxy-upstream-client", upstreamSecret: "proxy-upstream-secret"}, out, ready)
 })
 
 // The suite's clients through the proxy: the go-sdk client with the static

@@ -13,7 +13,7 @@ import (
 // server, and the server scenarios through mcpauth in front of mcp-go. It
 // needs `npm ci` in e2e/conformance (.ci/run does it).
 func TestConformance(t *testing.T) {
-	exampletest.RunConformance(t, exampletest.Build(build), exampletest.Conformance{
+	exampletest.RunConformance(t, example, exampletest.Conformance{
 		Target:           "examples/quickstart (mcp-go)",
 		Scenarios:        exampletest.ServerScenarios,
 		ExpectedFailures: "expected-failures/quickstart.yaml",

@@ -5,17 +5,21 @@ package clienttest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"testing"
 
+	"github.com/mcpauth/mcpauth/auth"
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -131,4 +135,19 @@ func CallText(ctx context.Context, s *sdk.ClientSession, tool, text string) (str
 		return "", fmt.Errorf("tool error: %s", out)
 	}
 	return out, nil
+}
+
+// ScopesSupported returns the scopes_supported of the protected resource
+// metadata a serves, as a client reads it.
+func ScopesSupported(t testing.TB, a *auth.Authenticator) []string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	a.MetadataHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, a.MetadataPaths()[0], nil))
+	var doc struct {
+		ScopesSupported []string `json:"scopes_supported"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatalf("metadata: %v: %s", err, rec.Body)
+	}
+	return doc.ScopesSupported
 }

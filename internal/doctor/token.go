@@ -61,7 +61,7 @@ func (r *run) inspectToken(token, label string) {
 			fix := "the client must request resource=" + r.prm.Resource + " (RFC 8707), or the server must accept this audience"
 			switch nearmiss.Audience(aud, []string{r.prm.Resource}) {
 			case nearmiss.TrailingSlash:
-				fix = "the audience differs from the resource only by a trailing slash (RFC 8707 compares them as strings; auth.Config.AllowAudienceTrailingSlash accepts both); " + fix
+				fix = "the audience differs from the resource only by a trailing slash (RFC 8707 compares them as strings; auth.VerifierConfig.AllowAudienceTrailingSlash accepts both); " + fix
 			case nearmiss.OriginOnly:
 				fix = "the audience is the origin, not the MCP endpoint; " + fix
 			}
@@ -104,7 +104,7 @@ func (r *run) inspectToken(token, label string) {
 		if p, perr := challenge.Parse(resp.Header.Get("WWW-Authenticate")); perr == nil {
 			seen += " " + p["error"] + ": " + p["error_description"]
 		}
-		r.add(Check{Name: label + " accepted", Status: Fail, Expected: "the server accepts the token", Seen: seen, Fix: "see the server's log record for this token's fingerprint " + auth.Fingerprint(token)})
+		r.add(Check{Name: label + " accepted", Status: Fail, Expected: "the server accepts the token", Seen: seen, Fix: "see the server's log record for this token's fingerprint " + auth.NewToken(token, nil).Fingerprint()})
 	}
 }
 

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/mcpauth/mcpauth/internal/clienttest"
-	"github.com/mcpauth/mcpauth/internal/exampleapp"
 )
 
 // Conformance says what the official MCP conformance suite runs against an
@@ -56,7 +55,7 @@ func RunConformance(t *testing.T, ex Example, c Conformance) {
 			t.Fatalf("the conformance harness is not installed: run npm ci in %s (%v)", dir, err)
 		}
 	}
-	mcpURL, issuer, _ := startWith(t, ex, nil, func(cfg *exampleapp.Config) { cfg.AutoApprove = false })
+	mcpURL, issuer, _ := startWith(t, ex, nil, func(cfg *Options) { cfg.AutoApprove = false })
 	var table []string
 	table = append(table, authorizationScenarios(t, node, cli, issuer, mcpURL)...)
 	if len(c.Scenarios) > 0 {

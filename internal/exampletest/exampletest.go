@@ -2,12 +2,14 @@
 // the same flows (banner and README walkthrough, the go-sdk and mcp-go OAuth
 // clients through every registration model with step-up, the doctor, the
 // TypeScript clients) run against examples/quickstart (mcp-go) and
-// examples/gosdk (the official go-sdk), each passing its Build.
+// examples/gosdk (the official go-sdk) and examples/proxy, each passing its
+// run function as an Example.
 package exampletest
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -29,28 +31,25 @@ import (
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/internal/clienttest"
 	"github.com/mcpauth/mcpauth/internal/doctor"
-	"github.com/mcpauth/mcpauth/internal/exampleapp"
 )
 
-// Example is an example program under test.
-type Example interface {
-	run(ctx context.Context, cfg exampleapp.Config, out io.Writer, ready func(mcpURL, issuer string)) error
+// Options is what the suite sets on an example: each example's test turns
+// it into the example's own options (every example is one self-contained
+// main a user can copy, so none imports this package).
+type Options struct {
+	Addr, AuthAddr    string // listen addresses: free loopback ports
+	ClientID, Secret  string // the static client
+	AutoApprove       bool
+	AllowLoopbackCIMD bool
+	CIMDTLS           *tls.Config  // trust the suite's CIMD document server
+	RefreshAlways     bool         // issue refresh tokens without offline_access, as some servers do
+	Logger            *slog.Logger // where the example logs
 }
 
-// Build is an example built on exampleapp: its build function.
-type Build func(*auth.Authenticator) (exampleapp.Server, error)
-
-func (b Build) run(ctx context.Context, cfg exampleapp.Config, out io.Writer, ready func(mcpURL, issuer string)) error {
-	return exampleapp.Run(ctx, cfg, out, ready, b)
-}
-
-// Runner is an example with a run function of its own (examples/proxy),
-// taking the examples' configuration.
-type Runner func(ctx context.Context, cfg exampleapp.Config, out io.Writer, ready func(mcpURL, issuer string)) error
-
-func (r Runner) run(ctx context.Context, cfg exampleapp.Config, out io.Writer, ready func(mcpURL, issuer string)) error {
-	return r(ctx, cfg, out, ready)
-}
+// Example is an example program under test: its run function, serving
+// until ctx ends and calling ready with the MCP URL and the issuer once it
+// listens.
+type Example func(ctx context.Context, o Options, out io.Writer, ready func(mcpURL, issuer string)) error
 
 // start runs the example in-process on free loopback ports, with
 // auto-approval (as `-auto-approve`) and loopback CIMD allowed for the test's
@@ -61,10 +60,10 @@ func start(t *testing.T, ex Example, cimdTLS *http.Transport) (mcpURL, issuer st
 }
 
 // startWith is start with the configuration changed by mutate.
-func startWith(t *testing.T, ex Example, cimdTLS *http.Transport, mutate func(*exampleapp.Config)) (mcpURL, issuer string, out *bytes.Buffer) {
+func startWith(t *testing.T, ex Example, cimdTLS *http.Transport, mutate func(*Options)) (mcpURL, issuer string, out *bytes.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg := exampleapp.Config{Addr: "127.0.0.1:0", AuthAddr: "127.0.0.1:0", ClientID: "quickstart-client", Secret: "quickstart-secret",
+	cfg := Options{Addr: "127.0.0.1:0", AuthAddr: "127.0.0.1:0", ClientID: "quickstart-client", Secret: "quickstart-secret",
 		AutoApprove: true, AllowLoopbackCIMD: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if cimdTLS != nil {
 		cfg.CIMDTLS = cimdTLS.TLSClientConfig
@@ -77,7 +76,7 @@ func startWith(t *testing.T, ex Example, cimdTLS *http.Transport, mutate func(*e
 	done := make(chan error, 1)
 	var mu sync.Mutex
 	go func() {
-		done <- ex.run(ctx, cfg, &lockedWriter{w: out, mu: &mu}, func(m, i string) { readyc <- [2]string{m, i} })
+		done <- ex(ctx, cfg, &lockedWriter{w: out, mu: &mu}, func(m, i string) { readyc <- [2]string{m, i} })
 	}()
 	select {
 	case r := <-readyc:
@@ -234,7 +233,7 @@ func GoSDKClientWithConsent(t *testing.T, ex Example) { goSDKClient(t, ex, false
 
 func goSDKClient(t *testing.T, ex Example, autoApprove bool) {
 	cimd, cimdURL := CIMDDocument(t, "CIMD client", "http://localhost/callback")
-	mcpURL, _, _ := startWith(t, ex, cimd.Client().Transport.(*http.Transport), func(c *exampleapp.Config) { c.AutoApprove = autoApprove })
+	mcpURL, _, _ := startWith(t, ex, cimd.Client().Transport.(*http.Transport), func(c *Options) { c.AutoApprove = autoApprove })
 	models := map[string]func(*sdkauth.AuthorizationCodeHandlerConfig){
 		"static": func(c *sdkauth.AuthorizationCodeHandlerConfig) {
 			c.PreregisteredClient = &oauthex.ClientCredentials{ClientID: "quickstart-client", ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: "quickstart-secret"}}
@@ -364,7 +363,7 @@ func Doctor(t *testing.T, ex Example) {
 // refresh tokens to every grant, the doctor's flow warns, naming the
 // TypeScript v1 step-up failure and its fix.
 func DoctorRefreshWarning(t *testing.T, ex Example) {
-	mcpURL, _, _ := startWith(t, ex, nil, func(c *exampleapp.Config) { c.RefreshAlways = true })
+	mcpURL, _, _ := startWith(t, ex, nil, func(c *Options) { c.RefreshAlways = true })
 	for _, opts := range []doctor.Options{
 		{Flow: "dcr"},
 		{Flow: "static", ClientID: "quickstart-client", ClientSecret: "quickstart-secret"},
@@ -391,7 +390,7 @@ func DoctorRefreshWarning(t *testing.T, ex Example) {
 // (a trailing slash, /sse) is named as such, with the URL whose metadata
 // exists; a flow stopped by a consent or sign-in page names that page.
 func DoctorNewUser(t *testing.T, ex Example, pageTitle string) {
-	mcpURL, _, _ := startWith(t, ex, nil, func(c *exampleapp.Config) { c.AutoApprove = false })
+	mcpURL, _, _ := startWith(t, ex, nil, func(c *Options) { c.AutoApprove = false })
 	for _, mistyped := range []string{mcpURL + "/", strings.TrimSuffix(mcpURL, "/mcp") + "/sse"} {
 		r := doctor.Run(context.Background(), mistyped, doctor.Options{})
 		if !strings.Contains(r.Text(), "the MCP URL is probably "+mcpURL) {

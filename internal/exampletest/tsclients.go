@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/mcpauth/mcpauth/internal/exampleapp"
 )
 
 // TypeScriptClients runs the TypeScript SDK clients, v1
@@ -98,7 +96,7 @@ func TypeScriptClients(t *testing.T, ex Example, ts TS) {
 	// stepping up and fails as typescript-sdk issue #2255 describes.
 	if ts.DevServer {
 		t.Run("refresh without offline_access", func(t *testing.T) {
-			mcpURL, _, _ := startWith(t, ex, nil, func(c *exampleapp.Config) { c.RefreshAlways = true })
+			mcpURL, _, _ := startWith(t, ex, nil, func(c *Options) { c.RefreshAlways = true })
 			got := harness(t, mcpURL, "REFRESH_ALWAYS=1")
 			if o := got["v1/dcr/refresh-without-offline-access"]; !strings.Contains(o.Error, "Server returned 403 after trying upscoping") {
 				t.Errorf("the v1 client did not fail as expected: %+v", o)

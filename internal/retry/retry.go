@@ -1,5 +1,5 @@
 // Package retry is the backoff of the module's lazy discoveries
-// (auth.Config.LazyDiscovery, proxy.Config.LazyDiscovery): an attempt
+// (auth.VerifierConfig.LazyDiscovery, proxy.Config.LazyDiscovery): an attempt
 // bounded in time, then a wait that starts at a second and doubles up to a
 // minute, until an attempt succeeds or the context ends.
 package retry

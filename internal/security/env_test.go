@@ -31,6 +31,7 @@ import (
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/auth/expvarmetrics"
 	"github.com/mcpauth/mcpauth/auth/gosdk"
 	"github.com/mcpauth/mcpauth/auth/mcpgo"
 	"github.com/mcpauth/mcpauth/proxy"
@@ -77,15 +78,15 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(e.srv.Close)
 	e.mcpURL, e.strictURL, e.statelessURL = e.srv.URL+"/mcp", e.srv.URL+"/strict/mcp", e.srv.URL+"/stateless/mcp"
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	trace, metrics := auth.NewTrace(16), auth.NewMetrics()
+	trace, metrics := auth.NewTrace(16), expvarmetrics.New()
 	mux.Handle("/debug/auth", trace)
 	mux.Handle("/debug/auth/metrics", auth.LoopbackOnly(metrics))
 	for _, variant := range []string{"", "strict", "stateless"} {
 		strict := variant == "strict"
 		resource := map[string]string{"": e.mcpURL, "strict": e.strictURL, "stateless": e.statelessURL}[variant]
 		cfg := auth.Config{
-			Resource: resource, Issuers: []auth.Issuer{{URL: e.as.URL}}, BaselineScopes: []string{"notes:read"},
-			RequireJWTAccessTokenType: strict, MaxTokenBytes: 8 << 10, MaxBodyBytes: 64 << 10, Logger: quiet,
+			Tokens:   auth.VerifierConfig{Issuers: []auth.Issuer{{URL: e.as.URL}}, RequireJWTAccessTokenType: strict, MaxTokenBytes: 8 << 10},
+			Resource: resource, BaselineScopes: []string{"notes:read"}, MaxBodyBytes: 64 << 10, Logger: quiet,
 		}
 		if variant == "" {
 			cfg.Trace, cfg.Observer = trace, metrics
@@ -162,8 +163,10 @@ func (e *env) startProxy(t testing.TB) {
 // goSDKServer is the notes server on the go-sdk: add_note needs
 // notes:write, a prompt and a resource template need scopes of their own.
 func (e *env) goSDKServer(t testing.TB, logger *slog.Logger) http.Handler {
-	a, err := auth.New(context.Background(), auth.Config{Resource: e.gosdkURL, Issuers: []auth.Issuer{{URL: e.as.URL}},
-		BaselineScopes: []string{"notes:read"}, MaxBodyBytes: 64 << 10, Logger: logger})
+	a, err := auth.New(context.Background(), auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: e.as.URL}}}, Resource: e.gosdkURL,
+		BaselineScopes: []string{"notes:read"}, MaxBodyBytes: 64 << 10, Logger: logger,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

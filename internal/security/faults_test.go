@@ -93,8 +93,8 @@ func TestFaults(t *testing.T) {
 			clk := &clock{}
 			clk.t.Store(time.Now().UnixNano())
 			a, err := auth.New(context.Background(), auth.Config{
-				Resource: resource, Issuers: []auth.Issuer{{URL: as.URL, JWKSURL: srv.URL}}, Now: clk.Now,
-				HTTPClient: &http.Client{Timeout: fetchTimeout}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Tokens:   auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL, JWKSURL: srv.URL}}, HTTPClient: &http.Client{Timeout: fetchTimeout}},
+				Resource: resource, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -103,17 +103,17 @@ func TestFaults(t *testing.T) {
 			mint := func() string {
 				return as.Mint(authtest.TokenRequest{Audience: []string{resource}, Scopes: []string{"notes:read"}})
 			}
-			if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
+			if _, err := verify(a, mint()); err != nil {
 				t.Fatalf("warm-up: %v", err)
 			}
 			front.mode.Store(mode)
 			clk.Advance(time.Minute)
-			if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
+			if _, err := verify(a, mint()); err != nil {
 				t.Fatalf("a token under a cached key was refused while the key set fails: %v", err)
 			}
 			as.RotateKey()
 			start := time.Now()
-			_, err = a.Verifier().Verify(context.Background(), mint())
+			_, err = verify(a, mint())
 			if !errors.Is(err, auth.ReasonKeysetUnavailable) {
 				t.Fatalf("unknown key while the key set fails: %v, want keyset_unavailable", err)
 			}
@@ -122,7 +122,7 @@ func TestFaults(t *testing.T) {
 			}
 			front.mode.Store("")
 			clk.Advance(time.Minute)
-			if _, err := a.Verifier().Verify(context.Background(), mint()); err != nil {
+			if _, err := verify(a, mint()); err != nil {
 				t.Fatalf("after recovery: %v", err)
 			}
 		})
@@ -132,13 +132,14 @@ func TestFaults(t *testing.T) {
 		defer as.Close()
 		untrusted := httptest.NewTLSServer(http.NotFoundHandler())
 		defer untrusted.Close()
-		a, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL, JWKSURL: untrusted.URL}},
-			HTTPClient: &http.Client{Timeout: fetchTimeout}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		a, err := auth.New(context.Background(), auth.Config{
+			Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL, JWKSURL: untrusted.URL}}, HTTPClient: &http.Client{Timeout: fetchTimeout}}, Resource: resource, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		_, err = a.Verifier().Verify(context.Background(), as.Mint(authtest.TokenRequest{Audience: []string{resource}}))
+		_, err = verify(a, as.Mint(authtest.TokenRequest{Audience: []string{resource}}))
 		if !errors.Is(err, auth.ReasonKeysetUnavailable) || !strings.Contains(err.Error(), "certificate") {
 			t.Fatalf("err = %v, want keyset_unavailable naming the certificate problem", err)
 		}
@@ -154,8 +155,9 @@ func TestFaults(t *testing.T) {
 		defer srv.Close()
 		defer close(hang)
 		start := time.Now()
-		_, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: srv.URL}},
-			HTTPClient: &http.Client{Timeout: 300 * time.Millisecond}})
+		_, err := auth.New(context.Background(), auth.Config{
+			Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: srv.URL}}, HTTPClient: &http.Client{Timeout: 300 * time.Millisecond}}, Resource: resource,
+		})
 		if err == nil || !strings.Contains(err.Error(), "/.well-known/openid-configuration") {
 			t.Fatalf("err = %v, want a discovery error naming the URLs tried", err)
 		}
@@ -168,17 +170,26 @@ func TestFaults(t *testing.T) {
 		defer down.Close()
 		as := authtest.Start(authtest.Options{})
 		defer as.Close()
-		a, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}},
-			Introspection: &auth.Introspection{Endpoint: down.URL, Issuer: as.URL}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		a, err := auth.New(context.Background(), auth.Config{
+			Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}, Introspection: &auth.Introspection{Endpoint: down.URL, Issuer: as.URL}}, Resource: resource, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		if _, err := a.Verifier().Verify(context.Background(), "opaque-token"); !errors.Is(err, auth.ReasonIntrospectionFailed) {
+		if _, err := verify(a, "opaque-token"); !errors.Is(err, auth.ReasonIntrospectionFailed) {
 			t.Fatalf("err = %v", err)
 		}
-		if _, err := a.Verifier().Verify(context.Background(), as.Mint(authtest.TokenRequest{Audience: []string{resource}})); err != nil {
+		if _, err := verify(a, as.Mint(authtest.TokenRequest{Audience: []string{resource}})); err != nil {
 			t.Fatalf("JWTs must keep passing while introspection is down: %v", err)
 		}
 	})
+}
+
+// verify checks tok as a's verifier does, through Check (which also
+// requires the baseline scopes).
+func verify(a *auth.Authenticator, tok string) (*auth.Token, error) {
+	r := httptest.NewRequest(http.MethodPost, "https://mcp.example.com/mcp", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return a.Check(r)
 }

@@ -60,8 +60,10 @@ func soak(t *testing.T, duration time.Duration) (wrong, total int64) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	resource := srv.URL + "/mcp"
-	a, err := auth.New(context.Background(), auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: as.URL}},
-		BaselineScopes: []string{"notes:read"}, KeyRefreshMinGap: min(2*time.Second, duration/6), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := auth.New(context.Background(), auth.Config{
+		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}, KeyRefreshMinGap: min(2*time.Second, duration/6)}, Resource: resource,
+		BaselineScopes: []string{"notes:read"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func soak(t *testing.T, duration time.Duration) (wrong, total int64) {
 	for range 100_000 {
 		rand.Read(junk)
 		j := base64.RawURLEncoding.EncodeToString(junk)
-		a.Verifier().Verify(context.Background(), "eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vcGUifQ."+j+"."+j)
+		verify(a, "eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vcGUifQ."+j+"."+j)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

@@ -1,4 +1,4 @@
-package auth
+package wire
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// Wire-format helpers: a minimal, linear scanner for JSON objects, used
+// A minimal, linear scanner for JSON objects, used
 // where decoding a whole document with encoding/json would cost more than
 // the check needs. It checks structure only; fuzz targets hold it to
 // encoding/json's answers on every valid document. Every function here
@@ -24,7 +24,7 @@ func walkObject(b []byte, i int, member func(name []byte, plain bool, value []by
 		if i >= len(b) || b[i] != '"' {
 			return -1
 		}
-		end, plain := scanString(b, i)
+		end, plain := ScanString(b, i)
 		if end < 0 {
 			return -1
 		}
@@ -99,9 +99,9 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// scanString returns the index after the string starting at b[i] == '"',
+// ScanString returns the index after the string starting at b[i] == '"',
 // or -1, and whether its contents are plain: ASCII without escapes.
-func scanString(b []byte, i int) (end int, plain bool) {
+func ScanString(b []byte, i int) (end int, plain bool) {
 	plain = true
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
@@ -119,15 +119,15 @@ func scanString(b []byte, i int) (end int, plain bool) {
 	return -1, false
 }
 
-// deeperThan reports whether b nests arrays and objects more than limit
+// DeeperThan reports whether b nests arrays and objects more than limit
 // levels deep anywhere (strings skipped), in one pass that stops at the
 // first level too deep: linear in the bytes read, whatever b holds.
-func deeperThan(b []byte, limit int) bool {
+func DeeperThan(b []byte, limit int) bool {
 	depth := 0
 	for j := 0; j < len(b); j++ {
 		switch b[j] {
 		case '"':
-			end, _ := scanString(b, j)
+			end, _ := ScanString(b, j)
 			if end < 0 {
 				return false
 			}
@@ -150,14 +150,14 @@ func scanValue(b []byte, i int) int {
 	}
 	switch b[i] {
 	case '"':
-		end, _ := scanString(b, i)
+		end, _ := ScanString(b, i)
 		return end
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(b); j++ {
 			switch b[j] {
 			case '"':
-				end, _ := scanString(b, j)
+				end, _ := ScanString(b, j)
 				if end < 0 {
 					return -1
 				}
@@ -186,15 +186,15 @@ func scanValue(b []byte, i int) int {
 
 var errBadString = errors.New("not a valid JSON string")
 
-// decodeString decodes a JSON string value (with surrounding JSON
+// DecodeString decodes a JSON string value (with surrounding JSON
 // whitespace) as encoding/json does.
-func decodeString(raw []byte) (string, error) {
+func DecodeString(raw []byte) (string, error) {
 	raw = bytes.Trim(raw, " \t\r\n") // JSON whitespace only: not \f or \v
 	n := len(raw)
 	if n < 2 || raw[0] != '"' || raw[n-1] != '"' {
 		return "", errBadString
 	}
-	end, plain := scanString(raw, 0)
+	end, plain := ScanString(raw, 0)
 	if end != n {
 		return "", errBadString
 	}
@@ -209,7 +209,7 @@ func decodeString(raw []byte) (string, error) {
 }
 
 // appendUnquoted appends the decoded contents of a JSON string (s is what
-// lies between the quotes, as scanString delimited it) to dst, with
+// lies between the quotes, as ScanString delimited it) to dst, with
 // encoding/json's rules: invalid UTF-8 and unpaired surrogates become
 // U+FFFD. ok is false for an invalid escape or a control character.
 func appendUnquoted(dst, s []byte) ([]byte, bool) {

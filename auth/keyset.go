@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -16,11 +17,97 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
-// keySet is one issuer's JWKS: a jwk.Cache entry refreshed in the
+// KeySet is where a [Verifier] finds an issuer's public keys, when they do
+// not come from its JWKS URL (see [Issuer].Keys): keys pinned in
+// configuration ([NewStaticKeySet]), or fetched your own way. It must be
+// safe for concurrent use.
+type KeySet interface {
+	// Keys returns the public keys that may verify a signature made with
+	// alg ("RS256", "ES256", "EdDSA"...) by the key kid ("" when the token
+	// names none): *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey;
+	// keys of another type or for another algorithm are skipped. No key is
+	// answered 401 key_unknown; an error means the keys cannot be had now,
+	// answered 503 keyset_unavailable so that clients retry.
+	Keys(ctx context.Context, kid, alg string) ([]crypto.PublicKey, error)
+}
+
+// NewStaticKeySet returns the keys of a JWKS document (RFC 7517) as a
+// [KeySet] that never changes: for keys pinned in configuration, tests,
+// and air-gapped deployments. It keeps each key's kid and alg; private and
+// symmetric keys, and keys whose use is "enc", are never used. It fails on
+// a document that is not a key set or holds no usable public key.
+func NewStaticKeySet(jwks []byte) (KeySet, error) {
+	set, err := jwk.Parse(jwks)
+	if err != nil {
+		return nil, fmt.Errorf("auth: NewStaticKeySet: not a JWKS document: %w", err)
+	}
+	idx := buildIndex(set)
+	if len(idx.all) == 0 {
+		return nil, fmt.Errorf("auth: NewStaticKeySet: the document holds no usable public signing key (of %d keys)", set.Len())
+	}
+	return staticKeySet{idx}, nil
+}
+
+// keyFinder is what a Verifier asks for keys: each KeySet of this package
+// answers from an index built once per key set; another KeySet is adapted
+// by customKeySet.
+type keyFinder interface {
+	verifyKeys(ctx context.Context, kid, alg string) ([]verifyKey, error)
+}
+
+// keySource is the keys of one issuer.
+type keySource struct{ keyFinder }
+
+func keySourceOf(ks KeySet) *keySource {
+	if f, ok := ks.(keyFinder); ok {
+		return &keySource{f}
+	}
+	return &keySource{customKeySet{ks}}
+}
+
+// staticKeySet is the KeySet of NewStaticKeySet.
+type staticKeySet struct{ idx *keyIndex }
+
+func (s staticKeySet) Keys(_ context.Context, kid, alg string) ([]crypto.PublicKey, error) {
+	var out []crypto.PublicKey
+	for _, k := range s.idx.find(kid, alg) {
+		out = append(out, k.raw)
+	}
+	return out, nil
+}
+
+func (s staticKeySet) verifyKeys(_ context.Context, kid, alg string) ([]verifyKey, error) {
+	if k := s.idx.find(kid, alg); len(k) > 0 {
+		return k, nil
+	}
+	return nil, fail(ReasonKeyUnknown, "no key with kid %q for %s among the issuer's configured keys", kid, alg)
+}
+
+// customKeySet adapts a KeySet of the caller's.
+type customKeySet struct{ ks KeySet }
+
+func (c customKeySet) verifyKeys(ctx context.Context, kid, alg string) ([]verifyKey, error) {
+	keys, err := c.ks.Keys(ctx, kid, alg)
+	if err != nil {
+		return nil, &Error{Reason: ReasonKeysetUnavailable, Description: "the issuer's keys cannot be had now; retry later", Err: err}
+	}
+	var out []verifyKey
+	for _, raw := range keys {
+		if k := (verifyKey{kid: kid, raw: raw}); k.usable() && k.compatible(alg) && len(out) < maxKeysTried {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fail(ReasonKeyUnknown, "the issuer's key set has no %s key with kid %q", alg, kid)
+	}
+	return out, nil
+}
+
+// remoteKeySet is one issuer's JWKS: a jwk.Cache entry refreshed in the
 // background, plus an index of usable public keys rebuilt after every
 // successful fetch. The index is read without locks on every verification;
 // jwk.Cache.Get serializes callers, so it is never on the request path.
-type keySet struct {
+type remoteKeySet struct {
 	issuer   string
 	url      string
 	cache    *jwk.Cache
@@ -39,8 +126,8 @@ type keySet struct {
 
 type verifyKey struct {
 	kid string
-	alg string // "" when the JWK has no alg
-	raw any    // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+	alg string           // "" when the JWK has no alg
+	raw crypto.PublicKey // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
 }
 
 type keyIndex struct {
@@ -51,8 +138,8 @@ type keyIndex struct {
 // maxKeysTried bounds the keys tried for a token without kid.
 const maxKeysTried = 8
 
-func newKeySet(cache *jwk.Cache, issuer, url string, client *http.Client, interval, minGap time.Duration, now func() time.Time, observer Observer) (*keySet, error) {
-	ks := &keySet{issuer: issuer, url: url, cache: cache, minGap: minGap, now: now, observer: observer, unknown: map[string]time.Time{}}
+func newRemoteKeySet(cache *jwk.Cache, issuer, url string, client *http.Client, interval, minGap time.Duration, now func() time.Time, observer Observer) (*keySource, error) {
+	ks := &remoteKeySet{issuer: issuer, url: url, cache: cache, minGap: minGap, now: now, observer: observer, unknown: map[string]time.Time{}}
 	err := cache.Register(url,
 		jwk.WithHTTPClient(limitedClient{client}),
 		jwk.WithRefreshInterval(interval),
@@ -68,7 +155,7 @@ func newKeySet(cache *jwk.Cache, issuer, url string, client *http.Client, interv
 	if err != nil {
 		return nil, err
 	}
-	return ks, nil
+	return &keySource{ks}, nil
 }
 
 func buildIndex(set jwk.Set) *keyIndex {
@@ -82,12 +169,10 @@ func buildIndex(set jwk.Set) *keyIndex {
 		if err != nil {
 			continue // symmetric or unusable keys never verify anything here
 		}
-		switch raw.(type) {
-		case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
-		default:
+		vk := verifyKey{kid: k.KeyID(), raw: raw}
+		if !vk.usable() {
 			continue
 		}
-		vk := verifyKey{kid: k.KeyID(), raw: raw}
 		if a := k.Algorithm(); a != nil {
 			vk.alg = a.String()
 		}
@@ -95,6 +180,16 @@ func buildIndex(set jwk.Set) *keyIndex {
 		idx.byKID[vk.kid] = append(idx.byKID[vk.kid], vk)
 	}
 	return idx
+}
+
+// usable reports whether k is a public key of a type that verifies JWS
+// signatures here.
+func (k verifyKey) usable() bool {
+	switch k.raw.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		return true
+	}
+	return false
 }
 
 // compatible reports whether k may verify a signature made with alg: the
@@ -142,10 +237,11 @@ func (idx *keyIndex) find(kid, alg string) []verifyKey {
 	return out
 }
 
-// keys returns the keys that may verify a token with kid and alg. An unknown
-// kid triggers at most one refresh per minGap, shared by all concurrent
-// callers; a kid a refresh did not find is remembered as unknown for minGap.
-func (ks *keySet) keys(ctx context.Context, kid, alg string) ([]verifyKey, error) {
+// verifyKeys returns the keys that may verify a token with kid and alg. An
+// unknown kid triggers at most one refresh per minGap, shared by all
+// concurrent callers; a kid a refresh did not find is remembered as unknown
+// for minGap.
+func (ks *remoteKeySet) verifyKeys(ctx context.Context, kid, alg string) ([]verifyKey, error) {
 	if k := ks.idx.Load().find(kid, alg); len(k) > 0 {
 		return k, nil
 	}
@@ -174,7 +270,7 @@ func (ks *keySet) keys(ctx context.Context, kid, alg string) ([]verifyKey, error
 	return nil, fail(ReasonKeyUnknown, "no key with kid %q for %s in the authorization server's key set", kid, alg)
 }
 
-func (ks *keySet) recentlyUnknown(kid string) bool {
+func (ks *remoteKeySet) recentlyUnknown(kid string) bool {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	t, ok := ks.unknown[kid]
@@ -184,7 +280,7 @@ func (ks *keySet) recentlyUnknown(kid string) bool {
 // refresh fetches the key set unless one fetch is already running (then it
 // waits for that one) or the last began less than minGap ago (then it returns
 // that one's error). ran reports whether a fetch happened for this caller.
-func (ks *keySet) refresh(ctx context.Context) (ran bool, err error) {
+func (ks *remoteKeySet) refresh(ctx context.Context) (ran bool, err error) {
 	ks.mu.Lock()
 	if ch := ks.inflight; ch != nil {
 		ks.mu.Unlock()

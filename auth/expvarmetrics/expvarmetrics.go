@@ -1,36 +1,23 @@
-package auth
+// Package expvarmetrics is an [auth.Observer] on the standard library's
+// expvar: decisions by reason, token cache hits, key set refreshes and a
+// histogram of verification latency, served as JSON or published under
+// /debug/vars. Start with [New] and set it as auth.Config.Observer;
+// package auth/otelmetrics does the same for OpenTelemetry.
+package expvarmetrics
 
 import (
 	"expvar"
 	"net/http"
 	"time"
+
+	"github.com/mcpauth/mcpauth/auth"
 )
 
-// Observer receives what mcpauth measures, to export it as metrics. The
-// middleware and the [Verifier] call it on the request path, so an
-// implementation must be safe for concurrent use and quick. [Metrics]
-// implements it with expvar; package auth/otelmetrics with OpenTelemetry.
-// Without one ([Config.Observer] nil), nothing is measured and nothing is
-// spent.
-type Observer interface {
-	// Decision reports one authorization decision: reason "" when the
-	// request was allowed.
-	Decision(reason Reason)
-	// Verification reports how long validating a bearer token took, cache
-	// hits included.
-	Verification(d time.Duration)
-	// TokenCache reports whether the verifier's token cache knew a token.
-	TokenCache(hit bool)
-	// KeyRefresh reports a fetch of an issuer's key set and its error;
-	// issuer is "" for a failed background refresh, which jwx reports
-	// without its URL.
-	KeyRefresh(issuer string, err error)
-}
-
-// Metrics is the expvar [Observer]: it counts decisions by reason, token
-// cache hits and key set refreshes, and keeps a histogram of verification
-// latency. Set it as [Config.Observer]; serve it with its ServeHTTP (behind
-// [LoopbackOnly]), or add it to /debug/vars with Publish.
+// Metrics is the expvar [auth.Observer]: it counts decisions by reason,
+// token cache hits and key set refreshes, and keeps a histogram of
+// verification latency. Set it as auth.Config.Observer; serve it with its
+// ServeHTTP (behind [auth.LoopbackOnly]), or add it to /debug/vars with
+// Publish.
 type Metrics struct {
 	// Decisions counts decisions: "allowed", and each refusal [Reason].
 	Decisions *expvar.Map
@@ -53,8 +40,8 @@ var latencyBounds = []struct {
 	{"le_1s", time.Second},
 }
 
-// NewMetrics returns empty Metrics.
-func NewMetrics() *Metrics {
+// New returns empty Metrics.
+func New() *Metrics {
 	m := &Metrics{Decisions: new(expvar.Map).Init(), Latency: new(expvar.Map).Init(), TokenCacheLookups: new(expvar.Map).Init(), KeyRefreshes: new(expvar.Map).Init()}
 	for _, b := range latencyBounds {
 		m.Latency.Add(b.name, 0)
@@ -80,7 +67,7 @@ func (m *Metrics) Publish(name string) {
 }
 
 // Decision counts a decision under its reason, or "allowed".
-func (m *Metrics) Decision(reason Reason) {
+func (m *Metrics) Decision(reason auth.Reason) {
 	if reason == "" {
 		m.Decisions.Add("allowed", 1)
 		return

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/auth/expvarmetrics"
 )
 
 // The Observer hears every decision with its reason, every verification,
@@ -17,7 +17,7 @@ import (
 // outcome; the expvar Metrics count them.
 func TestObserverSeesDecisionsCacheAndKeys(t *testing.T) {
 	as := newTestAS(t)
-	m := auth.NewMetrics()
+	m := expvarmetrics.New()
 	clock := newClock()
 	a := newAuth(t, as, func(c *auth.Config) { c.Observer, c.Now = m, clock.Now })
 	h := protect(a, echo)
@@ -63,9 +63,9 @@ func TestObserverSeesDecisionsCacheAndKeys(t *testing.T) {
 func TestIssuerErrorReachable(t *testing.T) {
 	as := newTestAS(t)
 	a := newAuth(t, as, nil)
-	_, err := a.Verifier().Verify(context.Background(), as.mint("rsa-1", claimsWith(as, map[string]any{"iss": as.URL + "/"}), nil))
-	var ie *auth.IssuerError
-	if !errors.Is(err, auth.ReasonIssuerUntrusted) || !errors.As(err, &ie) || ie.Actual != as.URL+"/" || len(ie.Trusted) != 1 {
-		t.Fatalf("err = %v, IssuerError %+v", err, ie)
+	_, err := verify(a, as.mint("rsa-1", claimsWith(as, map[string]any{"iss": as.URL + "/"}), nil))
+	var ie *auth.ClaimError
+	if !errors.Is(err, auth.ReasonIssuerUntrusted) || !errors.As(err, &ie) || ie.Claim != "iss" || ie.Actual[0] != as.URL+"/" || len(ie.Expected) != 1 || ie.Hint != "trailing_slash" {
+		t.Fatalf("err = %v, ClaimError %+v", err, ie)
 	}
 }
