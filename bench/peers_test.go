@@ -29,9 +29,9 @@ type verifier struct {
 }
 
 func newMCPAuth(tb testing.TB, is *issuer, cached bool, mutate ...func(*auth.Config)) *auth.Authenticator {
-	cfg := auth.Config{Resource: resource, Issuers: []auth.Issuer{{URL: is.url}}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := auth.Config{Resource: resource, Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: is.url}}}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if !cached {
-		cfg.TokenCacheTTL = -1
+		cfg.Tokens.TokenCacheTTL = -1
 	}
 	for _, m := range mutate {
 		m(&cfg)
@@ -46,11 +46,26 @@ func newMCPAuth(tb testing.TB, is *issuer, cached bool, mutate ...func(*auth.Con
 
 func mcpauthVerifier(tb testing.TB, is *issuer, cached bool, mutate ...func(*auth.Config)) verifier {
 	a := newMCPAuth(tb, is, cached, mutate...)
+	// The same verifier on its own, as auth.NewVerifier builds it from the
+	// same settings, for the verify-only rows.
+	cfg := auth.Config{Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: is.url}}}}
+	if !cached {
+		cfg.Tokens.TokenCacheTTL = -1
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	cfg.Tokens.Audiences = []string{resource}
+	v, err := auth.NewVerifier(context.Background(), cfg.Tokens)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { v.Close() })
 	name := "mcpauth-uncached"
 	if cached {
 		name = "mcpauth-cached"
 	}
-	return verifier{name: name, verify: func(ctx context.Context, tok string) error { _, err := a.Verifier().Verify(ctx, tok); return err }, middleware: a.Middleware}
+	return verifier{name: name, verify: func(ctx context.Context, tok string) error { _, err := v.Verify(ctx, tok); return err }, middleware: a.Middleware}
 }
 
 // bearer is the token extraction the hand-written peer middlewares use.

@@ -25,7 +25,7 @@ func BenchmarkRotation(b *testing.B) {
 			var v verifier
 			switch name {
 			case "mcpauth":
-				v = mcpauthVerifier(b, is, true, func(c *auth.Config) { c.KeyRefreshMinGap = rateWindow })
+				v = mcpauthVerifier(b, is, true, func(c *auth.Config) { c.Tokens.KeyRefreshMinGap = rateWindow })
 			case "auth0-go-jwt-middleware":
 				v = auth0Verifier(b, is, "RS256")
 			case "golang-jwt+keyfunc":

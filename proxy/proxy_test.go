@@ -189,30 +189,22 @@ func TestProxyMetadata(t *testing.T) {
 	}
 }
 
-const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-
 func authParams(w *world, clientID, redirect string) url.Values {
-	return url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {"notes:read offline_access"},
-		"state": {"client-state"}, "code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}, "resource": {w.mcpURL}}
+	return clienttest.CodeFlow{Issuer: w.asURL, ClientID: clientID, RedirectURI: redirect, Scope: "notes:read offline_access",
+		State: "client-state", Resource: w.mcpURL}.Params()
 }
 
 func tokenForm(code, redirect string) url.Values {
-	return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
+	return clienttest.CodeFlow{RedirectURI: redirect}.CodeForm(code)
 }
 
 func postToken(t *testing.T, w *world, form url.Values, id, secret string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", w.asURL+"/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(id, secret)
-	resp, err := http.DefaultClient.Do(req)
+	status, out, err := clienttest.CodeFlow{Issuer: w.asURL, ClientID: id, ClientSecret: secret}.Token(form)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return status, out
 }
 
 // freshCode walks a new authorization through the proxy and the upstream.
@@ -428,22 +420,10 @@ func TestOAuth2UpstreamWithUserInfo(t *testing.T) {
 	srv := &http.Server{Handler: p}
 	go srv.Serve(asLn)
 	defer srv.Close()
-	params := url.Values{"response_type": {"code"}, "client_id": {"c"}, "redirect_uri": {"http://127.0.0.1:5/callback"}, "scope": {"notes:read"},
-		"code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}}
-	q, err := clienttest.ApproveUntil(asURL+"/authorize?"+params.Encode(), "http://127.0.0.1:5/callback")
+	_, out, err := clienttest.CodeFlow{Issuer: asURL, ClientID: "c", ClientSecret: "s", RedirectURI: "http://127.0.0.1:5/callback", Scope: "notes:read", Resource: resource}.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", asURL+"/token", strings.NewReader(tokenForm(q.Get("code"), "http://127.0.0.1:5/callback").Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("c", "s")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	resp.Body.Close()
 	v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{Audiences: []string{resource}, Issuers: []auth.Issuer{{URL: asURL}}})
 	if err != nil {
 		t.Fatal(err)
@@ -489,22 +469,10 @@ func TestMapScopes(t *testing.T) {
 	srv := &http.Server{Handler: p}
 	go srv.Serve(asLn)
 	defer srv.Close()
-	params := url.Values{"response_type": {"code"}, "client_id": {"c"}, "redirect_uri": {"http://127.0.0.1:5/callback"}, "scope": {"notes:read notes:write"},
-		"code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}}
-	q, err := clienttest.Approve(asURL + "/authorize?" + params.Encode())
+	_, out, err := clienttest.CodeFlow{Issuer: asURL, ClientID: "c", ClientSecret: "s", RedirectURI: "http://127.0.0.1:5/callback", Scope: "notes:read notes:write", Resource: resource}.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", asURL+"/token", strings.NewReader(tokenForm(q.Get("code"), "http://127.0.0.1:5/callback").Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("c", "s")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	resp.Body.Close()
 	if out["scope"] != "notes:read" {
 		t.Fatalf("granted %v, want notes:read only", out["scope"])
 	}

@@ -10,34 +10,28 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
 	"github.com/mcpauth/mcpauth/auth/mcpgo"
 	"github.com/mcpauth/mcpauth/internal/clienttest"
-	"github.com/mcpauth/mcpauth/internal/oauthas"
+	"github.com/mcpauth/mcpauth/internal/replicas"
 	"github.com/mcpauth/mcpauth/proxy"
 	"github.com/mcpauth/mcpauth/registration"
 	"github.com/mcpauth/mcpauth/store"
-	"github.com/mcpauth/mcpauth/store/redisstore"
-	"github.com/mcpauth/mcpauth/store/storetest"
 )
 
 // Two proxy replicas behind one issuer URL share a real Redis (and their
@@ -45,36 +39,19 @@ import (
 // is redeemed once whichever replicas race for it, the tokens verify with
 // either's key set, and Redis going away mid-flow is a 503, never a grant.
 func TestProxyReplicasShareRedis(t *testing.T) {
-	addr, stopRedis := storetest.StartRedis(t)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	issuer := "http://" + ln.Addr().String() // the load balancer's URL
+	c := replicas.Listen(t)
+	issuer, stopRedis := c.URL, c.StopRedis
 	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, DefaultAudience: upstreamAPI, KeyAlgorithm: "ES256",
 		Clients: []*registration.Client{registration.Static("proxy-upstream-client", "proxy-upstream-secret",
 			registration.Metadata{RedirectURIs: []string{issuer + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
 	defer up.Close()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	keyring, _ := store.NewKeyring(bytes.Repeat([]byte{7}, 32))
 	const resource = "https://mcp.example.com/mcp"
-	var replicas []*proxy.Proxy
-	for range 2 {
-		rc := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
-		t.Cleanup(func() { rc.Close() })
-		p, err := proxy.New(context.Background(), proxy.Config{Issuer: issuer, Resource: resource, AutoApprove: true, ScopesSupported: []string{"notes:read"},
+	shared := sharedKeys()
+	c.Serve(2, "proxy:", func(s store.Store) http.Handler {
+		return newReplica(t, shared(proxy.Config{Issuer: issuer, Resource: resource, AutoApprove: true, ScopesSupported: []string{"notes:read"},
 			Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "proxy-upstream-client", ClientSecret: "proxy-upstream-secret"},
-			DCR:      &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}},
-			Store:    redisstore.New(rc, "proxy:"), Keyring: keyring, SigningKeys: []crypto.Signer{key}, ConsentKey: bytes.Repeat([]byte{9}, 32)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		replicas = append(replicas, p)
-	}
-	// A round-robin load balancer in front of the two.
-	var next atomic.Int64
-	lb := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		replicas[next.Add(1)%2].ServeHTTP(w, r)
-	})}
-	go lb.Serve(ln)
-	defer lb.Close()
+			DCR:      &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}}, Store: s}))
+	})
 
 	resp, err := http.Post(issuer+"/register", "application/json", strings.NewReader(`{"redirect_uris":["http://127.0.0.1:6000/callback"],"token_endpoint_auth_method":"none"}`))
 	if err != nil {
@@ -85,34 +62,29 @@ func TestProxyReplicasShareRedis(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&reg)
 	resp.Body.Close()
-	params := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {"http://127.0.0.1:6000/callback"}, "scope": {"notes:read"},
-		"code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}}
+	flow := clienttest.CodeFlow{Issuer: issuer, ClientID: reg.ClientID, RedirectURI: "http://127.0.0.1:6000/callback", Scope: "notes:read", Resource: resource}
+	params := flow.Params()
 	v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{Audiences: []string{resource}, Issuers: []auth.Issuer{{URL: issuer}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
 	for round := range 5 {
-		q, err := clienttest.ApproveUntil(issuer+"/authorize?"+params.Encode(), "http://127.0.0.1:6000/callback")
+		code, err := flow.Code()
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {"http://127.0.0.1:6000/callback"},
-			"code_verifier": {verifier}, "client_id": {reg.ClientID}}
 		var wins atomic.Int64
 		var token atomic.Value
 		var wg sync.WaitGroup
 		for range 6 {
 			wg.Go(func() {
-				resp, err := http.PostForm(issuer+"/token", form)
+				status, out, err := flow.Token(flow.CodeForm(code))
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				defer resp.Body.Close()
-				var out map[string]any
-				json.NewDecoder(resp.Body).Decode(&out)
-				if resp.StatusCode == 200 {
+				if status == 200 {
 					wins.Add(1)
 					token.Store(out["access_token"])
 				}
@@ -177,9 +149,8 @@ func TestSigningKeyRotation(t *testing.T) {
 // proxy replicas on one Redis behind a round-robin balancer: every step
 // may land on either replica.
 func TestGoSDKClientAcrossReplicas(t *testing.T) {
-	addr, _ := storetest.StartRedis(t)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	issuer := "http://" + ln.Addr().String()
+	c := replicas.Listen(t)
+	issuer := c.URL
 	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, DefaultAudience: upstreamAPI, KeyAlgorithm: "ES256", Subject: "upstream-bob",
 		Clients: []*registration.Client{registration.Static("proxy-upstream-client", "proxy-upstream-secret",
 			registration.Metadata{RedirectURIs: []string{issuer + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
@@ -188,25 +159,15 @@ func TestGoSDKClientAcrossReplicas(t *testing.T) {
 	mcpSrv := httptest.NewServer(mux)
 	defer mcpSrv.Close()
 	mcpURL := mcpSrv.URL + "/mcp"
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	keyring, _ := store.NewKeyring(bytes.Repeat([]byte{7}, 32))
-	var replicas []*proxy.Proxy
-	for range 2 {
-		rc := redis.NewClient(&redis.Options{Addr: addr})
-		t.Cleanup(func() { rc.Close() })
-		p, err := proxy.New(context.Background(), proxy.Config{Issuer: issuer, Resource: mcpURL, AutoApprove: true, ScopesSupported: []string{"notes:read", "notes:write"},
+	shared := sharedKeys()
+	var proxies []*proxy.Proxy
+	c.Serve(2, "replicas:", func(s store.Store) http.Handler {
+		p := newReplica(t, shared(proxy.Config{Issuer: issuer, Resource: mcpURL, AutoApprove: true, ScopesSupported: []string{"notes:read", "notes:write"},
 			Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "proxy-upstream-client", ClientSecret: "proxy-upstream-secret"},
-			DCR:      &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}},
-			Store:    redisstore.New(rc, "replicas:"), Keyring: keyring, SigningKeys: []crypto.Signer{key}, ConsentKey: bytes.Repeat([]byte{9}, 32)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		replicas = append(replicas, p)
-	}
-	var next atomic.Int64
-	lb := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { replicas[next.Add(1)%2].ServeHTTP(w, r) })}
-	go lb.Serve(ln)
-	defer lb.Close()
+			DCR:      &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}}, Store: s}))
+		proxies = append(proxies, p)
+		return p
+	})
 
 	a, err := auth.New(context.Background(), auth.Config{
 		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: issuer}}}, Resource: mcpURL, BaselineScopes: []string{"notes:read"},
@@ -219,7 +180,7 @@ func TestGoSDKClientAcrossReplicas(t *testing.T) {
 	s := server.NewMCPServer("notes", "1", mcpgo.ServerOptions(a)...)
 	s.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		t := auth.TokenFromContext(ctx)
-		if _, err := replicas[0].UpstreamToken(ctx, t); err != nil { // sealed by either replica, opened by this one
+		if _, err := proxies[0].UpstreamToken(ctx, t); err != nil { // sealed by either replica, opened by this one
 			return mcp.NewToolResultError(err.Error()), nil
 		}
 		return mcp.NewToolResultText(t.Subject), nil
@@ -257,33 +218,20 @@ func TestGoSDKClientAcrossReplicas(t *testing.T) {
 // The budgets of what unauthenticated callers leave hold across replicas
 // on Redis: counted in the shared store, per source first, then for all.
 func TestBudgetsAcrossReplicas(t *testing.T) {
-	addr, _ := storetest.StartRedis(t)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	issuer := "http://" + ln.Addr().String()
+	c := replicas.Listen(t)
+	issuer := c.URL
 	up := authtest.Start(authtest.Options{AutoApprove: true, DisableDCR: true, DefaultAudience: upstreamAPI, KeyAlgorithm: "ES256",
 		Clients: []*registration.Client{registration.Static("pc", "ps", registration.Metadata{RedirectURIs: []string{issuer + "/callback"}, GrantTypes: []string{"authorization_code"}}, registration.RedirectPolicy{})}})
 	defer up.Close()
-	var replicas []*proxy.Proxy
-	for range 2 {
-		rc := redis.NewClient(&redis.Options{Addr: addr})
-		t.Cleanup(func() { rc.Close() })
-		p, err := proxy.New(context.Background(), proxy.Config{Issuer: issuer, Resource: "https://mcp.example.com/mcp", ScopesSupported: []string{"notes:read"},
+	c.Serve(2, "budgets:", func(s store.Store) http.Handler {
+		return newReplica(t, proxy.Config{Issuer: issuer, Resource: "https://mcp.example.com/mcp", ScopesSupported: []string{"notes:read"},
 			Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "pc", ClientSecret: "ps"}, ConsentKey: bytes.Repeat([]byte{9}, 32),
 			Clients: []*registration.Client{registration.Static("c", "", registration.Metadata{RedirectURIs: []string{"http://127.0.0.1/callback"}}, registration.RedirectPolicy{AllowLocalhost: true})},
 			DCR:     &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}},
 			Limits: proxy.Limits{PendingPerSource: 4, Pending: 6, RegistrationsPerSource: 2, Registrations: 3,
 				Source: func(r *http.Request) string { return r.Header.Get("X-Source") }},
-			Store: redisstore.New(rc, "budgets:")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
-		replicas = append(replicas, p)
-	}
-	var next atomic.Int64
-	lb := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { replicas[next.Add(1)%2].ServeHTTP(w, r) })}
-	go lb.Serve(ln)
-	defer lb.Close()
+			Store: s})
+	})
 	send := func(src, method, path, body string) int {
 		req, _ := http.NewRequest(method, issuer+path, strings.NewReader(body))
 		req.Header.Set("X-Source", src)
@@ -315,4 +263,26 @@ func TestBudgetsAcrossReplicas(t *testing.T) {
 	if got := count("b", "POST", "/register", reg, 2); !slices.Equal(got, []int{201, 429}) {
 		t.Fatalf("source b's registrations: %v, want 1 (3 for all)", got)
 	}
+}
+
+// sharedKeys returns what sets the keys replicas must share (signing,
+// upstream tokens' keyring, consent) on a configuration.
+func sharedKeys() func(proxy.Config) proxy.Config {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keyring, _ := store.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	return func(c proxy.Config) proxy.Config {
+		c.Keyring, c.SigningKeys, c.ConsentKey = keyring, []crypto.Signer{key}, bytes.Repeat([]byte{9}, 32)
+		return c
+	}
+}
+
+// newReplica is one proxy replica, closed when the test ends.
+func newReplica(t *testing.T, cfg proxy.Config) *proxy.Proxy {
+	t.Helper()
+	p, err := proxy.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/internal/clienttest"
 	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/registration"
 )
@@ -71,19 +72,12 @@ func tokenRequest(t *testing.T, s *authtest.Server, form url.Values, basic bool)
 	return resp.StatusCode, out
 }
 
-const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-const challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM" // S256 of verifier (RFC 7636 appendix B)
+// flow is the static client's code flow, the server's URL aside.
+var flow = clienttest.CodeFlow{ClientID: "quickstart-client", RedirectURI: "http://127.0.0.1:4567/callback", Scope: "notes:read", State: "xyz", Resource: mcpURL}
 
-func authParams() url.Values {
-	return url.Values{
-		"response_type": {"code"}, "client_id": {"quickstart-client"}, "redirect_uri": {"http://127.0.0.1:4567/callback"},
-		"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "scope": {"notes:read"}, "state": {"xyz"}, "resource": {mcpURL},
-	}
-}
+func authParams() url.Values { return flow.Params() }
 
-func codeForm(code string) url.Values {
-	return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"http://127.0.0.1:4567/callback"}, "code_verifier": {verifier}}
-}
+func codeForm(code string) url.Values { return flow.CodeForm(code) }
 
 func TestAuthorizationCodeFlow(t *testing.T) {
 	var skew atomic.Int64 // how far the server's clock is ahead

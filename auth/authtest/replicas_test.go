@@ -3,7 +3,6 @@ package authtest_test
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -11,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/internal/clienttest"
 	"github.com/mcpauth/mcpauth/internal/oauthas"
-	"github.com/mcpauth/mcpauth/store/redisstore"
-	"github.com/mcpauth/mcpauth/store/storetest"
+	"github.com/mcpauth/mcpauth/internal/replicas"
+	"github.com/mcpauth/mcpauth/store"
 )
 
 // Two replicas of the development server share one real Redis: a client
@@ -25,23 +23,18 @@ import (
 // on one revokes the family on the other, and Redis going away is a 503,
 // never a grant.
 func TestReplicasShareRedis(t *testing.T) {
-	addr, stopRedis := storetest.StartRedis(t)
-	const issuer = "http://as.replicas.test"
+	cl := replicas.Listen(t)
+	stopRedis := cl.StopRedis
 	var skew atomic.Int64 // how far the replicas' clock is ahead
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	var replicas []*httptest.Server
-	for range 2 {
-		rc := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
-		t.Cleanup(func() { rc.Close() })
-		s, err := authtest.New(authtest.Options{Issuer: issuer, AutoApprove: true, Store: redisstore.New(rc, "authtest:"), KeyAlgorithm: "ES256", Now: now})
+	cl.Serve(2, "authtest:", func(st store.Store) http.Handler {
+		s, err := authtest.New(authtest.Options{Issuer: cl.URL, AutoApprove: true, Store: st, KeyAlgorithm: "ES256", Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(s)
-		t.Cleanup(srv.Close)
-		replicas = append(replicas, srv)
-	}
-	a, b := replicas[0].URL, replicas[1].URL
+		return s
+	})
+	a, b := cl.Replicas[0], cl.Replicas[1]
 
 	// DCR on A.
 	resp, err := http.Post(a+"/register", "application/json", strings.NewReader(`{"redirect_uris":["http://127.0.0.1:4567/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}`))
@@ -59,9 +52,8 @@ func TestReplicasShareRedis(t *testing.T) {
 
 	// Authorize on B (it knows the client A registered), redeem on both at once.
 	code := func() string {
-		q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {"http://127.0.0.1:4567/callback"},
-			"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "scope": {"notes:read offline_access"}, "resource": {mcpURL}}
-		resp, err := noRedirect.Get(b + "/authorize?" + q.Encode())
+		f := clienttest.CodeFlow{Issuer: b, ClientID: reg.ClientID, RedirectURI: flow.RedirectURI, Scope: "notes:read offline_access", Resource: mcpURL}
+		resp, err := noRedirect.Get(f.AuthorizeURL(f.Params()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +65,9 @@ func TestReplicasShareRedis(t *testing.T) {
 		return loc.Query().Get("code")
 	}
 	form := func(c string) url.Values {
-		return url.Values{"grant_type": {"authorization_code"}, "code": {c}, "redirect_uri": {"http://127.0.0.1:4567/callback"}, "code_verifier": {verifier}, "client_id": {reg.ClientID}}
+		f := flow.CodeForm(c)
+		f.Set("client_id", reg.ClientID)
+		return f
 	}
 	var wins atomic.Int64
 	var refresh atomic.Value
@@ -126,9 +120,8 @@ func TestReplicasShareRedis(t *testing.T) {
 	if resp.StatusCode != 503 {
 		t.Fatalf("DCR with Redis gone: %d", resp.StatusCode)
 	}
-	q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {"http://127.0.0.1:4567/callback"},
-		"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "resource": {mcpURL}}
-	resp, err = noRedirect.Get(b + "/authorize?" + q.Encode())
+	f := clienttest.CodeFlow{Issuer: b, ClientID: reg.ClientID, RedirectURI: flow.RedirectURI, Resource: mcpURL}
+	resp, err = noRedirect.Get(f.AuthorizeURL(f.Params()))
 	if err != nil {
 		t.Fatal(err)
 	}

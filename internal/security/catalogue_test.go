@@ -17,6 +17,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/mcpauth/mcpauth/internal/challenge"
+	"github.com/mcpauth/mcpauth/internal/clienttest"
 )
 
 var update = flag.Bool("update", false, "rewrite SECURITY.md from the catalogue")
@@ -358,12 +359,11 @@ func authorizeAt(t *testing.T, asURL string, params url.Values) observed {
 	return o
 }
 
-const challengeS256 = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM" // RFC 7636 appendix B
-const verifierS256 = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+const challengeS256 = clienttest.PKCEChallenge
+const verifierS256 = clienttest.PKCEVerifier
 
 func (e *env) authParams(clientID, redirect string) url.Values {
-	return url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {"notes:read offline_access"},
-		"state": {"s"}, "code_challenge": {challengeS256}, "code_challenge_method": {"S256"}, "resource": {e.mcpURL}}
+	return clienttest.CodeFlow{ClientID: clientID, RedirectURI: redirect, Scope: "notes:read offline_access", State: "s", Resource: e.mcpURL}.Params()
 }
 
 func (e *env) exchange(t *testing.T, form url.Values) observed {
