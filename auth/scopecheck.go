@@ -72,14 +72,12 @@ func (s ChallengeScopes) strategy(version string) ChallengeScopes {
 // cannot use.
 func (a *Authenticator) CheckScopes(t *Token, req scopes.Requirement) error {
 	switch {
-	case req.IsZero():
+	case req.IsZero(), t != nil && a.norm.Satisfies(t.Scopes, req): // no token holds the undetermined scope
 		return nil
 	case kit.IsUndetermined(req):
 		return fail(ReasonRequirementUnknown, "the scopes this operation needs cannot be determined, so it is refused")
 	case t == nil:
 		return fail(ReasonTokenMissing, "this needs scopes [%s] and the request carries no validated token", req.String())
-	case a.norm.Satisfies(t.Scopes, req):
-		return nil
 	}
 	se := &ScopeError{Required: req, Granted: t.Scopes, Result: a.norm.Check(t.Scopes, req), Hints: a.norm.Explain(t.Scopes, req)}
 	desc := "the token lacks scope " + se.Result.Missing.String() + " that this request needs"

@@ -1,7 +1,7 @@
 // Package gosdk connects [auth] to the official MCP Go SDK
 // (github.com/modelcontextprotocol/go-sdk): requirements declared beside
 // mcp.AddTool, one line per tool, published in the tool's _meta under
-// [kit.MetaKey]; the HTTP-level check that answers a missing scope with a
+// "io.mcpauth/requiredScopes"; the HTTP-level check that answers a missing scope with a
 // 403 step-up challenge before the SDK sees the call; a receiving middleware
 // that checks again where the SDK dispatches; the validated token for
 // handlers, through [auth.TokenFromContext] and through the SDK's own
@@ -289,7 +289,7 @@ func keep[T any](items []T, meta func(T) mcp.Meta, allowed func(mcp.Meta) bool) 
 }
 
 // metaRequirement reads the requirement published in m: none, or
-// kit.ErrMalformedRequirement.
+// an error for a malformed one.
 func metaRequirement(m mcp.Meta) (scopes.Requirement, error) {
 	v, ok := m[kit.MetaKey]
 	if !ok {

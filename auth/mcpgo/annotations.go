@@ -17,7 +17,7 @@ func setMeta(m **mcp.Meta, req scopes.Requirement) {
 }
 
 // RequirementOf returns the requirement published in meta under
-// [kit.MetaKey], if there is a readable one: the value the options of this
+// "io.mcpauth/requiredScopes", if there is a readable one: the value the options of this
 // package store, or its decoded JSON form (as clients see it).
 func RequirementOf(meta *mcp.Meta) (scopes.Requirement, bool) {
 	req, err := metaRequirement(meta)
@@ -25,7 +25,7 @@ func RequirementOf(meta *mcp.Meta) (scopes.Requirement, bool) {
 }
 
 // metaRequirement reads meta's requirement: none (the zero Requirement) or
-// kit.ErrMalformedRequirement.
+// an error for a malformed one.
 func metaRequirement(meta *mcp.Meta) (scopes.Requirement, error) {
 	if meta == nil || meta.AdditionalFields == nil {
 		return scopes.Requirement{}, nil

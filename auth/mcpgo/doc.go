@@ -13,7 +13,7 @@
 //
 // # The annotation
 //
-// A requirement is stored in the item's _meta under [kit.MetaKey], so clients and
+// A requirement is stored in the item's _meta under "io.mcpauth/requiredScopes", so clients and
 // UIs see it in tools/list before calling: a list of alternative paths, each
 // a list of scopes that are all needed.
 //
