@@ -2,9 +2,7 @@ package bench
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -27,6 +25,18 @@ func BenchmarkAuthorizationServer(b *testing.B) {
 	addr, _ := storetest.StartRedis(b)
 	rc := redis.NewClient(&redis.Options{Addr: addr})
 	defer rc.Close()
+	const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	const redirect = "http://127.0.0.1:5/callback"
+	authorize := "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"c"}, "redirect_uri": {redirect}, "state": {"benchmark-state"},
+		"scope": {"notes:read offline_access"}, "code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}}.Encode()
+	form := func(code string) url.Values {
+		return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
+	}
+	type server struct {
+		name string
+		h    http.Handler
+	}
+	var servers []server
 	for _, st := range []struct {
 		name  string
 		store store.Store
@@ -35,37 +45,18 @@ func BenchmarkAuthorizationServer(b *testing.B) {
 			Clients: []*registration.Client{registration.Static("c", "s", registration.Metadata{RedirectURIs: []string{"http://127.0.0.1/callback"},
 				GrantTypes: []string{"authorization_code", "refresh_token"}}, registration.RedirectPolicy{})}})
 		defer as.Close()
-		const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-		authorize := "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"c"}, "redirect_uri": {"http://127.0.0.1:5/callback"},
-			"scope": {"notes:read offline_access"}, "code_challenge": {oauthas.S256(verifier)}, "code_challenge_method": {"S256"}}.Encode()
-		issue := func() string {
-			rec := httptest.NewRecorder()
-			as.ServeHTTP(rec, httptest.NewRequest("GET", authorize, nil))
-			loc, _ := url.Parse(rec.Header().Get("Location"))
-			code := loc.Query().Get("code")
-			if code == "" {
-				b.Fatalf("no code: %d %s", rec.Code, rec.Header().Get("Location"))
-			}
-			return code
-		}
-		redeem := func(code string) {
-			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"http://127.0.0.1:5/callback"}, "code_verifier": {verifier}}
-			req := httptest.NewRequest("POST", "/token", strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth("c", "s")
-			rec := httptest.NewRecorder()
-			as.ServeHTTP(rec, req)
-			if rec.Code != http.StatusOK {
-				b.Fatalf("redeem: %d %s", rec.Code, rec.Body.String())
-			}
-		}
-		b.Run(st.name+"/issue-code", func(b *testing.B) {
+		servers = append(servers, server{"mcpauth-" + st.name, as})
+	}
+	servers = append(servers, server{"fosite-memory", fositeServer(b, redirect)})
+	for _, s := range servers {
+		issue, redeem := authorizeAndRedeem(b, s.h, authorize, form)
+		b.Run(s.name+"/issue-code", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				issue()
 			}
 		})
-		b.Run(st.name+"/redeem-code", func(b *testing.B) {
+		b.Run(s.name+"/redeem-code", func(b *testing.B) {
 			codes := make([]string, 0, 4096)
 			b.ReportAllocs()
 			for b.Loop() {

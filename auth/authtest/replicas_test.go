@@ -1,6 +1,7 @@
 package authtest_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -15,6 +16,9 @@ import (
 	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/internal/replicas"
 	"github.com/mcpauth/mcpauth/store"
+	"github.com/mcpauth/mcpauth/store/redisstore"
+	"github.com/mcpauth/mcpauth/store/storetest"
+	"github.com/redis/go-redis/v9"
 )
 
 // Two replicas of the development server share one real Redis: a client
@@ -141,4 +145,61 @@ func post(t *testing.T, u string, form url.Values) (int, map[string]any) {
 	var out map[string]any
 	json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out
+}
+
+// roundTrips counts the commands a Redis client sends, pipelines as one.
+type roundTrips struct{ n atomic.Int64 }
+
+func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
+}
+
+// On Redis, redeeming a code (with the refresh token it brings) and
+// rotating a refresh token are one round trip each: a script takes the
+// item, records its use and stores the successor in one step. The rotated
+// token keeps its grant's scope (RFC 6749 §6); a narrower scope asked for
+// applies to the access token only.
+func TestRedemptionIsOneRoundTrip(t *testing.T) {
+	addr, _ := storetest.StartRedis(t)
+	rc := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rc.Close() })
+	var trips roundTrips
+	rc.AddHook(&trips)
+	s := start(t, authtest.Options{AutoApprove: true, Store: redisstore.New(rc, "trips:")})
+	f := flow
+	f.Issuer, f.ClientSecret, f.Scope = s.URL, "quickstart-secret", "notes:read notes:write offline_access"
+	redeem := func() map[string]any {
+		code, err := f.Code()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := trips.n.Load()
+		status, out, err := f.Token(f.CodeForm(code))
+		if err != nil || status != 200 || out["refresh_token"] == nil {
+			t.Fatalf("redeem: %d %v %v", status, out, err)
+		}
+		out["round_trips"] = trips.n.Load() - before
+		return out
+	}
+	redeem() // loads the script into Redis (EVALSHA, then EVAL once)
+	out := redeem()
+	if out["round_trips"] != int64(1) {
+		t.Fatalf("a code redemption took %d Redis round trips", out["round_trips"])
+	}
+	before := trips.n.Load()
+	status, next, err := f.Token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {out["refresh_token"].(string)}, "scope": {"notes:read"}})
+	if err != nil || status != 200 || next["scope"] != "notes:read" {
+		t.Fatalf("refresh: %d %v %v", status, next, err)
+	}
+	if n := trips.n.Load() - before; n != 1 {
+		t.Fatalf("a refresh rotation took %d Redis round trips", n)
+	}
+	status, again, _ := f.Token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next["refresh_token"].(string)}})
+	if status != 200 || again["scope"] != "notes:read notes:write offline_access" {
+		t.Fatalf("the rotated token lost its grant's scope: %d %v", status, again)
+	}
 }

@@ -258,6 +258,10 @@ type codeRecord struct {
 // client with it, its state and the issuer.
 func (s *Server) Approve(w http.ResponseWriter, r *http.Request, req *Request, subject string, extra map[string]string) {
 	code := randid.New(24)
+	granted := req.Scopes
+	if (granted.Contains(scopes.OfflineAccess) || s.RefreshWithoutOfflineAccess) && req.Client.AllowsGrant("refresh_token") {
+		code += refreshSuffix // its redemption stores the refresh token in the same step
+	}
 	b, _ := json.Marshal(codeRecord{
 		Grant:       Grant{ClientID: req.Client.ID, Subject: subject, Scope: req.Scopes.String(), Audience: req.Audience, Extra: extra},
 		RedirectURI: req.RedirectURI, Challenge: req.Challenge, Expires: s.now().Add(s.codeTTL()),

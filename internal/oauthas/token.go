@@ -1,6 +1,7 @@
 package oauthas
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -94,7 +95,7 @@ func (s *Server) token(r *http.Request) (map[string]any, error) {
 		if err != nil {
 			return nil, &tokenError{http.StatusBadRequest, "invalid_target", err.Error()}
 		}
-		return s.issue(r.Context(), Grant{ClientID: client.ID, Subject: client.ID, Scope: granted.String(), Audience: aud}, false, "")
+		return s.issue(Grant{ClientID: client.ID, Subject: client.ID, Scope: granted.String(), Audience: aud}, "", false)
 	default:
 		return nil, &tokenError{http.StatusBadRequest, "unsupported_grant_type", "grant_type " + gt + " is not supported"}
 	}
@@ -133,55 +134,122 @@ func (s *Server) authenticateClient(r *http.Request) (*registration.Client, erro
 	return client, nil
 }
 
+// refreshSuffix ends a code whose redemption issues a refresh token, as
+// decided when it was issued (offline_access granted, the client allows
+// the grant): the token is then stored in the step that takes the code.
+const refreshSuffix = ".r"
+
+// exchangeCode redeems a code: one store step (one round trip on Redis)
+// takes it, records its use and stores the refresh token it brings, which
+// carries the code's grant forward; a redemption refused after the take
+// (PKCE, redirect URI, another client) deletes that token again.
 func (s *Server) exchangeCode(ctx context.Context, client *registration.Client, f url.Values) (map[string]any, error) {
 	code := f.Get("code")
-	var c codeRecord
-	if err := s.take(ctx, "code:"+code, &c); err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
+	r := store.Redemption{Key: "code:" + code, Puts: []store.Item{{Key: "code-used:" + code, Value: []byte{1}, TTL: s.codeTTL() + grace}}}
+	var rt string
+	if strings.HasSuffix(code, refreshSuffix) && client.AllowsGrant("refresh_token") {
+		var put store.Item
+		rt, put = s.newRefresh(randid.New(8))
+		r.Puts = append(r.Puts, put)
+	}
+	b, err := store.Redeem(ctx, s.Store, r)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		if _, used := s.Store.Get(ctx, "code-used:"+code); used == nil {
 			return nil, badGrant("the authorization code was already used")
 		}
 		return nil, badGrant("unknown authorization code")
+	case errors.Is(err, store.ErrFull) && b != nil: // taken; no room for the refresh token
+		s.drop(ctx, rt)
+		rt = ""
+	case err != nil:
+		return nil, unavailable()
 	}
-	// Taken: no replica can redeem it again. Remember the use, so a replay
-	// is named as such.
-	_ = s.Store.Put(ctx, "code-used:"+code, []byte{1}, s.codeTTL()+grace)
+	var c codeRecord
+	if err := json.Unmarshal(b, &c); err != nil {
+		s.drop(ctx, rt)
+		return nil, fmt.Errorf("a stored record cannot be read: %w", err)
+	}
+	var refused error
 	switch {
 	case s.now().After(c.Expires):
-		return nil, badGrant("the authorization code expired")
+		refused = badGrant("the authorization code expired")
 	case c.ClientID != client.ID:
-		return nil, badGrant("the authorization code was issued to another client")
+		refused = badGrant("the authorization code was issued to another client")
 	case f.Get("redirect_uri") != c.RedirectURI:
-		return nil, badGrant("redirect_uri differs from the one in the authorization request")
+		refused = badGrant("redirect_uri differs from the one in the authorization request")
 	case f.Get("code_verifier") == "":
-		return nil, badGrant("code_verifier is required (PKCE)")
+		refused = badGrant("code_verifier is required (PKCE)")
 	case subtle.ConstantTimeCompare([]byte(S256(f.Get("code_verifier"))), []byte(c.Challenge)) != 1:
-		return nil, badGrant("code_verifier does not match the code_challenge")
+		refused = badGrant("code_verifier does not match the code_challenge")
+	case len(f["resource"]) > 0 && strings.Join(f["resource"], " ") != strings.Join(c.Audience, " "):
+		refused = &tokenError{http.StatusBadRequest, "invalid_target", "resource differs from the one authorized"}
 	}
-	if res := f["resource"]; len(res) > 0 && strings.Join(res, " ") != strings.Join(c.Audience, " ") {
-		return nil, &tokenError{http.StatusBadRequest, "invalid_target", "resource differs from the one authorized"}
+	if refused != nil {
+		s.drop(ctx, rt)
+		return nil, refused
 	}
-	granted, _ := scopes.Parse(c.Scope)
-	offline := granted.Contains(scopes.OfflineAccess) || s.RefreshWithoutOfflineAccess
-	return s.issue(ctx, c.Grant, offline && client.AllowsGrant("refresh_token"), "")
+	return s.issue(c.Grant, rt, true)
 }
 
-// refreshRecord is a refresh token, as stored.
+// refreshHeader is the first line of a stored refresh token: its family
+// and expiry. The grant follows on the next line, carried forward from
+// the code or the token it replaced (store.Item.AppendTaken).
+type refreshHeader struct {
+	Family  string    `json:"family"`
+	Expires time.Time `json:"expires"`
+}
+
+// refreshRecord is a refresh token, as read.
 type refreshRecord struct {
 	Grant
 	Family  string    `json:"family"`
 	Expires time.Time `json:"expires"`
 }
 
+// newRefresh returns a new refresh token of family and the item that
+// stores it: its header line, the grant appended by the redemption. The
+// token names its family, so that a redemption can be refused for a
+// revoked family in the same step.
+func (s *Server) newRefresh(family string) (string, store.Item) {
+	h, _ := json.Marshal(refreshHeader{Family: family, Expires: s.now().Add(s.refreshTTL())})
+	rt := family + "." + randid.New(32)
+	return rt, store.Item{Key: "refresh:" + rt, Value: append(h, '\n'), TTL: s.refreshTTL() + grace, AppendTaken: true}
+}
+
+// decodeRefresh reads a stored refresh token.
+func decodeRefresh(b []byte) (refreshRecord, error) {
+	var rec refreshRecord
+	head, body, ok := bytes.Cut(b, []byte{'\n'})
+	if !ok {
+		return rec, errors.New("a stored refresh token cannot be read")
+	}
+	var h refreshHeader
+	if err := json.Unmarshal(head, &h); err != nil {
+		return rec, fmt.Errorf("a stored refresh token cannot be read: %w", err)
+	}
+	if err := json.Unmarshal(body, &rec.Grant); err != nil {
+		return rec, fmt.Errorf("a stored refresh token cannot be read: %w", err)
+	}
+	rec.Family, rec.Expires = h.Family, h.Expires
+	return rec, nil
+}
+
+// drop deletes a refresh token stored by a redemption that was then
+// refused; "" is none.
+func (s *Server) drop(ctx context.Context, rt string) {
+	if rt != "" {
+		_ = s.Store.Delete(ctx, "refresh:"+rt)
+	}
+}
+
 // RefreshRaceGrace is how soon after a refresh token's rotation a second
 // use of it counts as the loser of a race rather than a replay. Of
 // concurrent refresh requests with one token exactly one wins (the store's
-// atomic Take decides) and gets the new pair; the others get invalid_grant
-// and the family survives when they arrive within the grace (a client
-// retrying or racing itself). A use later than that is a replay of a
-// rotated token and revokes the whole family (RFC 9700 §4.14.2).
+// atomic redemption decides) and gets the new pair; the others get
+// invalid_grant and the family survives when they arrive within the grace
+// (a client retrying or racing itself). A use later than that is a replay
+// of a rotated token and revokes the whole family (RFC 9700 §4.14.2).
 const RefreshRaceGrace = 10 * time.Second
 
 // usedRefresh marks a rotated refresh token, as stored.
@@ -190,49 +258,75 @@ type usedRefresh struct {
 	At     time.Time `json:"at"`
 }
 
+// exchangeRefresh rotates a refresh token in one store step (one round
+// trip on Redis): the token is taken unless its family is revoked, its use
+// recorded and its successor stored, with the same grant and scope (RFC
+// 6749 §6; a narrower scope asked for applies to the access token only).
+// A request refused after the take (another client, a widening scope)
+// puts the token back as it was, so it stays usable.
 func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Client, f url.Values) (map[string]any, error) {
 	if !client.AllowsGrant("refresh_token") {
 		return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register refresh_token"}
 	}
 	rt := f.Get("refresh_token")
-	var rec refreshRecord
-	if err := s.get(ctx, "refresh:"+rt, &rec); err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		return nil, s.reused(ctx, rt)
+	family, _, ok := strings.Cut(rt, ".")
+	if !ok || family == "" {
+		return nil, badGrant("unknown refresh token")
 	}
-	// Everything is checked before the token is consumed, so a refused
-	// request (another client, a widening scope) leaves it usable.
-	if _, err := s.Store.Get(ctx, "revoked:"+rec.Family); err == nil {
+	used, _ := json.Marshal(usedRefresh{Family: family, At: s.now()})
+	next, put := s.newRefresh(family)
+	b, err := store.Redeem(ctx, s.Store, store.Redemption{Key: "refresh:" + rt, Unless: []string{"revoked:" + family},
+		Puts: []store.Item{{Key: "refresh-used:" + rt, Value: used, TTL: s.refreshTTL() + grace}, put}})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, s.reused(ctx, rt)
+	case errors.Is(err, store.ErrRefused):
 		return nil, badGrant("the refresh token was revoked")
-	} else if !errors.Is(err, store.ErrNotFound) {
+	case errors.Is(err, store.ErrFull) && b != nil:
+		s.restore(ctx, rt, next, b)
+		return nil, unavailable()
+	case err != nil:
 		return nil, unavailable()
 	}
-	switch {
-	case s.now().After(rec.Expires):
-		return nil, badGrant("the refresh token expired")
-	case rec.ClientID != client.ID:
-		return nil, badGrant("the refresh token was issued to another client")
+	rec, err := decodeRefresh(b)
+	if err != nil {
+		s.drop(ctx, next)
+		return nil, err
 	}
 	g := rec.Grant
-	if sc := f.Get("scope"); sc != "" {
+	var refused error
+	switch {
+	case s.now().After(rec.Expires):
+		s.drop(ctx, next)
+		return nil, badGrant("the refresh token expired")
+	case rec.ClientID != client.ID:
+		refused = badGrant("the refresh token was issued to another client")
+	case f.Get("scope") != "":
 		held, _ := scopes.Parse(g.Scope)
-		narrowed, err := scopes.Parse(sc)
+		narrowed, err := scopes.Parse(f.Get("scope"))
 		if err != nil || !held.ContainsAll(narrowed) {
-			return nil, &tokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes " + strconv.Quote(g.Scope)}
+			refused = &tokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes " + strconv.Quote(g.Scope)}
 		}
 		g.Scope = narrowed.String()
 	}
-	if err := s.take(ctx, "refresh:"+rt, &rec); err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		return nil, s.reused(ctx, rt) // a concurrent request won
+	if refused != nil {
+		s.restore(ctx, rt, next, b)
+		return nil, refused
 	}
-	used, _ := json.Marshal(usedRefresh{Family: rec.Family, At: s.now()})
-	_ = s.Store.Put(ctx, "refresh-used:"+rt, used, s.refreshTTL()+grace)
-	return s.issue(ctx, g, true, rec.Family)
+	return s.issue(g, next, false)
+}
+
+// restore undoes a rotation refused after its redemption: the token put
+// back as it was (until its own expiry), its use and its successor
+// forgotten.
+func (s *Server) restore(ctx context.Context, rt, next string, b []byte) {
+	if rec, err := decodeRefresh(b); err == nil {
+		if left := rec.Expires.Sub(s.now()); left > 0 {
+			_ = s.Store.Put(ctx, "refresh:"+rt, b, left+grace)
+		}
+	}
+	_ = s.Store.Delete(ctx, "refresh-used:"+rt)
+	s.drop(ctx, next)
 }
 
 // reused answers a refresh token that is not (or no longer) stored: unknown,
@@ -261,12 +355,6 @@ func (s *Server) get(ctx context.Context, key string, into any) error {
 	return decode(b, err, into)
 }
 
-// take takes the record at key from the store and decodes it.
-func (s *Server) take(ctx context.Context, key string, into any) error {
-	b, err := s.Store.Take(ctx, key)
-	return decode(b, err, into)
-}
-
 // decode decodes a record the store returned: ErrNotFound as it is, other
 // store errors as unavailable.
 func decode(b []byte, err error, into any) error {
@@ -282,25 +370,16 @@ func decode(b []byte, err error, into any) error {
 	return nil
 }
 
-// issue mints an access token (and a rotated refresh token when asked).
-func (s *Server) issue(ctx context.Context, g Grant, withRefresh bool, family string) (map[string]any, error) {
+// issue mints an access token for g, with the refresh token rt when one
+// was stored ("" for none), and an ID token for a code's openid scope.
+func (s *Server) issue(g Grant, rt string, code bool) (map[string]any, error) {
 	tok, ttl := s.Mint(g)
 	resp := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds()), "scope": g.Scope}
-	if s.IDToken != nil && family == "" && slices.Contains(strings.Fields(g.Scope), "openid") {
+	if s.IDToken != nil && code && slices.Contains(strings.Fields(g.Scope), "openid") {
 		resp["id_token"] = s.IDToken(g)
 	}
-	if withRefresh {
-		if family == "" {
-			family = randid.New(8)
-		}
-		rt := randid.New(32)
-		b, _ := json.Marshal(refreshRecord{Grant: g, Family: family, Expires: s.now().Add(s.refreshTTL())})
-		switch err := s.Store.Put(ctx, "refresh:"+rt, b, s.refreshTTL()+grace); {
-		case err == nil:
-			resp["refresh_token"] = rt
-		case errors.Is(err, store.ErrUnavailable):
-			return nil, unavailable()
-		} // when full, the client gets no refresh token and authorizes again
+	if rt != "" {
+		resp["refresh_token"] = rt
 	}
 	return resp, nil
 }

@@ -111,3 +111,71 @@ func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 	}
 	return n, nil
 }
+
+// redeem is store.Redemption in one script, so in one round trip and one
+// atomic step: KEYS[1] is taken unless one of KEYS[2..1+u] exists; then
+// the puts (ARGV[2..]: value, ttl in ms, append flag, for KEYS[2+u..]) are
+// stored, an appended one followed by the taken value without its first
+// line. It returns false for a missing key, 0 for a refusal, and the
+// taken value otherwise.
+var redeem = redis.NewScript(`
+local u = tonumber(ARGV[1])
+for i = 2, 1 + u do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+local v = redis.call('GETDEL', KEYS[1])
+if not v then return false end
+local body = v
+local nl = string.find(v, '\n', 1, true)
+if nl then body = string.sub(v, nl + 1) end
+local j = 2
+for i = 2 + u, #KEYS do
+  local value = ARGV[j]
+  if ARGV[j + 2] == '1' then value = value .. body end
+  redis.call('SET', KEYS[i], value, 'PX', ARGV[j + 1])
+  j = j + 3
+end
+return v`)
+
+var _ store.Redeemer = (*Store)(nil)
+
+// Redeem implements store.Redeemer with one script: one round trip, one
+// atomic step, so of concurrent redemptions of one key on any number of
+// replicas one takes it and only its items are stored.
+func (s *Store) Redeem(ctx context.Context, r store.Redemption) ([]byte, error) {
+	if err := store.Check(r.Key, nil, time.Second); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, 1+len(r.Unless)+len(r.Puts))
+	keys = append(keys, s.prefix+r.Key)
+	for _, k := range r.Unless {
+		keys = append(keys, s.prefix+k)
+	}
+	args := make([]any, 0, 1+3*len(r.Puts))
+	args = append(args, len(r.Unless))
+	for _, p := range r.Puts {
+		if err := store.Check(p.Key, p.Value, p.TTL); err != nil {
+			return nil, err
+		}
+		keys = append(keys, s.prefix+p.Key)
+		appendTaken := "0"
+		if p.AppendTaken {
+			appendTaken = "1"
+		}
+		args = append(args, p.Value, p.TTL.Milliseconds(), appendTaken)
+	}
+	v, err := redeem.Run(ctx, s.c, keys, args...).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, store.ErrNotFound
+	case err != nil:
+		return nil, unavailable("redeem script", err)
+	}
+	switch v := v.(type) {
+	case string:
+		return []byte(v), nil
+	case int64:
+		return nil, store.ErrRefused
+	}
+	return nil, unavailable("redeem script", fmt.Errorf("unexpected reply %T", v))
+}

@@ -105,6 +105,86 @@ func Run(t *testing.T, open func(t *testing.T) (replicaA, replicaB store.Store))
 			}
 		}
 	})
+	t.Run("two replicas redeem one code at once: one wins, only its items are stored", func(t *testing.T) {
+		a, b := open(t)
+		for round := range 30 {
+			key := fmt.Sprintf("redeem-%d", round)
+			if err := a.Put(ctx, key, []byte("grant"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			var wins atomic.Int64
+			var wg sync.WaitGroup
+			for i := range 8 {
+				s := []store.Store{a, b}[i%2]
+				wg.Go(func() {
+					v, err := store.Redeem(ctx, s, store.Redemption{Key: key, Puts: []store.Item{
+						{Key: key + "-used", Value: []byte{byte('0' + i)}, TTL: time.Minute},
+						{Key: key + "-next", Value: []byte(fmt.Sprintf("%d:", i)), TTL: time.Minute, AppendTaken: true},
+					}})
+					switch {
+					case err == nil && string(v) == "grant":
+						wins.Add(1)
+					case !errors.Is(err, store.ErrNotFound):
+						t.Errorf("Redeem: %q %v", v, err)
+					}
+				})
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("round %d: %d redemptions of one code", round, wins.Load())
+			}
+			used, _ := b.Get(ctx, key+"-used")
+			next, _ := a.Get(ctx, key+"-next")
+			if len(used) != 1 || string(next) != string(used[0])+":grant" {
+				t.Fatalf("round %d: the items of two redemptions: used %q, next %q", round, used, next)
+			}
+		}
+		// A record of a header line and a body carries the body forward.
+		if err := a.Put(ctx, "rt-1", []byte("header-1\nthe grant"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		_, err := store.Redeem(ctx, b, store.Redemption{Key: "rt-1", Puts: []store.Item{{Key: "rt-2", Value: []byte("header-2\n"), TTL: time.Minute, AppendTaken: true}}})
+		if v, _ := a.Get(ctx, "rt-2"); err != nil || string(v) != "header-2\nthe grant" {
+			t.Fatalf("the successor of a header-and-body record: %q %v", v, err)
+		}
+	})
+	t.Run("a redemption an excluded key refuses takes nothing", func(t *testing.T) {
+		a, b := open(t)
+		if err := a.Put(ctx, "rt", []byte("grant"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Put(ctx, "revoked", []byte{1}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		r := store.Redemption{Key: "rt", Unless: []string{"other", "revoked"}, Puts: []store.Item{{Key: "rt-used", Value: []byte{1}, TTL: time.Minute}}}
+		if _, err := store.Redeem(ctx, b, r); !errors.Is(err, store.ErrRefused) {
+			t.Fatalf("with the family revoked: %v", err)
+		}
+		if v, err := a.Get(ctx, "rt"); err != nil || string(v) != "grant" {
+			t.Fatalf("the refused redemption took the item: %q %v", v, err)
+		}
+		if _, err := a.Get(ctx, "rt-used"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the refused redemption stored an item: %v", err)
+		}
+		if _, err := store.Redeem(ctx, a, store.Redemption{Key: "absent", Puts: r.Puts}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("an absent key: %v", err)
+		}
+		if _, err := a.Get(ctx, "rt-used"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a redemption of nothing stored an item: %v", err)
+		}
+		for name, bad := range map[string]store.Redemption{
+			"an item without ttl": {Key: "rt", Puts: []store.Item{{Key: "x", Value: []byte{1}}}},
+			"an oversized item":   {Key: "rt", Puts: []store.Item{{Key: "x", Value: make([]byte, store.MaxValueBytes+1), TTL: time.Minute}}},
+			"an empty key":        {Key: ""},
+		} {
+			if _, err := store.Redeem(ctx, a, bad); err == nil || errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if v, err := a.Get(ctx, "rt"); err != nil || string(v) != "grant" {
+			t.Fatalf("an invalid redemption took the item: %q %v", v, err)
+		}
+	})
 	t.Run("counters count across replicas within their window", func(t *testing.T) {
 		a, b := open(t)
 		var wg sync.WaitGroup
