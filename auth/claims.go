@@ -46,6 +46,9 @@ func decodeObject(seg, what string) (*wire.Object, error) {
 // headerString reads a JOSE header parameter that must be a string when
 // present.
 func headerString(h claimSet, name string) (string, error) {
+	if s, ok := fastString(h, name); ok {
+		return s, nil
+	}
 	v, _, err := h.Get(name)
 	if v == nil && err == nil {
 		return "", nil
@@ -156,6 +159,11 @@ func (v *Verifier) audienceOK(aud string, accepted []string) bool {
 const maxNumericDate = 253402300799
 
 func numericDate(claims claimSet, name string) (time.Time, bool, error) {
+	if o, ok := claims.(*wire.Object); ok {
+		if f, isNum, _ := o.Number(name); isNum && f >= 0 {
+			return dateOf(f), true, nil
+		}
+	}
 	v, _, err := claims.Get(name)
 	if err != nil {
 		return time.Time{}, false, fail(ReasonClaimInvalid, "%s cannot be decoded", name)
@@ -167,12 +175,35 @@ func numericDate(claims claimSet, name string) (time.Time, bool, error) {
 	if !isNum || math.IsNaN(f) || f < 0 {
 		return time.Time{}, false, fail(ReasonClaimInvalid, "%s must be a non-negative number (seconds since 1970), got %s", name, jsontype.Of(v))
 	}
-	f = min(f, maxNumericDate)
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
+	return dateOf(f), true, nil
+}
+
+// dateOf is the time of a NumericDate, at most 9999-12-31.
+func dateOf(f float64) time.Time {
+	sec, frac := math.Modf(min(f, maxNumericDate))
+	return time.Unix(int64(sec), int64(frac*1e9))
+}
+
+// fastString reads a string member of a JWT's claims or header without
+// boxing it; ok is false when the slow path must decide (a claim absent,
+// null, of another type, or claims that are not a JSON object).
+func fastString(claims claimSet, name string) (s string, ok bool) {
+	o, isObject := claims.(*wire.Object)
+	if !isObject {
+		return "", false
+	}
+	s, isString, present := o.String(name)
+	return s, isString || !present
 }
 
 func stringOrList(claims claimSet, name string) ([]string, error) {
+	if o, ok := claims.(*wire.Object); ok {
+		if s, isString, present := o.String(name); isString {
+			return []string{s}, nil
+		} else if !present {
+			return nil, nil
+		}
+	}
 	val, _, err := claims.Get(name)
 	if err != nil {
 		return nil, fail(ReasonClaimInvalid, "%s cannot be decoded", name)
@@ -198,6 +229,9 @@ func stringOrList(claims claimSet, name string) ([]string, error) {
 }
 
 func optString(claims claimSet, name string) (string, error) {
+	if s, ok := fastString(claims, name); ok {
+		return s, nil
+	}
 	val, _, err := claims.Get(name)
 	if err != nil {
 		return "", fail(ReasonClaimInvalid, "%s cannot be decoded", name)

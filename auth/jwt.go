@@ -7,6 +7,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/mcpauth/mcpauth/internal/wire"
 )
 
 var b64 = base64.RawURLEncoding.Strict()
@@ -26,12 +28,19 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 		return nil, fail(ReasonTokenMalformed, "expected a JWT of three dot-separated parts, got %d", extra+3)
 	}
 
-	// Only alg, kid, typ, cty, enc and crit are read. jku, x5u, jwk and x5c
-	// are ignored: keys come only from the trusted issuer's key set.
-	hdr, err := decodeObject(raw[:d1], "JOSE header")
+	// One buffer holds the token and, after it, its decoded header,
+	// payload and signature: the signing input, and the bytes the claims'
+	// strings share (wire.Object), in one allocation.
+	buf := make([]byte, len(raw), len(raw)+b64.DecodedLen(d1)+b64.DecodedLen(d2-d1-1)+b64.DecodedLen(len(raw)-d2-1))
+	copy(buf, raw)
+	input := buf[:d2]
+	hdr, buf, err := decodeSegment(buf, buf[:d1], "JOSE header")
 	if err != nil {
 		return nil, err
 	}
+
+	// Only alg, kid, typ, cty, enc and crit are read. jku, x5u, jwk and x5c
+	// are ignored: keys come only from the trusted issuer's key set.
 	var h struct{ Alg, Kid, Typ, Cty, Enc string }
 	for _, p := range [...]struct {
 		name string
@@ -58,17 +67,18 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 		return nil, fail(ReasonTypInvalid, "typ %q is not \"at+jwt\" (RFC 9068 §2.1)", h.Typ)
 	}
 
-	claims, err := decodeObject(raw[d1+1:d2], "payload")
+	claims, buf, err := decodeSegment(buf, buf[d1+1:d2], "payload")
 	if err != nil {
 		return nil, err
 	}
-	sig, err := b64.DecodeString(raw[d2+1:])
+	n := len(buf)
+	buf, err = b64.AppendDecode(buf, buf[d2+1:len(raw)])
+	sig := buf[n:]
 	if err != nil || len(sig) == 0 {
 		return nil, fail(ReasonTokenMalformed, "the signature is not unpadded base64url")
 	}
 
-	issv, _, _ := claims.Get("iss")
-	iss, _ := issv.(string)
+	iss, _, _ := claims.String("iss")
 	is := v.issuers[iss]
 	if is == nil {
 		return nil, untrusted(v.trusted, iss)
@@ -81,7 +91,6 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	input := []byte(raw[:d2])
 	verified := false
 	for _, k := range keys {
 		if alg.Verify(input, sig, k.raw) == nil {
@@ -93,6 +102,22 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 		return nil, fail(ReasonSignatureInvalid, "the %s signature does not verify with the issuer's key %q", h.Alg, h.Kid)
 	}
 	return v.checkClaims(claims, is, raw)
+}
+
+// decodeSegment base64url-decodes seg, a part of the token held in buf,
+// onto the end of buf (whose capacity has room for it), and splits its
+// JSON object; it returns buf grown by the decoded bytes.
+func decodeSegment(buf, seg []byte, what string) (*wire.Object, []byte, error) {
+	n := len(buf)
+	buf, err := b64.AppendDecode(buf, seg)
+	if err != nil {
+		return nil, buf, fail(ReasonTokenMalformed, "the %s is not unpadded base64url", what)
+	}
+	o, ok := wire.ParseObject(buf[n:])
+	if !ok {
+		return nil, buf, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
+	}
+	return o, buf, nil
 }
 
 func (v *Verifier) algorithmError(alg string) *Error {

@@ -276,9 +276,10 @@ func (v *Verifier) observeCache(hit bool) {
 }
 
 // cachedTokenSize bounds what a cached token costs: the raw token (the
-// cache key, and kept by the Token for its fingerprint), its payload, and
-// the Token itself.
-func cachedTokenSize(raw string) int64 { return int64(2*len(raw)) + 512 }
+// cache key, and kept by the Token for its fingerprint), the buffer its
+// claims share (a copy of the token and its decoded parts), and the Token
+// itself.
+func cachedTokenSize(raw string) int64 { return int64(4*len(raw)) + 512 }
 
 // checkTokenSize refuses a token over max bytes before anything parses it.
 func checkTokenSize(raw string, max int) error {

@@ -45,6 +45,17 @@ func FuzzPayloadClaimsMatchMap(f *testing.F) {
 			if ok != wok || !reflect.DeepEqual(got, want) {
 				t.Fatalf("claim %q: scanner %#v (%v), map %#v (%v) for %q", name, got, ok, want, wok, b)
 			}
+			// The unboxed readers agree with the map too.
+			if s, isString, present := c.String(name); present != wok || isString && s != want {
+				t.Fatalf("String(%q) = %q, %v, %v; map %#v for %q", name, s, isString, present, want, b)
+			} else if _, wantString := want.(string); isString != wantString {
+				t.Fatalf("String(%q) isString %v; map %#v for %q", name, isString, want, b)
+			}
+			if f, isNumber, present := c.Number(name); present != wok || isNumber && f != want {
+				t.Fatalf("Number(%q) = %v, %v, %v; map %#v for %q", name, f, isNumber, present, want, b)
+			} else if _, wantNumber := want.(float64); isNumber != wantNumber {
+				t.Fatalf("Number(%q) isNumber %v; map %#v for %q", name, isNumber, want, b)
+			}
 		}
 	})
 }
