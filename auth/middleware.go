@@ -85,16 +85,11 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	}
 	// Only a request with a session id or a POST can end, or be answered
 	// with, a session; a traced one is watched for the status it gets.
-	if o.sid != "" || r.Method == http.MethodPost || rec != nil {
-		rw := &responseWriter{ResponseWriter: w, rec: rec}
-		if o.sid != "" || r.Method == http.MethodPost {
-			rw.watch = &sessionWatch{sessions: a.sessions, subject: o.subject, sid: o.sid, method: r.Method, b: o.b, res: o.res, firstSight: o.firstSight,
-				end: func(sid string) func() { return sessionEnder(next, r, sid, o.t, a.now) }}
-		}
-		orig := w
-		rw.refuse = func(err error) {
-			a.logReject(r, callerOf(r, o.t), nil, err)
-			a.refuse(orig, r, err, nil)
+	if watch := o.sid != "" || r.Method == http.MethodPost; watch || rec != nil {
+		rw := &responseWriter{ResponseWriter: w, rec: rec, late: a, r: r, t: o.t}
+		if watch {
+			rw.watch = sessionWatch{sessions: a.sessions, subject: o.subject, sid: o.sid, method: r.Method, b: o.b, res: o.res, firstSight: o.firstSight,
+				next: next, r: r, t: o.t, now: a.now}
 		}
 		defer rw.finish()
 		w = rw

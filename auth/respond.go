@@ -23,6 +23,13 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error
 	a.WriteError(w, r, e)
 }
 
+// refuseLate logs and answers a refusal that replaces the server's
+// answer (see responseWriter).
+func (a *Authenticator) refuseLate(w http.ResponseWriter, r *http.Request, t *Token, err error) {
+	a.logReject(r, callerOf(r, t), nil, err)
+	a.refuse(w, r, err, nil)
+}
+
 // WriteError answers a refusal ([Authenticator.Check]'s error, or the
 // *Error a [Config.ErrorWriter] receives) the standard way: the status of
 // its [Reason]; for 401 and 403 the WWW-Authenticate challenge MCP clients

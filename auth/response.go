@@ -13,11 +13,19 @@ import "net/http"
 // as before.
 type responseWriter struct {
 	http.ResponseWriter
-	watch   *sessionWatch   // nil for a request that can neither end nor create a session
+	watch   sessionWatch    // idle (no table) for a request that can neither end nor create a session
 	rec     *decisionRecord // nil without a trace
-	refuse  func(error)     // logs and answers a refusal
+	late    lateRefuser     // logs and answers a refusal that replaces the server's answer
+	r       *http.Request
+	t       *Token
 	wrote   bool
 	dropped bool // the server's response was replaced
+}
+
+// lateRefuser answers a refusal decided after the handler started to
+// answer (a session that cannot be bound): logged, then written to w.
+type lateRefuser interface {
+	refuseLate(w http.ResponseWriter, r *http.Request, t *Token, err error)
 }
 
 func (s *responseWriter) capture(code int) {
@@ -29,7 +37,7 @@ func (s *responseWriter) capture(code int) {
 		err     error
 		created string
 	)
-	if s.watch != nil {
+	if s.watch.sessions != nil {
 		created, err = s.watch.started(s.Header(), code)
 	}
 	if err != nil {
@@ -38,7 +46,7 @@ func (s *responseWriter) capture(code int) {
 		h.Del("Mcp-Session-Id")
 		h.Del("Content-Length")
 		h.Del("Content-Type")
-		s.refuse(err)
+		s.late.refuseLate(s.ResponseWriter, s.r, s.t, err)
 	}
 	if s.rec != nil {
 		s.rec.record(code, err, created)
@@ -49,7 +57,7 @@ func (s *responseWriter) capture(code int) {
 // write gets net/http's 200 with the headers it set.
 func (s *responseWriter) finish() {
 	s.capture(http.StatusOK)
-	if s.watch != nil {
+	if s.watch.sessions != nil {
 		s.watch.finish()
 	}
 }

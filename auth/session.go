@@ -115,11 +115,19 @@ type sessionWatch struct {
 	b          *binding     // sid's binding, held for the request
 	res        *reservation // a place held for a session this request creates
 	firstSight bool         // this request bound sid at first sight
-	end        func(sid string) func()
+	// What ends a session in the MCP server: the handler holding it, the
+	// request and its token (see sessionEnder).
+	next http.Handler
+	r    *http.Request
+	t    *Token
+	now  func() time.Time
 
 	created *binding // the binding of the session the server created
 	orphan  string   // a session the server created that could not be bound
 }
+
+// end returns what ends the session sid in the MCP server.
+func (w *sessionWatch) end(sid string) func() { return sessionEnder(w.next, w.r, sid, w.t, w.now) }
 
 // started sees the response start with code and headers h: it returns the
 // session id the server created, if any, and an error when it cannot be

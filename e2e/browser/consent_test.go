@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mcpauth/mcpauth/auth/authtest"
-	"github.com/mcpauth/mcpauth/internal/oauthas"
+	"github.com/mcpauth/mcpauth/internal/clienttest"
 	"github.com/mcpauth/mcpauth/proxy"
 	"github.com/mcpauth/mcpauth/registration"
 )
@@ -68,9 +68,8 @@ func newWorldWith(t *testing.T, upstreamConsent bool) *world {
 }
 
 func (w *world) authorizeURL() string {
-	return w.asURL + "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"mcp-client"}, "redirect_uri": {w.clientURL},
-		"scope": {"notes:read"}, "state": {"s1"}, "code_challenge": {oauthas.S256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")},
-		"code_challenge_method": {"S256"}}.Encode()
+	f := clienttest.CodeFlow{Issuer: w.asURL, ClientID: "mcp-client", RedirectURI: w.clientURL, Scope: "notes:read", State: "s1"}
+	return f.AuthorizeURL(f.Params())
 }
 
 func (w *world) last() url.Values {

@@ -142,7 +142,8 @@ func (p *Object) Number(name string) (f float64, isNumber, present bool) {
 // last returns the last member named name: the one a map decoder keeps.
 func (p *Object) last(name string) (rawMember, bool) {
 	for i := len(p.members) - 1; i >= 0; i-- {
-		if m := p.members[i]; string(p.name(m)) == name {
+		m := p.members[i]
+		if int(m.nameEnd-m.nameStart) == len(name) && string(p.name(m)) == name { // lengths first: most names differ there
 			return m, true
 		}
 	}

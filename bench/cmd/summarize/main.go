@@ -54,24 +54,32 @@ func main() {
 	fmt.Println()
 	fmt.Println("| target | measured | verdict |")
 	fmt.Println("|---|---|---|")
+	peers := []string{"golang-jwt+keyfunc", "go-oidc", "auth0-go-jwt-middleware"}
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
-		u, j, raw := ns("Verify/"+alg+"/mcpauth-uncached"), ns("Verify/"+alg+"/jwx-jwt.Parse"), ns("Verify/"+alg+"/raw-crypto")
-		fmt.Printf("| %s uncached within 15%% of raw jwx parse-and-verify | %.1f µs vs %.1f µs (%.2fx; %.2fx raw crypto) | %s |\n", alg, u/1e3, j/1e3, u/j, u/raw, verdict(u <= 1.15*j))
+		u, raw := ns("Verify/"+alg+"/mcpauth-uncached"), ns("Verify/"+alg+"/raw-crypto")
+		limit := 1.15
+		if alg == "ES256" {
+			limit = 1.08
+		}
+		fmt.Printf("| %s uncached within %.2fx of raw crypto verify | %.1f µs vs %.1f µs: %.3fx | %s |\n", alg, limit, u/1e3, raw/1e3, u/raw, verdict(u <= limit*raw))
+		fastest, name := 0.0, ""
+		for _, p := range peers {
+			if v := ns("Verify/" + alg + "/" + p); fastest == 0 || v < fastest {
+				fastest, name = v, p
+			}
+		}
+		fmt.Printf("| %s uncached at or below every peer | %.1f µs; fastest peer %s %.1f µs (%.3fx) | %s |\n", alg, u/1e3, name, fastest/1e3, u/fastest, verdict(u <= fastest))
 	}
 	cached := ns("Verify/RS256/mcpauth-cached")
-	fmt.Printf("| cached path under 2 µs | verify %.0f ns; a whole HTTP request %.1f µs with mcpauth, %.1f µs without auth (the difference is below the HTTP noise; in-process the middleware costs about 0.6 µs, auth.BenchmarkMiddlewareCached) | %s |\n",
-		cached, ns("HTTP/serial/mcpauth-cached")/1e3, ns("HTTP/serial/no-auth")/1e3, verdict(cached < 2000))
-	slowest := 0.0
-	for _, p := range []string{"auth0-go-jwt-middleware", "golang-jwt+keyfunc", "go-oidc"} {
-		v := ns("Verify/RS256/" + p)
-		if slowest == 0 || v < slowest {
-			slowest = v
-		}
-	}
-	fmt.Printf("| cached at least 10x faster than every peer's per-request cost | fastest peer %.1f µs, %.0fx mcpauth cached | %s |\n", slowest/1e3, slowest/cached, verdict(slowest >= 10*cached))
+	fmt.Printf("| cached path under 1 µs | verify %.0f ns; a whole HTTP request %.1f µs with mcpauth, %.1f µs without auth (in-process the middleware costs about 0.6 µs, auth.BenchmarkMiddlewareCached) | %s |\n",
+		cached, ns("HTTP/serial/mcpauth-cached")/1e3, ns("HTTP/serial/no-auth")/1e3, verdict(cached < 1000))
 	for _, mode := range []string{"serial", "parallel"} {
 		un, pr := ns("ToolsCall/"+mode+"/unprotected"), ns("ToolsCall/"+mode+"/mcpauth-cached-token")
-		fmt.Printf("| %s tools/call protected at least 90%% of unprotected throughput | %.1f µs vs %.1f µs: %.0f%% | %s |\n", mode, pr/1e3, un/1e3, 100*un/pr, verdict(un/pr >= 0.9))
+		fmt.Printf("| %s tools/call protected at least 95%% of unprotected throughput | %.1f µs vs %.1f µs: %.0f%% | %s |\n", mode, pr/1e3, un/1e3, 100*un/pr, verdict(un/pr >= 0.95))
+	}
+	for _, step := range []string{"issue-code", "redeem-code"} {
+		m, f, r := ns("AuthorizationServer/mcpauth-memory/"+step), ns("AuthorizationServer/fosite-memory/"+step), ns("AuthorizationServer/mcpauth-redis/"+step)
+		fmt.Printf("| authorization server %s at or ahead of ory/fosite (memory stores) | mcpauth %.1f µs, fosite %.1f µs (%.2fx); mcpauth on Redis %.1f µs | %s |\n", step, m/1e3, f/1e3, m/f, r/1e3, verdict(m <= f))
 	}
 	for _, p := range []string{"mcpauth", "auth0-go-jwt-middleware", "golang-jwt+keyfunc", "go-oidc"} {
 		f, fe := median("Rotation/"+p, "failed/rotation"), median("Rotation/"+p, "fetches/rotation")
