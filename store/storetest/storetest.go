@@ -82,57 +82,18 @@ func Run(t *testing.T, open func(t *testing.T) (replicaA, replicaB store.Store))
 	})
 	t.Run("two replicas redeem one code at once: exactly one wins", func(t *testing.T) {
 		a, b := open(t)
-		for round := range 50 {
-			key := fmt.Sprintf("code-%d", round)
-			if err := a.Put(ctx, key, []byte("grant"), time.Minute); err != nil {
-				t.Fatal(err)
-			}
-			var wins atomic.Int64
-			var wg sync.WaitGroup
-			for i := range 8 {
-				s := []store.Store{a, b}[i%2]
-				wg.Go(func() {
-					if v, err := s.Take(ctx, key); err == nil && string(v) == "grant" {
-						wins.Add(1)
-					} else if !errors.Is(err, store.ErrNotFound) {
-						t.Errorf("Take: %v", err)
-					}
-				})
-			}
-			wg.Wait()
-			if wins.Load() != 1 {
-				t.Fatalf("round %d: %d redemptions of one code", round, wins.Load())
-			}
-		}
+		race(t, a, b, 50, "code", func(s store.Store, key string, _ int) ([]byte, error) { return s.Take(ctx, key) })
 	})
 	t.Run("two replicas redeem one code at once: one wins, only its items are stored", func(t *testing.T) {
 		a, b := open(t)
+		race(t, a, b, 30, "redeem", func(s store.Store, key string, i int) ([]byte, error) {
+			return store.Redeem(ctx, s, store.Redemption{Key: key, Puts: []store.Item{
+				{Key: key + "-used", Value: []byte{byte('0' + i)}, TTL: time.Minute},
+				{Key: key + "-next", Value: []byte(fmt.Sprintf("%d:", i)), TTL: time.Minute, AppendTaken: true},
+			}})
+		})
 		for round := range 30 {
 			key := fmt.Sprintf("redeem-%d", round)
-			if err := a.Put(ctx, key, []byte("grant"), time.Minute); err != nil {
-				t.Fatal(err)
-			}
-			var wins atomic.Int64
-			var wg sync.WaitGroup
-			for i := range 8 {
-				s := []store.Store{a, b}[i%2]
-				wg.Go(func() {
-					v, err := store.Redeem(ctx, s, store.Redemption{Key: key, Puts: []store.Item{
-						{Key: key + "-used", Value: []byte{byte('0' + i)}, TTL: time.Minute},
-						{Key: key + "-next", Value: []byte(fmt.Sprintf("%d:", i)), TTL: time.Minute, AppendTaken: true},
-					}})
-					switch {
-					case err == nil && string(v) == "grant":
-						wins.Add(1)
-					case !errors.Is(err, store.ErrNotFound):
-						t.Errorf("Redeem: %q %v", v, err)
-					}
-				})
-			}
-			wg.Wait()
-			if wins.Load() != 1 {
-				t.Fatalf("round %d: %d redemptions of one code", round, wins.Load())
-			}
 			used, _ := b.Get(ctx, key+"-used")
 			next, _ := a.Get(ctx, key+"-next")
 			if len(used) != 1 || string(next) != string(used[0])+":grant" {
@@ -205,4 +166,34 @@ func Run(t *testing.T, open func(t *testing.T) (replicaA, replicaB store.Store))
 			t.Fatalf("a new window starts at %d", n)
 		}
 	})
+}
+
+// race puts a "grant" under prefix-<round> for each round and has 8
+// goroutines, on both replicas, take it at once with take (i is the
+// goroutine's number): exactly one may get it, the others ErrNotFound.
+func race(t *testing.T, a, b store.Store, rounds int, prefix string, take func(s store.Store, key string, i int) ([]byte, error)) {
+	t.Helper()
+	for round := range rounds {
+		key := fmt.Sprintf("%s-%d", prefix, round)
+		if err := a.Put(context.Background(), key, []byte("grant"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		var wins atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 8 {
+			s := []store.Store{a, b}[i%2]
+			wg.Go(func() {
+				switch v, err := take(s, key, i); {
+				case err == nil && string(v) == "grant":
+					wins.Add(1)
+				case !errors.Is(err, store.ErrNotFound):
+					t.Errorf("a losing take: %q %v", v, err)
+				}
+			})
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: %d redemptions of one code", round, wins.Load())
+		}
+	}
 }
