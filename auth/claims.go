@@ -45,8 +45,8 @@ func decodeObject(seg, what string) (*wire.Object, error) {
 
 // headerString reads a JOSE header parameter that must be a string when
 // present.
-func headerString(h claimSet, name string) (string, error) {
-	if s, ok := fastString(h, name); ok {
+func headerString(h *wire.Object, name string) (string, error) {
+	if s, isString, present := h.String(name); isString || !present {
 		return s, nil
 	}
 	v, _, err := h.Get(name)
@@ -62,7 +62,8 @@ func headerString(h claimSet, name string) (string, error) {
 
 // checkClaims validates the registered claims of a verified payload and
 // builds the Token.
-func (v *Verifier) checkClaims(claims claimSet, is *issuer, raw string) (*Token, error) {
+// checkClaims validates the registered claims and fills t with them.
+func (v *Verifier) checkClaims(t *Token, claims claimSet, is *issuer, raw string) (*Token, error) {
 	now := v.now()
 	exp, ok, err := numericDate(claims, "exp")
 	if err != nil {
@@ -93,8 +94,7 @@ func (v *Verifier) checkClaims(claims claimSet, is *issuer, raw string) (*Token,
 	if err := v.checkAudience(aud, is); err != nil {
 		return nil, err
 	}
-	t, err := v.tokenFromClaims(claims, raw)
-	if err != nil {
+	if err := v.tokenFromClaims(t, claims, raw); err != nil {
 		return nil, err
 	}
 	t.Audience, t.Expiry = aud, exp
@@ -105,33 +105,33 @@ func (v *Verifier) checkClaims(claims claimSet, is *issuer, raw string) (*Token,
 }
 
 // tokenFromClaims fills the fields common to JWT and introspected tokens.
-func (v *Verifier) tokenFromClaims(claims claimSet, raw string) (*Token, error) {
-	t := &Token{claims: claims, raw: raw}
+func (v *Verifier) tokenFromClaims(t *Token, claims claimSet, raw string) error {
+	t.claims, t.raw = claims, raw
 	var err error
 	if t.Issuer, err = optString(claims, "iss"); err != nil {
-		return nil, err
+		return err
 	}
 	if t.Subject, err = optString(claims, "sub"); err != nil {
-		return nil, err
+		return err
 	}
 	if t.Subject == "" {
-		return nil, fail(ReasonClaimInvalid, "the token has no sub claim")
+		return fail(ReasonClaimInvalid, "the token has no sub claim")
 	}
 	if t.ID, err = optString(claims, "jti"); err != nil {
-		return nil, err
+		return err
 	}
 	for _, name := range [...]string{"client_id", "azp", "cid"} {
 		if t.ClientID, err = optString(claims, name); err != nil {
-			return nil, err
+			return err
 		}
 		if t.ClientID != "" {
 			break
 		}
 	}
 	if t.Scopes, err = v.norm.FromLookup(claims.Get); err != nil {
-		return nil, &Error{Reason: ReasonClaimInvalid, Description: strings.TrimPrefix(err.Error(), "scopes: "), Err: err}
+		return &Error{Reason: ReasonClaimInvalid, Description: strings.TrimPrefix(err.Error(), "scopes: "), Err: err}
 	}
-	return t, nil
+	return nil
 }
 
 // checkAudience requires one aud value to be an accepted audience.

@@ -44,7 +44,7 @@ func (v *Verifier) verifyIntrospected(ctx context.Context, raw string) (*Token, 
 		}
 		is = &issuer{url: iss}
 	}
-	t, err := v.checkClaims(claimMap(claims), is, raw)
+	t, err := v.checkClaims(new(Token), claimMap(claims), is, raw)
 	if err != nil {
 		return nil, err
 	}

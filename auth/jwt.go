@@ -34,7 +34,8 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 	buf := make([]byte, len(raw), len(raw)+b64.DecodedLen(d1)+b64.DecodedLen(d2-d1-1)+b64.DecodedLen(len(raw)-d2-1))
 	copy(buf, raw)
 	input := buf[:d2]
-	hdr, buf, err := decodeSegment(buf, buf[:d1], "JOSE header")
+	var hdr wire.Object // read here only: no allocation
+	buf, err := decodeInto(&hdr, buf, buf[:d1], "JOSE header")
 	if err != nil {
 		return nil, err
 	}
@@ -46,17 +47,17 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 		name string
 		dst  *string
 	}{{"alg", &h.Alg}, {"kid", &h.Kid}, {"typ", &h.Typ}, {"cty", &h.Cty}, {"enc", &h.Enc}} {
-		if *p.dst, err = headerString(hdr, p.name); err != nil {
+		if *p.dst, err = headerString(&hdr, p.name); err != nil {
 			return nil, err
 		}
 	}
-	crit, _, _ := hdr.Get("crit")
+	_, _, crit := hdr.String("crit")
 	switch {
 	case h.Enc != "":
 		return nil, fail(ReasonTokenMalformed, "the header has \"enc\": an encrypted token where a signed one was expected")
 	case strings.EqualFold(h.Cty, "JWT"):
 		return nil, fail(ReasonTokenMalformed, "nested JWTs (cty \"JWT\") are not accepted")
-	case crit != nil:
+	case crit:
 		return nil, fail(ReasonTokenMalformed, "the header lists critical extensions (crit) this server does not understand")
 	}
 	alg, ok := v.algs[h.Alg]
@@ -67,8 +68,10 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 		return nil, fail(ReasonTypInvalid, "typ %q is not \"at+jwt\" (RFC 9068 §2.1)", h.Typ)
 	}
 
-	claims, buf, err := decodeSegment(buf, buf[d1+1:d2], "payload")
-	if err != nil {
+	// The Token and its claims are one allocation.
+	jt := new(jwtToken)
+	claims := &jt.claims
+	if buf, err = decodeInto(claims, buf, buf[d1+1:d2], "payload"); err != nil {
 		return nil, err
 	}
 	n := len(buf)
@@ -101,23 +104,28 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 	if !verified {
 		return nil, fail(ReasonSignatureInvalid, "the %s signature does not verify with the issuer's key %q", h.Alg, h.Kid)
 	}
-	return v.checkClaims(claims, is, raw)
+	return v.checkClaims(&jt.Token, claims, is, raw)
 }
 
-// decodeSegment base64url-decodes seg, a part of the token held in buf,
-// onto the end of buf (whose capacity has room for it), and splits its
-// JSON object; it returns buf grown by the decoded bytes.
-func decodeSegment(buf, seg []byte, what string) (*wire.Object, []byte, error) {
+// decodeInto base64url-decodes seg, a part of the token held in buf, onto
+// the end of buf (whose capacity has room for it), and parses its JSON
+// object into o; it returns buf grown by the decoded bytes.
+func decodeInto(o *wire.Object, buf, seg []byte, what string) ([]byte, error) {
 	n := len(buf)
 	buf, err := b64.AppendDecode(buf, seg)
 	if err != nil {
-		return nil, buf, fail(ReasonTokenMalformed, "the %s is not unpadded base64url", what)
+		return buf, fail(ReasonTokenMalformed, "the %s is not unpadded base64url", what)
 	}
-	o, ok := wire.ParseObject(buf[n:])
-	if !ok {
-		return nil, buf, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
+	if !o.Parse(buf[n:]) {
+		return buf, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
 	}
-	return o, buf, nil
+	return buf, nil
+}
+
+// jwtToken is a Token verified from a JWT with the claims it keeps.
+type jwtToken struct {
+	Token
+	claims wire.Object
 }
 
 func (v *Verifier) algorithmError(alg string) *Error {

@@ -18,10 +18,11 @@ import (
 // while here it refuses only the claim that holds it, if the verifier reads
 // it (exp, nbf, iat); Claims leaves such a claim out.
 type Object struct {
-	raw     []byte
-	members []rawMember
-	small   [12]rawMember // members' storage for the usual object, in the same allocation
-	names   []byte        // the decoded names of escaped or non-ASCII member names
+	raw   []byte
+	n     int           // members in small
+	small [12]rawMember // the members of the usual object, in the Object itself
+	more  []rawMember   // all the members, when there are more than small holds
+	names []byte        // the decoded names of escaped or non-ASCII member names
 
 	once    sync.Once
 	decoded map[string]any
@@ -51,18 +52,21 @@ func (p *Object) value(m rawMember) []byte { return p.raw[m.valStart:m.valEnd] }
 // The Object and the strings it returns share b's bytes: b must not change
 // while they are in use.
 func ParseObject(b []byte) (o *Object, ok bool) {
-	if !json.Valid(b) {
-		return nil, false
-	}
-	if len(b) > math.MaxInt32 {
-		return nil, false
-	}
-	o = &Object{raw: b}
-	ok = o.scanExact() // on valid JSON, it fails only for other values than an object
-	if !ok {
+	o = new(Object)
+	if !o.Parse(b) {
 		return nil, false
 	}
 	return o, true
+}
+
+// Parse is ParseObject into p, a zero Object: for an object read and
+// dropped at once (a JOSE header), which then needs no allocation.
+func (p *Object) Parse(b []byte) bool {
+	if len(b) > math.MaxInt32 {
+		return false
+	}
+	p.raw = b
+	return p.scanExact() // validates b as encoding/json's Valid would, in the same pass
 }
 
 // scanExact splits a valid JSON object into members with exact names,
@@ -72,24 +76,70 @@ func ParseObject(b []byte) (o *Object, ok bool) {
 // stays linear in len(b).
 func (p *Object) scanExact() bool {
 	b := p.raw
-	p.members = p.small[:0]
-	offset := func(sub []byte) int32 { // sub lies within b
-		return int32(cap(b) - cap(sub))
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
 	}
-	return isObject(b, func(name []byte, plain bool, value []byte) bool {
-		m := rawMember{nameStart: offset(name), valStart: offset(value)}
-		m.nameEnd, m.valEnd = m.nameStart+int32(len(name)), m.valStart+int32(len(value))
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return skipWS(b, i+1) == len(b)
+	}
+	for {
+		end, plain := validString(b, i)
+		if end < 0 {
+			return false
+		}
+		m := rawMember{nameStart: int32(i + 1), nameEnd: int32(end - 1)}
 		if !plain {
 			start := len(p.names)
 			var ok bool
-			if p.names, ok = appendUnquoted(p.names, name); !ok {
+			if p.names, ok = appendUnquoted(p.names, b[i+1:end-1]); !ok {
 				return false
 			}
 			m.nameStart, m.nameEnd, m.escaped = int32(start), int32(len(p.names)), true
 		}
-		p.members = append(p.members, m)
-		return true
-	})
+		if i = skipWS(b, end); i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipWS(b, i+1)
+		vend := validValue(b, i)
+		if vend < 0 {
+			return false
+		}
+		m.valStart, m.valEnd = int32(i), int32(vend)
+		p.add(m)
+		if i = skipWS(b, vend); i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return skipWS(b, i+1) == len(b)
+		default:
+			return false
+		}
+	}
+}
+
+func (p *Object) add(m rawMember) {
+	switch {
+	case p.more != nil:
+		p.more = append(p.more, m)
+	case p.n < len(p.small):
+		p.small[p.n] = m
+		p.n++
+	default:
+		p.more = append(append(make([]rawMember, 0, 2*len(p.small)), p.small[:p.n]...), m)
+	}
+}
+
+// members returns the members, in order.
+func (p *Object) members() []rawMember {
+	if p.more != nil {
+		return p.more
+	}
+	return p.small[:p.n]
 }
 
 // Get returns the value of the member name as encoding/json decodes it into
@@ -141,8 +191,9 @@ func (p *Object) Number(name string) (f float64, isNumber, present bool) {
 
 // last returns the last member named name: the one a map decoder keeps.
 func (p *Object) last(name string) (rawMember, bool) {
-	for i := len(p.members) - 1; i >= 0; i-- {
-		m := p.members[i]
+	ms := p.members()
+	for i := len(ms) - 1; i >= 0; i-- {
+		m := ms[i]
 		if int(m.nameEnd-m.nameStart) == len(name) && string(p.name(m)) == name { // lengths first: most names differ there
 			return m, true
 		}

@@ -54,21 +54,25 @@ func main() {
 	fmt.Println()
 	fmt.Println("| target | measured | verdict |")
 	fmt.Println("|---|---|---|")
+	// Ratios to raw crypto come from BenchmarkVerifyPaired, which times each
+	// implementation and raw crypto back to back in every iteration.
+	xraw := func(name string) float64 { return median("VerifyPaired/"+name, "x-raw") }
 	peers := []string{"golang-jwt+keyfunc", "go-oidc", "auth0-go-jwt-middleware"}
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
-		u, raw := ns("Verify/"+alg+"/mcpauth-uncached"), ns("Verify/"+alg+"/raw-crypto")
+		u := xraw(alg + "/mcpauth-uncached")
 		limit := 1.15
 		if alg == "ES256" {
 			limit = 1.08
 		}
-		fmt.Printf("| %s uncached within %.2fx of raw crypto verify | %.1f µs vs %.1f µs: %.3fx | %s |\n", alg, limit, u/1e3, raw/1e3, u/raw, verdict(u <= limit*raw))
-		fastest, name := 0.0, ""
+		fmt.Printf("| %s uncached within %.2fx of raw crypto verify (paired) | %.3fx (%.1f µs alone, raw crypto %.1f µs) | %s |\n", alg, limit, u,
+			ns("Verify/"+alg+"/mcpauth-uncached")/1e3, ns("Verify/"+alg+"/raw-crypto")/1e3, verdict(u <= limit))
+		best, name := 0.0, ""
 		for _, p := range peers {
-			if v := ns("Verify/" + alg + "/" + p); fastest == 0 || v < fastest {
-				fastest, name = v, p
+			if v := xraw(alg + "/" + p); best == 0 || v < best {
+				best, name = v, p
 			}
 		}
-		fmt.Printf("| %s uncached at or below every peer | %.1f µs; fastest peer %s %.1f µs (%.3fx) | %s |\n", alg, u/1e3, name, fastest/1e3, u/fastest, verdict(u <= fastest))
+		fmt.Printf("| %s uncached at or below every peer (paired, x raw crypto) | mcpauth %.3fx; best peer %s %.3fx | %s |\n", alg, u, name, best, verdict(u <= best))
 	}
 	cached := ns("Verify/RS256/mcpauth-cached")
 	fmt.Printf("| cached path under 1 µs | verify %.0f ns; a whole HTTP request %.1f µs with mcpauth, %.1f µs without auth (in-process the middleware costs about 0.6 µs, auth.BenchmarkMiddlewareCached) | %s |\n",
