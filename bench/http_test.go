@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -94,6 +95,31 @@ func BenchmarkToolsCall(b *testing.B) {
 		}{name, mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s, server.WithStateLess(true)))})
 	}
 	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"hi"}}}`
+	// Paired: each iteration calls the unprotected server and the protected
+	// one (cached token) back to back, so that the ratio of their times is
+	// not the drift of a shared machine between two runs.
+	type target struct {
+		client *http.Client
+		url    string
+	}
+	var targets []target
+	for _, v := range variants[:2] {
+		srv := httptest.NewServer(v.h)
+		b.Cleanup(srv.Close)
+		targets = append(targets, target{srv.Client(), srv.URL})
+		do(b, srv.Client(), srv.URL, tok, body)
+	}
+	b.Run("paired/protected-vs-unprotected", func(b *testing.B) {
+		var plain, protected time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			do(b, targets[0].client, targets[0].url, tok, body)
+			t1 := time.Now()
+			do(b, targets[1].client, targets[1].url, tok, body)
+			plain, protected = plain+t1.Sub(t0), protected+time.Since(t1)
+		}
+		b.ReportMetric(float64(plain)/float64(protected), "throughput-ratio")
+	})
 	for _, v := range variants {
 		srv := httptest.NewServer(v.h)
 		b.Cleanup(srv.Close)
