@@ -468,10 +468,3 @@ func (st *sessionTable) sweep() {
 		end()
 	}
 }
-
-// len is the number of bindings, those being ended included.
-func (st *sessionTable) len() int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return len(st.bindings)
-}

@@ -170,19 +170,11 @@ const listingTTL = time.Second
 // the last second may be refused once, never allowed on a stale
 // requirement for longer than listingTTL.
 type listings struct {
-	mu           sync.Mutex
-	tools        map[string]*mcp.Meta
-	toolsAt      time.Time
-	tmpl         []mcp.ResourceTemplate
-	tmplAt       time.Time
-	clockForTest func() time.Time
-}
-
-func (l *listings) now() time.Time {
-	if l.clockForTest != nil {
-		return l.clockForTest()
-	}
-	return time.Now()
+	mu      sync.Mutex
+	tools   map[string]*mcp.Meta
+	toolsAt time.Time
+	tmpl    []mcp.ResourceTemplate
+	tmplAt  time.Time
 }
 
 // tool returns the meta of the server-wide tool name.
