@@ -117,6 +117,7 @@ func (v *Verifier) tokenFromClaims(t *Token, claims claimSet, raw string) error 
 	if t.Subject == "" {
 		return fail(ReasonClaimInvalid, "the token has no sub claim")
 	}
+	t.subject = t.Issuer + "\x00" + t.Subject
 	if t.ID, err = optString(claims, "jti"); err != nil {
 		return err
 	}

@@ -20,6 +20,17 @@ const maxFormPeek = 64 << 10
 // another scheme, is [ReasonTokenMissing]. The scheme name is
 // case-insensitive.
 func bearerToken(r *http.Request) (string, error) {
+	tok, err := bearerCredentials(r)
+	if err != nil {
+		return "", err
+	}
+	return tok, checkB64Token(tok)
+}
+
+// bearerCredentials is bearerToken without the b64token check of the
+// token's characters, for a caller that knows the token already (the
+// validated-token cache holds these exact bytes) or checks it later.
+func bearerCredentials(r *http.Request) (string, error) {
 	if r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") {
 		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || q.Has("access_token") {
 			return "", fail(ReasonRequestInvalid, "a token in the URI query is not accepted; send it in the Authorization header")
@@ -36,13 +47,13 @@ func bearerToken(r *http.Request) (string, error) {
 	default:
 		return "", fail(ReasonRequestInvalid, "%d Authorization headers; send exactly one", len(vals))
 	}
-	return parseAuthorization(vals[0])
+	return parseCredentials(vals[0])
 }
 
-// parseAuthorization extracts the token from an Authorization header value
+// parseCredentials extracts the token from an Authorization header value
 // of the Bearer scheme (RFC 6750 §2.1): "Bearer" in any case, one or more
-// spaces, then a b64token.
-func parseAuthorization(v string) (string, error) {
+// spaces, then the token, whose characters checkB64Token checks.
+func parseCredentials(v string) (string, error) {
 	scheme, rest, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
 		if scheme == "" {
@@ -54,10 +65,16 @@ func parseAuthorization(v string) (string, error) {
 	if tok == "" {
 		return "", fail(ReasonRequestInvalid, "the Bearer credentials are empty")
 	}
-	if !isB64Token(tok) {
-		return "", fail(ReasonTokenMalformed, "the bearer token has characters outside RFC 6750's b64token syntax")
-	}
 	return tok, nil
+}
+
+// checkB64Token refuses a token with characters outside RFC 6750's
+// b64token syntax.
+func checkB64Token(tok string) error {
+	if !isB64Token(tok) {
+		return fail(ReasonTokenMalformed, "the bearer token has characters outside RFC 6750's b64token syntax")
+	}
+	return nil
 }
 
 // isB64Token reports whether s matches 1*( ALPHA / DIGIT / "-" / "." / "_" /

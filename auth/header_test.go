@@ -25,7 +25,10 @@ func FuzzParseAuthorization(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		tok, err := parseAuthorization(v)
+		tok, err := parseCredentials(v)
+		if err == nil {
+			err = checkB64Token(tok)
+		}
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
@@ -34,9 +37,9 @@ func FuzzParseAuthorization(f *testing.F) {
 			return
 		}
 		if tok == "" || strings.ContainsAny(tok, " \"\\\r\n\t,") {
-			t.Fatalf("parseAuthorization(%q) returned unsafe token %q", v, tok)
+			t.Fatalf("parseCredentials(%q) returned unsafe token %q", v, tok)
 		}
-		again, err := parseAuthorization("Bearer " + tok)
+		again, err := parseCredentials("Bearer " + tok)
 		if err != nil || again != tok {
 			t.Fatalf("round trip %q -> %q, %v", tok, again, err)
 		}

@@ -17,7 +17,12 @@ const maxSessionIDBytes = 256
 // subjectKey identifies who a session belongs to: a subject is unique only
 // within its issuer. The client id is left out on purpose, so a client that
 // re-registered and stepped up keeps its user's session.
-func subjectKey(t *Token) string { return t.Issuer + "\x00" + t.Subject }
+func subjectKey(t *Token) string {
+	if t.subject != "" {
+		return t.subject
+	}
+	return t.Issuer + "\x00" + t.Subject
+}
 
 // sessionID returns the MCP session a request belongs to: the Streamable
 // HTTP Mcp-Session-Id header, or the sessionId query parameter of the legacy

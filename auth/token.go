@@ -34,10 +34,11 @@ type Token struct {
 	// introspection rather than as a JWT.
 	Introspected bool
 
-	claims claimSet // nil for a Token a custom verifier built without claims
-	raw    string   // kept only to compute the fingerprint; never exposed
-	fpOnce sync.Once
-	fp     string
+	claims  claimSet // nil for a Token a custom verifier built without claims
+	raw     string   // kept only to compute the fingerprint; never exposed
+	subject string   // subjectKey, computed once by this package's Verifier
+	fpOnce  sync.Once
+	fp      string
 }
 
 // NewToken returns a Token for raw with its claims (nil for none), for a

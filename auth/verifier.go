@@ -235,12 +235,10 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 	if err := checkTokenSize(raw, v.maxToken); err != nil {
 		return nil, err
 	}
+	if t := v.cached(raw); t != nil {
+		return t, nil
+	}
 	if v.tokens != nil {
-		t, ok := v.tokens.Get(raw)
-		if ok && v.now().Before(t.Expiry.Add(v.leeway)) {
-			v.observeCache(true)
-			return t, nil
-		}
 		v.observeCache(false)
 	}
 	var (
@@ -267,6 +265,20 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 		v.tokens.Set(raw, t, cachedTokenSize(raw), ttl) // when full, the token is verified again next time
 	}
 	return t, nil
+}
+
+// cached returns the validated token raw from the cache, or nil (also for
+// a nil v, or a cache that is off).
+func (v *Verifier) cached(raw string) *Token {
+	if v == nil || v.tokens == nil {
+		return nil
+	}
+	t, ok := v.tokens.Get(raw) // an entry never outlives its token's exp (see Verify)
+	if !ok {
+		return nil
+	}
+	v.observeCache(true)
+	return t
 }
 
 func (v *Verifier) observeCache(hit bool) {
