@@ -13,6 +13,11 @@
 // in a store.Store (store/redisstore for replicas), upstream tokens sealed
 // with a store.Keyring. The auth package trusts it like any issuer, so
 // per-tool step-up works through it.
+//
+// Call [New] first, with the upstream's issuer and the proxy's client there,
+// and serve the Proxy (an http.Handler) at its issuer URL; point
+// auth.Config.Tokens at the same issuer (examples/proxy is the whole
+// program).
 package proxy
 
 import (

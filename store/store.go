@@ -5,6 +5,10 @@
 // store/redisstore for replicas that must share it. Every item is bounded
 // in size and expires; single-use items are taken atomically, so two
 // replicas redeeming the same code at once cannot both succeed.
+//
+// Start with [NewMemory] (one replica), or redisstore.New for replicas,
+// and hand it to the proxy or the development server as their Store;
+// [Redeem] is what they redeem codes and rotate refresh tokens with.
 package store
 
 import (

@@ -9,9 +9,10 @@
 // of what a caller cannot use. It imports no mcp-go, and package auth/mcpgo
 // imports no go-sdk.
 //
-// Declare requirements through the [Protector]: the go-sdk offers no way to
-// read a server's tools back, so a requirement written into an item's _meta
-// by hand is published but not enforced.
+// Call [New] first, with the auth.Authenticator and the server, and
+// declare requirements through the [Protector] it returns: the go-sdk
+// offers no way to read a server's tools back, so a requirement written
+// into an item's _meta by hand is published but not enforced.
 //
 //	s := mcp.NewServer(&mcp.Implementation{Name: "notes", Version: "1.0.0"}, nil)
 //	p := gosdk.New(a, s)

@@ -2,7 +2,8 @@
 // metrics: an [auth.Observer] for [auth.Config.Observer]. Export them with
 // any OpenTelemetry exporter; with go.opentelemetry.io/otel/exporters/prometheus
 // they are scraped from /metrics (see examples/metrics). Only programs that
-// import this package compile OpenTelemetry.
+// import this package compile OpenTelemetry. Call [New] with a
+// MeterProvider and set the result as auth.Config.Observer.
 //
 // The instruments:
 //
