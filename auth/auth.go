@@ -29,7 +29,6 @@ type Authenticator struct {
 	resource string
 	norm     *scopes.Normalizer
 	baseline scopes.Requirement
-	maxToken int // 0 when the verifier checks sizes itself
 	maxBody  int64
 	maxDepth int
 	// anonymous lets discovery through without a token; anonymousSource
@@ -122,9 +121,6 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 		trace:       cfg.Trace,
 		observer:    cfg.Observer,
 		errorWriter: cfg.ErrorWriter,
-	}
-	if cfg.Verifier != nil {
-		a.maxToken = defaultMaxTokenBytes // a Verifier of this package bounds tokens itself
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = defaultMaxBodyBytes

@@ -30,19 +30,6 @@ func (m claimMap) Get(name string) (any, bool, error) {
 
 func (m claimMap) All() map[string]any { return m }
 
-// decodeObject base64url-decodes a token segment and splits its JSON object.
-func decodeObject(seg, what string) (*wire.Object, error) {
-	b, err := b64.DecodeString(seg)
-	if err != nil {
-		return nil, fail(ReasonTokenMalformed, "the %s is not unpadded base64url", what)
-	}
-	o, ok := wire.ParseObject(b)
-	if !ok {
-		return nil, fail(ReasonTokenMalformed, "the %s is not a JSON object", what)
-	}
-	return o, nil
-}
-
 // headerString reads a JOSE header parameter that must be a string when
 // present.
 func headerString(h *wire.Object, name string) (string, error) {
@@ -185,18 +172,6 @@ func dateOf(f float64) time.Time {
 	return time.Unix(int64(sec), int64(frac*1e9))
 }
 
-// fastString reads a string member of a JWT's claims or header without
-// boxing it; ok is false when the slow path must decide (a claim absent,
-// null, of another type, or claims that are not a JSON object).
-func fastString(claims claimSet, name string) (s string, ok bool) {
-	o, isObject := claims.(*wire.Object)
-	if !isObject {
-		return "", false
-	}
-	s, isString, present := o.String(name)
-	return s, isString || !present
-}
-
 func stringOrList(claims claimSet, name string) ([]string, error) {
 	if o, ok := claims.(*wire.Object); ok {
 		if s, isString, present := o.String(name); isString {
@@ -230,8 +205,10 @@ func stringOrList(claims claimSet, name string) ([]string, error) {
 }
 
 func optString(claims claimSet, name string) (string, error) {
-	if s, ok := fastString(claims, name); ok {
-		return s, nil
+	if o, ok := claims.(*wire.Object); ok { // unboxed; the slow path decides null and other types
+		if s, isString, present := o.String(name); isString || !present {
+			return s, nil
+		}
 	}
 	val, _, err := claims.Get(name)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcpauth/mcpauth/internal/kit"
 	"github.com/mcpauth/mcpauth/internal/wire"
 	"github.com/mcpauth/mcpauth/scopes"
 )
@@ -86,7 +85,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	// Only a request with a session id or a POST can end, or be answered
 	// with, a session; a traced one is watched for the status it gets.
 	if watch := o.sid != "" || r.Method == http.MethodPost; watch || rec != nil {
-		rw := &responseWriter{ResponseWriter: w, rec: rec, late: a, r: r, t: o.t}
+		rw := &responseWriter{ResponseWriter: w, rec: rec, late: a}
 		if watch {
 			rw.watch = sessionWatch{sessions: a.sessions, subject: o.subject, sid: o.sid, method: r.Method, b: o.b, res: o.res, firstSight: o.firstSight,
 				next: next, r: r, t: o.t, now: a.now}
@@ -153,12 +152,8 @@ func (a *Authenticator) decide(r *http.Request, lookup lookup) (o outcome) {
 			if a.norm.Satisfies(o.t.Scopes, req) {
 				continue
 			}
-			if kit.IsUndetermined(req) {
-				o.err = fail(ReasonRequirementUnknown, "the scopes %s %q needs cannot be determined, so it is refused", m.Method, trunc(m.Name))
-				o.failed = &m.Operation
-				return o
-			}
-			// The challenge names the baseline too, so no client drops it.
+			// The challenge names the baseline too, so no client drops it;
+			// an undetermined requirement is refused there too.
 			if o.err = a.CheckScopes(o.t, a.baseline.And(req)); o.err != nil {
 				o.failed = &m.Operation
 				return o
@@ -241,18 +236,19 @@ func (a *Authenticator) check(r *http.Request) (*Token, error) {
 		start = time.Now()
 	}
 	// A token the verifier's cache holds is these exact bytes, checked
-	// before: its characters need no second look.
+	// before: its characters need no second look, and a miss is not looked
+	// up twice.
 	t := a.owned.cached(raw)
 	if t == nil {
 		if err := checkB64Token(raw); err != nil {
 			return nil, err
 		}
-		if a.maxToken > 0 { // a verifier of this package checks the size itself
-			if err := checkTokenSize(raw, a.maxToken); err != nil {
-				return nil, err
-			}
+		if a.owned != nil {
+			t, err = a.owned.verifyUncached(r.Context(), raw)
+		} else if err = checkTokenSize(raw, defaultMaxTokenBytes); err == nil { // a custom verifier's input is bounded here
+			t, err = a.verifier.Verify(r.Context(), raw)
 		}
-		if t, err = a.verifier.Verify(r.Context(), raw); err != nil {
+		if err != nil {
 			return nil, asError(err)
 		}
 	}

@@ -153,12 +153,12 @@ func peekClaims(raw string) (iss string, aud []string) {
 	if len(parts) != 3 {
 		return "", nil
 	}
-	c, err := decodeObject(parts[1], "payload")
-	if err != nil {
+	var c wire.Object
+	if _, err := decodeInto(&c, make([]byte, 0, b64.DecodedLen(len(parts[1]))), []byte(parts[1]), "payload"); err != nil {
 		return "", nil
 	}
-	iss, _ = optString(c, "iss")
-	aud, _ = stringOrList(c, "aud")
+	iss, _ = optString(&c, "iss")
+	aud, _ = stringOrList(&c, "aud")
 	if len(aud) > 8 {
 		aud = aud[:8]
 	}

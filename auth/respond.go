@@ -14,7 +14,9 @@ import (
 func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error, op *wire.Operation) {
 	e := asError(err)
 	if op != nil {
-		e.op = op
+		c := *e // a verifier's *Error may be shared: the operation goes on a copy
+		c.op = op
+		e = &c
 	}
 	if a.errorWriter != nil {
 		a.errorWriter(w, r, e)

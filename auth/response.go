@@ -16,8 +16,6 @@ type responseWriter struct {
 	watch   sessionWatch    // idle (no table) for a request that can neither end nor create a session
 	rec     *decisionRecord // nil without a trace
 	late    lateRefuser     // logs and answers a refusal that replaces the server's answer
-	r       *http.Request
-	t       *Token
 	wrote   bool
 	dropped bool // the server's response was replaced
 }
@@ -46,7 +44,7 @@ func (s *responseWriter) capture(code int) {
 		h.Del("Mcp-Session-Id")
 		h.Del("Content-Length")
 		h.Del("Content-Type")
-		s.late.refuseLate(s.ResponseWriter, s.r, s.t, err)
+		s.late.refuseLate(s.ResponseWriter, s.watch.r, s.watch.t, err) // only the watch refuses late
 	}
 	if s.rec != nil {
 		s.rec.record(code, err, created)

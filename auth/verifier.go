@@ -232,11 +232,17 @@ func newVerifier(cfg VerifierConfig) (*Verifier, error) {
 // is always an [*Error]; its Reason says why (see the README's
 // troubleshooting table).
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
+	if t := v.cached(raw); t != nil { // a cached token passed every check, its size too
+		return t, nil
+	}
+	return v.verifyUncached(ctx, raw)
+}
+
+// verifyUncached validates raw, which the cache does not hold, and caches
+// it.
+func (v *Verifier) verifyUncached(ctx context.Context, raw string) (*Token, error) {
 	if err := checkTokenSize(raw, v.maxToken); err != nil {
 		return nil, err
-	}
-	if t := v.cached(raw); t != nil {
-		return t, nil
 	}
 	if v.tokens != nil {
 		v.observeCache(false)
@@ -246,7 +252,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 		err error
 	)
 	switch {
-	case strings.Count(raw, ".") >= 2 || v.introspect == nil:
+	case v.introspect == nil || strings.Count(raw, ".") >= 2:
 		t, err = v.verifyJWT(ctx, raw)
 	default:
 		t, err = v.verifyIntrospected(ctx, raw)

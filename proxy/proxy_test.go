@@ -267,17 +267,12 @@ func TestProxyRefusesReplaysAndMismatches(t *testing.T) {
 		t.Fatalf("unknown client: %d %v", status, out)
 	}
 	// Nor can another registered client: and the attempt spends the code.
-	resp, err = http.Post(w.asURL+"/register", "application/json", strings.NewReader(`{"redirect_uris":["`+redirect+`"],"token_endpoint_auth_method":"none"}`))
+	other, err := clienttest.Register(w.asURL, `{"redirect_uris":["`+redirect+`"],"token_endpoint_auth_method":"none"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var other struct {
-		ClientID string `json:"client_id"`
-	}
-	json.NewDecoder(resp.Body).Decode(&other)
-	resp.Body.Close()
 	stolen := tokenForm(code, redirect)
-	stolen.Set("client_id", other.ClientID)
+	stolen.Set("client_id", other)
 	resp, _ = http.PostForm(w.asURL+"/token", stolen)
 	var stolenOut map[string]any
 	json.NewDecoder(resp.Body).Decode(&stolenOut)

@@ -53,16 +53,11 @@ func TestProxyReplicasShareRedis(t *testing.T) {
 			DCR:      &registration.Policy{Redirects: registration.RedirectPolicy{AllowLocalhost: true}}, Store: s}))
 	})
 
-	resp, err := http.Post(issuer+"/register", "application/json", strings.NewReader(`{"redirect_uris":["http://127.0.0.1:6000/callback"],"token_endpoint_auth_method":"none"}`))
+	clientID, err := clienttest.Register(issuer, `{"redirect_uris":["http://127.0.0.1:6000/callback"],"token_endpoint_auth_method":"none"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reg struct {
-		ClientID string `json:"client_id"`
-	}
-	json.NewDecoder(resp.Body).Decode(&reg)
-	resp.Body.Close()
-	flow := clienttest.CodeFlow{Issuer: issuer, ClientID: reg.ClientID, RedirectURI: "http://127.0.0.1:6000/callback", Scope: "notes:read", Resource: resource}
+	flow := clienttest.CodeFlow{Issuer: issuer, ClientID: clientID, RedirectURI: "http://127.0.0.1:6000/callback", Scope: "notes:read", Resource: resource}
 	params := flow.Params()
 	v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{Audiences: []string{resource}, Issuers: []auth.Issuer{{URL: issuer}}})
 	if err != nil {
@@ -100,7 +95,7 @@ func TestProxyReplicasShareRedis(t *testing.T) {
 	}
 
 	// Redis goes away in the middle of a flow.
-	resp, _ = noRedirect.Get(issuer + "/authorize?" + params.Encode())
+	resp, _ := noRedirect.Get(issuer + "/authorize?" + params.Encode())
 	resp.Body.Close()
 	resp, _ = noRedirect.Get(resp.Header.Get("Location")) // the upstream approves
 	resp.Body.Close()

@@ -47,11 +47,11 @@ type Redeemer interface {
 // by Take), then Puts stored, so a crash between the steps can lose Puts,
 // never redeem twice.
 func Redeem(ctx context.Context, s Store, r Redemption) ([]byte, error) {
-	if err := r.check(); err != nil {
-		return nil, err
-	}
 	if rd, ok := s.(Redeemer); ok {
-		return rd.Redeem(ctx, r)
+		return rd.Redeem(ctx, r) // it checks r
+	}
+	if err := r.Check(); err != nil {
+		return nil, err
 	}
 	for _, k := range r.Unless {
 		switch _, err := s.Get(ctx, k); {
@@ -73,9 +73,9 @@ func Redeem(ctx context.Context, s Store, r Redemption) ([]byte, error) {
 	return taken, nil
 }
 
-// check validates r's keys and items against the bounds (an appended value
-// is checked again once its size is known).
-func (r Redemption) check() error {
+// Check validates r's keys and items against the bounds, as every Redeemer
+// does first (an appended value is checked again once its size is known).
+func (r Redemption) Check() error {
 	if err := Check(r.Key, nil, time.Second); err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (it Item) value(taken []byte) []byte {
 
 // Redeem implements Redeemer: one step under the store's lock.
 func (m *Memory) Redeem(_ context.Context, r Redemption) ([]byte, error) {
-	if err := r.check(); err != nil {
+	if err := r.Check(); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -118,16 +118,17 @@ func (m *Memory) Redeem(_ context.Context, r Redemption) ([]byte, error) {
 	if !ok || it.value == nil {
 		return nil, ErrNotFound
 	}
-	for _, p := range r.Puts { // sizes first: all of them or none
-		if err := Check(p.Key, p.value(it.value), p.TTL); err != nil {
+	values := make([][]byte, len(r.Puts))
+	for i, p := range r.Puts { // sizes first: all of them or none
+		values[i] = clone(p.value(it.value))
+		if err := Check(p.Key, values[i], p.TTL); err != nil {
 			return nil, err
 		}
 	}
 	m.c.Delete(r.Key)
 	var err error
-	for _, p := range r.Puts {
-		v := clone(p.value(it.value))
-		if !m.c.Set(p.Key, memoryItem{value: v, until: time.Now().Add(p.TTL)}, size(p.Key, v), p.TTL) {
+	for i, p := range r.Puts {
+		if !m.c.Set(p.Key, memoryItem{value: values[i], until: time.Now().Add(p.TTL)}, size(p.Key, values[i]), p.TTL) {
 			err = ErrFull
 		}
 	}

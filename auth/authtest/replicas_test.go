@@ -41,22 +41,14 @@ func TestReplicasShareRedis(t *testing.T) {
 	a, b := cl.Replicas[0], cl.Replicas[1]
 
 	// DCR on A.
-	resp, err := http.Post(a+"/register", "application/json", strings.NewReader(`{"redirect_uris":["http://127.0.0.1:4567/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}`))
+	clientID, err := clienttest.Register(a, `{"redirect_uris":["http://127.0.0.1:4567/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}`)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var reg struct {
-		ClientID string `json:"client_id"`
-	}
-	json.NewDecoder(resp.Body).Decode(&reg)
-	resp.Body.Close()
-	if resp.StatusCode != 201 || reg.ClientID == "" {
-		t.Fatalf("DCR on A: %d", resp.StatusCode)
+		t.Fatalf("DCR on A: %v", err)
 	}
 
 	// Authorize on B (it knows the client A registered), redeem on both at once.
 	code := func() string {
-		f := clienttest.CodeFlow{Issuer: b, ClientID: reg.ClientID, RedirectURI: flow.RedirectURI, Scope: "notes:read offline_access", Resource: mcpURL}
+		f := clienttest.CodeFlow{Issuer: b, ClientID: clientID, RedirectURI: flow.RedirectURI, Scope: "notes:read offline_access", Resource: mcpURL}
 		resp, err := noRedirect.Get(f.AuthorizeURL(f.Params()))
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +62,7 @@ func TestReplicasShareRedis(t *testing.T) {
 	}
 	form := func(c string) url.Values {
 		f := flow.CodeForm(c)
-		f.Set("client_id", reg.ClientID)
+		f.Set("client_id", clientID)
 		return f
 	}
 	var wins atomic.Int64
@@ -98,15 +90,15 @@ func TestReplicasShareRedis(t *testing.T) {
 	// Rotate the refresh token on B, replay the old one on A (later than a
 	// race could be): the family is revoked everywhere.
 	old := refresh.Load().(string)
-	status, out := post(t, b+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}, "client_id": {reg.ClientID}})
+	status, out := post(t, b+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}, "client_id": {clientID}})
 	if status != 200 || out["refresh_token"] == nil {
 		t.Fatalf("refresh on B: %d %v", status, out)
 	}
 	skew.Store(int64(oauthas.RefreshRaceGrace + time.Second))
-	if status, out := post(t, a+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}, "client_id": {reg.ClientID}}); status != 400 || !strings.Contains(out["error_description"].(string), "family is revoked") {
+	if status, out := post(t, a+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}, "client_id": {clientID}}); status != 400 || !strings.Contains(out["error_description"].(string), "family is revoked") {
 		t.Fatalf("replay on A: %d %v", status, out)
 	}
-	if status, out := post(t, b+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {out["refresh_token"].(string)}, "client_id": {reg.ClientID}}); status != 400 {
+	if status, out := post(t, b+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {out["refresh_token"].(string)}, "client_id": {clientID}}); status != 400 {
 		t.Fatalf("the newest token of a revoked family on B: %d %v", status, out)
 	}
 
@@ -116,7 +108,7 @@ func TestReplicasShareRedis(t *testing.T) {
 	if status, out := post(t, a+"/token", form(c)); status != 503 || out["error"] != "temporarily_unavailable" {
 		t.Fatalf("token with Redis gone: %d %v", status, out)
 	}
-	resp, err = http.Post(a+"/register", "application/json", strings.NewReader(`{"redirect_uris":["http://127.0.0.1:4567/callback"],"token_endpoint_auth_method":"none"}`))
+	resp, err := http.Post(a+"/register", "application/json", strings.NewReader(`{"redirect_uris":["http://127.0.0.1:4567/callback"],"token_endpoint_auth_method":"none"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +116,7 @@ func TestReplicasShareRedis(t *testing.T) {
 	if resp.StatusCode != 503 {
 		t.Fatalf("DCR with Redis gone: %d", resp.StatusCode)
 	}
-	f := clienttest.CodeFlow{Issuer: b, ClientID: reg.ClientID, RedirectURI: flow.RedirectURI, Resource: mcpURL}
+	f := clienttest.CodeFlow{Issuer: b, ClientID: clientID, RedirectURI: flow.RedirectURI, Resource: mcpURL}
 	resp, err = noRedirect.Get(f.AuthorizeURL(f.Params()))
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/mcpauth/mcpauth/internal/clienttest"
 )
 
 // TestMetricsScrape runs the example, sends a request without a token and
@@ -32,20 +32,11 @@ func TestMetricsScrape(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"notes:read"}, "resource": {mcpURL}}
-	req, _ := http.NewRequest("POST", issuer+"/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("metrics-client", "metrics-secret")
-	resp, err := http.DefaultClient.Do(req)
+	tok, err := clienttest.ClientCredentials(issuer, "metrics-client", "metrics-secret", "notes:read", mcpURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	for _, bearer := range []string{"", tok.AccessToken, tok.AccessToken} {
+	for _, bearer := range []string{"", tok, tok} {
 		req, _ := http.NewRequest("POST", mcpURL, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json, text/event-stream")
@@ -58,7 +49,7 @@ func TestMetricsScrape(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	resp, err = http.Get(strings.TrimSuffix(mcpURL, "/mcp") + "/metrics")
+	resp, err := http.Get(strings.TrimSuffix(mcpURL, "/mcp") + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package clienttest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -68,17 +69,11 @@ func (f CodeFlow) CodeForm(code string) url.Values {
 // Token posts form to the token endpoint as this client and returns the
 // status and the decoded JSON answer.
 func (f CodeFlow) Token(form url.Values) (int, map[string]any, error) {
-	return f.TokenAt(f.Issuer, form)
-}
-
-// TokenAt is Token against the token endpoint of another replica of the
-// same server.
-func (f CodeFlow) TokenAt(issuer string, form url.Values) (int, map[string]any, error) {
 	if f.ClientSecret == "" && form.Get("client_id") == "" {
-		form = cloneValues(form)
+		form = maps.Clone(form) // Set replaces the slice: the caller's stays
 		form.Set("client_id", f.ClientID)
 	}
-	req, err := http.NewRequest(http.MethodPost, issuer+"/token", strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, f.Issuer+"/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -105,10 +100,35 @@ func (f CodeFlow) Run() (int, map[string]any, error) {
 	return f.Token(f.CodeForm(code))
 }
 
-func cloneValues(v url.Values) url.Values {
-	out := url.Values{}
-	for k, vs := range v {
-		out[k] = append([]string(nil), vs...)
+// Register registers a client at issuer's /register endpoint (RFC 7591)
+// with the metadata document metadata and returns its client_id.
+func Register(issuer, metadata string) (string, error) {
+	resp, err := http.Post(issuer+"/register", "application/json", strings.NewReader(metadata))
+	if err != nil {
+		return "", err
 	}
-	return out
+	defer resp.Body.Close()
+	var reg struct {
+		ClientID string `json:"client_id"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&reg)
+	if resp.StatusCode != http.StatusCreated || reg.ClientID == "" {
+		return "", fmt.Errorf("registration at %s: HTTP %d, client_id %q", issuer, resp.StatusCode, reg.ClientID)
+	}
+	return reg.ClientID, nil
+}
+
+// ClientCredentials gets an access token for scope and resource with the
+// confidential client id and secret (client_secret_basic) at issuer.
+func ClientCredentials(issuer, id, secret, scope, resource string) (string, error) {
+	status, out, err := CodeFlow{Issuer: issuer, ClientID: id, ClientSecret: secret}.Token(url.Values{
+		"grant_type": {"client_credentials"}, "scope": {scope}, "resource": {resource}})
+	if err != nil {
+		return "", err
+	}
+	tok, _ := out["access_token"].(string)
+	if status != http.StatusOK || tok == "" {
+		return "", fmt.Errorf("client_credentials at %s: HTTP %d %v", issuer, status, out)
+	}
+	return tok, nil
 }

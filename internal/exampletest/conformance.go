@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -71,21 +70,13 @@ func RunConformance(t *testing.T, ex Example, c Conformance) {
 func authorizationScenarios(t *testing.T, node, cli, issuer, mcpURL string) []string {
 	port := freePort(t)
 	callback := fmt.Sprintf("http://127.0.0.1:%d/callback", port)
-	resp, err := http.Post(issuer+"/register", "application/json", strings.NewReader(
-		`{"redirect_uris":["`+callback+`"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"client_name":"MCP conformance suite"}`))
+	clientID, err := clienttest.Register(issuer,
+		`{"redirect_uris":["`+callback+`"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"client_name":"MCP conformance suite"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reg struct {
-		ClientID string `json:"client_id"`
-	}
-	json.NewDecoder(resp.Body).Decode(&reg)
-	resp.Body.Close()
-	if reg.ClientID == "" {
-		t.Fatalf("DCR at %s: %d", issuer, resp.StatusCode)
-	}
 	out := t.TempDir()
-	cmd := exec.Command(node, cli, "authorization", "--url", issuer, "--client-id", reg.ClientID, "--resource", mcpURL, "-p", fmt.Sprint(port), "-o", out)
+	cmd := exec.Command(node, cli, "authorization", "--url", issuer, "--client-id", clientID, "--resource", mcpURL, "-p", fmt.Sprint(port), "-o", out)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
@@ -165,21 +156,11 @@ func serverScenarios(t *testing.T, node, cli, expected, issuer, mcpURL string, s
 // clientCredentials gets a notes:read notes:write token for the MCP server
 // with the pre-registered client.
 func clientCredentials(t *testing.T, issuer, mcpURL string) string {
-	resp, err := http.PostForm(issuer+"/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"notes:read notes:write"}, "resource": {mcpURL},
-		"client_id": {"quickstart-client"}, "client_secret": {"quickstart-secret"}})
+	tok, err := clienttest.ClientCredentials(issuer, "quickstart-client", "quickstart-secret", "notes:read notes:write", mcpURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	b, _ := io.ReadAll(resp.Body)
-	json.Unmarshal(b, &out)
-	if out.AccessToken == "" {
-		t.Fatalf("client_credentials at %s: %d %s", issuer, resp.StatusCode, b)
-	}
-	return out.AccessToken
+	return tok
 }
 
 // results reads the suite's checks.json files under dir: one line per

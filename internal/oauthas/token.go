@@ -95,7 +95,7 @@ func (s *Server) token(r *http.Request) (map[string]any, error) {
 		if err != nil {
 			return nil, &tokenError{http.StatusBadRequest, "invalid_target", err.Error()}
 		}
-		return s.issue(Grant{ClientID: client.ID, Subject: client.ID, Scope: granted.String(), Audience: aud}, "", false)
+		return s.issue(Grant{ClientID: client.ID, Subject: client.ID, Scope: granted.String(), Audience: aud}, "", false), nil
 	default:
 		return nil, &tokenError{http.StatusBadRequest, "unsupported_grant_type", "grant_type " + gt + " is not supported"}
 	}
@@ -189,7 +189,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *registration.Client, 
 		s.drop(ctx, rt)
 		return nil, refused
 	}
-	return s.issue(c.Grant, rt, true)
+	return s.issue(c.Grant, rt, true), nil
 }
 
 // refreshHeader is the first line of a stored refresh token: its family
@@ -313,7 +313,7 @@ func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Clien
 		s.restore(ctx, rt, next, b)
 		return nil, refused
 	}
-	return s.issue(g, next, false)
+	return s.issue(g, next, false), nil
 }
 
 // restore undoes a rotation refused after its redemption: the token put
@@ -372,7 +372,7 @@ func decode(b []byte, err error, into any) error {
 
 // issue mints an access token for g, with the refresh token rt when one
 // was stored ("" for none), and an ID token for a code's openid scope.
-func (s *Server) issue(g Grant, rt string, code bool) (map[string]any, error) {
+func (s *Server) issue(g Grant, rt string, code bool) map[string]any {
 	tok, ttl := s.Mint(g)
 	resp := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds()), "scope": g.Scope}
 	if s.IDToken != nil && code && slices.Contains(strings.Fields(g.Scope), "openid") {
@@ -381,5 +381,5 @@ func (s *Server) issue(g Grant, rt string, code bool) (map[string]any, error) {
 	if rt != "" {
 		resp["refresh_token"] = rt
 	}
-	return resp, nil
+	return resp
 }

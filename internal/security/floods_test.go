@@ -3,11 +3,9 @@ package security
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcpauth/mcpauth/internal/clienttest"
 )
 
 // exampleProcess is an example's server running as its own process, as an
@@ -77,20 +77,11 @@ func (ex *exampleProcess) rssMB(t *testing.T) float64 {
 
 // token gets a token for scope with the pre-registered client.
 func (ex *exampleProcess) token(t *testing.T, scope string) string {
-	resp, err := http.PostForm(ex.asURL+"/token", url.Values{"grant_type": {"client_credentials"}, "scope": {scope}, "resource": {ex.mcpURL},
-		"client_id": {"quickstart-client"}, "client_secret": {"quickstart-secret"}})
+	tok, err := clienttest.ClientCredentials(ex.asURL, "quickstart-client", "quickstart-secret", scope, ex.mcpURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	json.NewDecoder(resp.Body).Decode(&out)
-	if out.AccessToken == "" {
-		t.Fatalf("no token: %d", resp.StatusCode)
-	}
-	return out.AccessToken
+	return tok
 }
 
 // flood sends n requests made by req, `parallel` at a time, and counts

@@ -47,20 +47,10 @@ func (p *Object) name(m rawMember) []byte {
 
 func (p *Object) value(m rawMember) []byte { return p.raw[m.valStart:m.valEnd] }
 
-// ParseObject checks that b (a JOSE header or a JWT payload) is one valid
-// JSON object and splits it into members; ok is false for anything else.
-// The Object and the strings it returns share b's bytes: b must not change
-// while they are in use.
-func ParseObject(b []byte) (o *Object, ok bool) {
-	o = new(Object)
-	if !o.Parse(b) {
-		return nil, false
-	}
-	return o, true
-}
-
-// Parse is ParseObject into p, a zero Object: for an object read and
-// dropped at once (a JOSE header), which then needs no allocation.
+// Parse checks that b (a JOSE header or a JWT payload) is one valid JSON
+// object and splits it into members of p, a zero Object; it reports false
+// for anything else. p and the strings it returns share b's bytes: b must
+// not change while they are in use.
 func (p *Object) Parse(b []byte) bool {
 	if len(b) > math.MaxInt32 {
 		return false

@@ -29,9 +29,10 @@ func FuzzPayloadClaimsMatchMap(f *testing.F) {
 			// Claims() leaves it out). Nothing else may differ.
 			mapErr = nil
 		}
-		c, ok := ParseObject(b)
+		var c Object
+		ok := c.Parse(b)
 		if ok != (mapErr == nil && m != nil) {
-			t.Fatalf("ParseObject ok %v, map decoder err %v (map nil %v) for %q", ok, mapErr, m == nil, b)
+			t.Fatalf("Parse ok %v, map decoder err %v (map nil %v) for %q", ok, mapErr, m == nil, b)
 		}
 		if !ok {
 			return

@@ -7,7 +7,7 @@ import (
 
 // FuzzValidMatchesEncodingJSON holds the validating scanner to
 // encoding/json: a document is valid for one exactly when it is for the
-// other, and an object exactly when ParseObject accepts it.
+// other, and an object exactly when Object.Parse accepts it.
 func FuzzValidMatchesEncodingJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"a":[1,2,{"b":null}],"c":"\u00e9\n","d":-0.5e+10,"e":true,"f":false}`, ` {} `, `[]`, `[[[[]]]]`, `{"a":01}`,
@@ -24,8 +24,8 @@ func FuzzValidMatchesEncodingJSON(f *testing.F) {
 			t.Fatalf("validValue says %v, encoding/json %v, for %q", ours, !ours, b)
 		}
 		isObj := ours && b[i] == '{'
-		if _, ok := ParseObject(b); ok != isObj {
-			t.Fatalf("ParseObject %v, encoding/json object %v, for %q", ok, isObj, b)
+		if ok := new(Object).Parse(b); ok != isObj {
+			t.Fatalf("Parse %v, encoding/json object %v, for %q", ok, isObj, b)
 		}
 	})
 }

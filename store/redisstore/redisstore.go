@@ -143,7 +143,7 @@ var _ store.Redeemer = (*Store)(nil)
 // atomic step, so of concurrent redemptions of one key on any number of
 // replicas one takes it and only its items are stored.
 func (s *Store) Redeem(ctx context.Context, r store.Redemption) ([]byte, error) {
-	if err := store.Check(r.Key, nil, time.Second); err != nil {
+	if err := r.Check(); err != nil {
 		return nil, err
 	}
 	keys := make([]string, 0, 1+len(r.Unless)+len(r.Puts))
@@ -154,9 +154,6 @@ func (s *Store) Redeem(ctx context.Context, r store.Redemption) ([]byte, error) 
 	args := make([]any, 0, 1+3*len(r.Puts))
 	args = append(args, len(r.Unless))
 	for _, p := range r.Puts {
-		if err := store.Check(p.Key, p.Value, p.TTL); err != nil {
-			return nil, err
-		}
 		keys = append(keys, s.prefix+p.Key)
 		appendTaken := "0"
 		if p.AppendTaken {
