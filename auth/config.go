@@ -30,7 +30,8 @@ type Config struct {
 	// Verifier, when set, validates tokens instead of a verifier built from
 	// Tokens: a [*Verifier] you hold, or your own [TokenVerifier] for tokens
 	// that are neither JWTs nor introspectable (API keys, a provider's own
-	// opaque tokens). AuthorizationServers is then required.
+	// opaque tokens). AuthorizationServers is then required, and tokens
+	// over 16 KiB are refused before it sees them.
 	Verifier TokenVerifier
 
 	// AuthorizationServers is what the protected resource metadata advertises
