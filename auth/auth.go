@@ -48,6 +48,9 @@ type Authenticator struct {
 	challengeBaseline string // scope of 401 challenges
 	errorWriter       func(http.ResponseWriter, *http.Request, *Error)
 
+	dpop   *DPoPVerifier // nil: DPoP off (bound tokens are still refused as bearer tokens)
+	origin string        // scheme and host of the resource, which a proof's htu names
+
 	prmMu               sync.RWMutex
 	prm                 metadata.ProtectedResource
 	prmHandler          http.Handler
@@ -144,6 +147,13 @@ func newAuthenticator(cfg Config) (*Authenticator, error) {
 	}
 	a.baseline = scopes.All(cfg.BaselineScopes...)
 	a.challengeScopes = cfg.ChallengeScopes
+	if cfg.DPoP != nil {
+		if a.dpop, err = NewDPoPVerifier(*cfg.DPoP, a.now); err != nil {
+			return nil, err
+		}
+		u, _ := url.Parse(resource)
+		a.origin = u.Scheme + "://" + u.Host
+	}
 	if err := a.buildMetadata(cfg); err != nil {
 		return nil, err
 	}

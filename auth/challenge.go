@@ -24,9 +24,15 @@ type challenge struct {
 // and every value stripped of what a quoted-string or RFC 6750 forbids
 // ('"', '\', control characters, non-ASCII), so nothing from a token or a
 // request can break the header.
-func (c challenge) String() string {
+func (c challenge) String() string { return c.render("Bearer", "") }
+
+// dpop renders the challenge for the DPoP scheme (RFC 9449 §7.1), with
+// the proof algorithms accepted.
+func (c challenge) dpop(algs []string) string { return c.render("DPoP", strings.Join(algs, " ")) }
+
+func (c challenge) render(scheme, algs string) string {
 	var b strings.Builder
-	b.WriteString("Bearer")
+	b.WriteString(scheme)
 	sep := " "
 	param := func(name, v string) {
 		if v == "" {
@@ -43,6 +49,7 @@ func (c challenge) String() string {
 	param("scope", c.Scope)
 	param("error", c.Error)
 	param("error_description", c.Description)
+	param("algs", algs)
 	return b.String()
 }
 

@@ -116,6 +116,9 @@ func (v *Verifier) tokenFromClaims(t *Token, claims claimSet, raw string) error 
 			break
 		}
 	}
+	if t.DPoPKeyThumbprint, err = boundKey(claims); err != nil {
+		return err
+	}
 	if t.Scopes, err = v.norm.FromLookup(claims.Get); err != nil {
 		return &Error{Reason: ReasonClaimInvalid, Description: strings.TrimPrefix(err.Error(), "scopes: "), Err: err}
 	}

@@ -84,6 +84,13 @@ type Config struct {
 	// the client address it vouches for.
 	AnonymousSource func(*http.Request) string
 
+	// DPoP, when set, accepts DPoP-bound access tokens (RFC 9449) with the
+	// DPoP scheme and a proof of the bound key on every request, beside
+	// bearer tokens unless DPoP.Required; the metadata advertises the proof
+	// algorithms. Without it, DPoP-bound tokens are refused (their binding
+	// could not be checked) and bearer tokens work as before.
+	DPoP *DPoPConfig
+
 	// ResourceName is the human-readable name in the metadata.
 	ResourceName string
 

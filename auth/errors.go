@@ -41,6 +41,10 @@ const (
 	ReasonRequestIDConflict   Reason = "request_id_conflict"   // a sessionless request or cancellation names another subject's in-flight request id: 409
 	ReasonRequirementUnknown  Reason = "requirement_unknown"   // the operation's requirement cannot be determined (unreadable annotation, no dispatch check): 403
 	ReasonVerifierFailed      Reason = "verifier_failed"       // a custom TokenVerifier failed for a reason other than the token (its database down): 503
+	ReasonDPoPProofInvalid    Reason = "dpop_proof_invalid"    // DPoP proof missing, malformed, for another URL or method, stale, replayed, or of another key than the token's: 401 invalid_dpop_proof
+	ReasonDPoPNonce           Reason = "dpop_nonce_required"   // the DPoP proof lacks a current server nonce (DPoPConfig.NonceKey): 401 use_dpop_nonce, with DPoP-Nonce
+	ReasonDPoPRequired        Reason = "dpop_required"         // a DPoP-bound token sent as a bearer token, or a bearer token where DPoPConfig.Required: 401
+	ReasonDPoPUnavailable     Reason = "dpop_unavailable"      // the DPoP replay store is down or full, so proofs cannot be checked now: 503
 )
 
 // Error returns the reason code, so that a Reason can be the target of
@@ -56,7 +60,7 @@ func (r Reason) Status() int {
 		return http.StatusBadRequest
 	case ReasonRequestIDConflict:
 		return http.StatusConflict
-	case ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonSessionLimit, ReasonVerifierFailed:
+	case ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonSessionLimit, ReasonVerifierFailed, ReasonDPoPUnavailable:
 		return http.StatusServiceUnavailable
 	case ReasonScopeInsufficient, ReasonRequirementUnknown:
 		return http.StatusForbidden
@@ -76,8 +80,12 @@ func (r Reason) Status() int {
 func (r Reason) OAuthError() string {
 	switch r {
 	case ReasonTokenMissing, ReasonKeysetUnavailable, ReasonIntrospectionFailed, ReasonRequestTooLarge, ReasonSessionMismatch,
-		ReasonHeaderMismatch, ReasonSessionLimit, ReasonRequestIDConflict, ReasonRequirementUnknown, ReasonVerifierFailed:
+		ReasonHeaderMismatch, ReasonSessionLimit, ReasonRequestIDConflict, ReasonRequirementUnknown, ReasonVerifierFailed, ReasonDPoPUnavailable:
 		return ""
+	case ReasonDPoPProofInvalid:
+		return "invalid_dpop_proof"
+	case ReasonDPoPNonce:
+		return "use_dpop_nonce"
 	case ReasonRequestInvalid, ReasonTokenTooLarge:
 		return "invalid_request"
 	case ReasonScopeInsufficient:

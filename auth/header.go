@@ -20,52 +20,66 @@ const maxFormPeek = 64 << 10
 // another scheme, is [ReasonTokenMissing]. The scheme name is
 // case-insensitive.
 func bearerToken(r *http.Request) (string, error) {
-	tok, err := bearerCredentials(r)
+	tok, _, err := bearerCredentials(r)
 	if err != nil {
 		return "", err
 	}
 	return tok, checkB64Token(tok)
 }
 
+// credentialScheme is the Authorization scheme a token came with.
+type credentialScheme uint8
+
+const (
+	schemeBearer credentialScheme = iota
+	schemeDPoP                    // RFC 9449 §7.1: a DPoP-bound token, with a proof in the DPoP header
+)
+
 // bearerCredentials is bearerToken without the b64token check of the
 // token's characters, for a caller that knows the token already (the
-// validated-token cache holds these exact bytes) or checks it later.
-func bearerCredentials(r *http.Request) (string, error) {
+// validated-token cache holds these exact bytes) or checks it later. It
+// also says which scheme the token came with: Bearer or DPoP.
+func bearerCredentials(r *http.Request) (string, credentialScheme, error) {
 	if r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") {
 		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || q.Has("access_token") {
-			return "", fail(ReasonRequestInvalid, "a token in the URI query is not accepted; send it in the Authorization header")
+			return "", 0, fail(ReasonRequestInvalid, "a token in the URI query is not accepted; send it in the Authorization header")
 		}
 	}
 	if err := refuseFormToken(r); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	vals := r.Header.Values("Authorization")
 	switch len(vals) {
 	case 0:
-		return "", fail(ReasonTokenMissing, "no Authorization header")
+		return "", 0, fail(ReasonTokenMissing, "no Authorization header")
 	case 1:
 	default:
-		return "", fail(ReasonRequestInvalid, "%d Authorization headers; send exactly one", len(vals))
+		return "", 0, fail(ReasonRequestInvalid, "%d Authorization headers; send exactly one", len(vals))
 	}
 	return parseCredentials(vals[0])
 }
 
 // parseCredentials extracts the token from an Authorization header value
-// of the Bearer scheme (RFC 6750 §2.1): "Bearer" in any case, one or more
-// spaces, then the token, whose characters checkB64Token checks.
-func parseCredentials(v string) (string, error) {
-	scheme, rest, _ := strings.Cut(v, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		if scheme == "" {
-			return "", fail(ReasonTokenMissing, "empty Authorization header")
-		}
-		return "", fail(ReasonTokenMissing, "the Authorization scheme is not Bearer")
+// of the Bearer scheme (RFC 6750 §2.1) or the DPoP scheme (RFC 9449 §7.1):
+// the scheme name in any case, one or more spaces, then the token, whose
+// characters checkB64Token checks.
+func parseCredentials(v string) (string, credentialScheme, error) {
+	name, rest, _ := strings.Cut(v, " ")
+	scheme := schemeBearer
+	switch {
+	case strings.EqualFold(name, "Bearer"):
+	case strings.EqualFold(name, "DPoP"):
+		scheme = schemeDPoP
+	case name == "":
+		return "", 0, fail(ReasonTokenMissing, "empty Authorization header")
+	default:
+		return "", 0, fail(ReasonTokenMissing, "the Authorization scheme is neither Bearer nor DPoP")
 	}
 	tok := strings.Trim(rest, " ")
 	if tok == "" {
-		return "", fail(ReasonRequestInvalid, "the Bearer credentials are empty")
+		return "", 0, fail(ReasonRequestInvalid, "the %s credentials are empty", name)
 	}
-	return tok, nil
+	return tok, scheme, nil
 }
 
 // checkB64Token refuses a token with characters outside RFC 6750's

@@ -25,7 +25,7 @@ func FuzzParseAuthorization(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		tok, err := parseCredentials(v)
+		tok, _, err := parseCredentials(v)
 		if err == nil {
 			err = checkB64Token(tok)
 		}
@@ -39,7 +39,7 @@ func FuzzParseAuthorization(f *testing.F) {
 		if tok == "" || strings.ContainsAny(tok, " \"\\\r\n\t,") {
 			t.Fatalf("parseCredentials(%q) returned unsafe token %q", v, tok)
 		}
-		again, err := parseCredentials("Bearer " + tok)
+		again, _, err := parseCredentials("Bearer " + tok)
 		if err != nil || again != tok {
 			t.Fatalf("round trip %q -> %q, %v", tok, again, err)
 		}

@@ -43,6 +43,10 @@ func (a *Authenticator) buildMetadata(cfg Config) error {
 		ResourceName:           cfg.ResourceName,
 		ResourceDocumentation:  cfg.ResourceDocumentation,
 	}
+	if a.dpop != nil {
+		a.prm.DPoPSigningAlgValuesSupported = a.dpop.Algorithms()
+		a.prm.DPoPBoundAccessTokensRequired = a.dpop.required
+	}
 	a.prmHandler = metadata.Handler(a.prm)
 	pathURL, rootURL, err := metadata.WellKnownURLs(a.resource)
 	if err != nil {
@@ -76,6 +80,10 @@ func (a *Authenticator) advertiseScopes(s ...string) {
 		}
 	}
 	a.prm.ScopesSupported = scopes.New(a.prm.ScopesSupported...).Union(scopes.New(valid...)).Without(scopes.OfflineAccess).Slice()
+	if a.dpop != nil {
+		a.prm.DPoPSigningAlgValuesSupported = a.dpop.Algorithms()
+		a.prm.DPoPBoundAccessTokensRequired = a.dpop.required
+	}
 	a.prmHandler = metadata.Handler(a.prm)
 }
 

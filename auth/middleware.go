@@ -227,9 +227,12 @@ func (a *Authenticator) Check(r *http.Request) (*Token, error) {
 // header, validates it and checks the baseline scopes. The error is always
 // an [*Error]; a verifier's error that is not one is ReasonVerifierFailed.
 func (a *Authenticator) check(r *http.Request) (*Token, error) {
-	raw, err := bearerCredentials(r)
+	raw, scheme, err := bearerCredentials(r)
 	if err != nil {
 		return nil, err
+	}
+	if scheme == schemeDPoP && a.dpop == nil {
+		return nil, fail(ReasonTokenMissing, "the DPoP scheme is not enabled at this resource (Config.DPoP); send the token as a bearer token")
 	}
 	var start time.Time
 	if a.observer != nil {
@@ -257,6 +260,11 @@ func (a *Authenticator) check(r *http.Request) (*Token, error) {
 	}
 	if t == nil || t.Subject == "" {
 		return nil, fail(ReasonClaimInvalid, "the token verifier returned a token without a subject")
+	}
+	if scheme == schemeDPoP || t.DPoPKeyThumbprint != "" || a.dpop != nil && a.dpop.required {
+		if err := a.dpopCheck(r.Context(), r.Method, r.URL.Path, r.Header.Values("DPoP"), raw, t, scheme); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.CheckScopes(t, a.baseline); err != nil {
 		return t, err

@@ -94,7 +94,17 @@ func (a *Authenticator) writeHeaders(w http.ResponseWriter, r *http.Request, err
 	h := w.Header()
 	switch {
 	case status == http.StatusUnauthorized || e.Reason.OAuthError() != "":
-		h.Set("WWW-Authenticate", a.challenge(r, e).String())
+		c := a.challenge(r, e)
+		if a.dpop == nil || !a.dpop.required {
+			h.Set("WWW-Authenticate", c.String())
+		}
+		if a.dpop != nil { // RFC 9449 §7.1: a DPoP challenge beside (or instead of) the Bearer one
+			h.Add("WWW-Authenticate", c.dpop(a.dpop.algs))
+			if e.Reason == ReasonDPoPNonce {
+				h.Set("DPoP-Nonce", a.dpop.Nonce())
+			}
+			h.Add("Access-Control-Expose-Headers", "DPoP-Nonce")
+		}
 		h.Add("Access-Control-Expose-Headers", "WWW-Authenticate")
 		if r.Header.Get("Origin") != "" && h.Get("Access-Control-Allow-Origin") == "" {
 			h.Set("Access-Control-Allow-Origin", "*")

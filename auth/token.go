@@ -33,6 +33,10 @@ type Token struct {
 	// Introspected reports whether the token was validated by RFC 7662
 	// introspection rather than as a JWT.
 	Introspected bool
+	// DPoPKeyThumbprint is cnf.jkt: the thumbprint of the key a DPoP-bound
+	// token is bound to (RFC 9449 §6), "" for a bearer token. The
+	// Authenticator accepts a bound token only with a proof of that key.
+	DPoPKeyThumbprint string
 
 	claims  claimSet // nil for a Token a custom verifier built without claims
 	raw     string   // kept only to compute the fingerprint; never exposed

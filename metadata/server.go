@@ -44,6 +44,14 @@ type AuthorizationServer struct {
 	// AuthorizationResponseISSParameterSupported advertises RFC 9207 "iss" in
 	// authorization responses.
 	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
+	// DPoPSigningAlgValuesSupported lists the DPoP proof algorithms the
+	// token endpoint accepts (RFC 9449 §5.1).
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// AuthorizationGrantProfilesSupported lists the assertion grant
+	// profiles accepted, e.g. urn:ietf:params:oauth:grant-profile:id-jag
+	// for enterprise-managed authorization (Identity Assertion JWT
+	// Authorization Grants).
+	AuthorizationGrantProfilesSupported []string `json:"authorization_grant_profiles_supported,omitempty"`
 	// UserinfoEndpoint is the OpenID Connect UserInfo endpoint.
 	UserinfoEndpoint string `json:"userinfo_endpoint,omitempty"`
 	// SubjectTypesSupported is the OpenID Connect subject types list.

@@ -71,7 +71,25 @@ type Upstream struct {
 	Scopes []string
 	// HTTPClient talks to the provider; nil means a 10 second timeout.
 	HTTPClient *http.Client
+	// Exchange is how [Proxy.DownstreamToken] trades the user's upstream
+	// token for a token for another API: ExchangeRFC8693 (the zero value)
+	// or ExchangeEntraOBO.
+	Exchange Exchange
 }
+
+// Exchange names a token exchange protocol of the upstream provider.
+type Exchange int
+
+const (
+	// ExchangeRFC8693 is OAuth 2.0 Token Exchange (RFC 8693): the user's
+	// upstream access token as subject_token, the API as audience (and as
+	// resource when it is a URL), with the proxy's client credentials.
+	ExchangeRFC8693 Exchange = iota
+	// ExchangeEntraOBO is Microsoft Entra ID's on-behalf-of flow: the
+	// JWT-bearer grant with requested_token_use=on_behalf_of, the API named
+	// by its scopes (audience + "/.default" when none are given).
+	ExchangeEntraOBO
+)
 
 // Identity is who signed in upstream.
 type Identity struct {
@@ -92,8 +110,23 @@ type Config struct {
 	Resource string
 	// Upstream is the identity provider. Required.
 	Upstream Upstream
-	// Clients are pre-registered MCP clients.
+	// Clients are pre-registered MCP clients. A machine client (no user)
+	// registers the client_credentials grant and authenticates with a
+	// secret or private_key_jwt (its metadata's jwks or jwks_uri); its
+	// metadata's Scope bounds what it may get (empty: every supported
+	// scope).
 	Clients []*registration.Client
+	// Enterprise are the enterprise identity providers whose ID-JAGs the
+	// token endpoint accepts through the JWT-bearer grant (see
+	// [EnterpriseIdP]); the clients that present them register that grant
+	// (GrantJWTBearer).
+	Enterprise []EnterpriseIdP
+	// DPoP, when set, lets clients bind their tokens to a key (RFC 9449):
+	// a token request with a DPoP proof gets a token with cnf.jkt
+	// (token_type DPoP), and a public client's refresh token bound to the
+	// same key. Point auth.Config.DPoP at a config too, so the resource
+	// checks the binding. Its Replay defaults to Store.
+	DPoP *auth.DPoPConfig
 	// DCR enables Dynamic Client Registration at /register under this policy.
 	DCR *registration.Policy
 	// CIMD enables Client ID Metadata Documents, fetched under these options.
@@ -157,6 +190,8 @@ type Proxy struct {
 	keyring  *store.Keyring
 	signers  []jwk.Key // private, first signs
 	jwks     jwk.Set
+	idJAGs   *auth.Verifier // the enterprise IdPs' ID-JAGs; nil without Config.Enterprise
+	down     *downstreamCache
 	up       atomic.Pointer[upstream] // nil until a lazy discovery finds the provider
 	cancel   context.CancelFunc       // stops a lazy discovery
 	client   *http.Client
@@ -259,8 +294,27 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	if cfg.CIMD != nil {
 		p.resolver.CIMD = registration.NewCIMDResolver(*cfg.CIMD)
 	}
+	p.resolver.HTTPClient = p.client
 	p.core = &oauthas.Server{Issuer: cfg.Issuer, Store: p.store, Resolver: p.resolver, GrantScopes: p.grantScopes, Audience: p.audience,
-		Mint: p.mint, RefreshTTL: refreshTTL, Realm: "mcpauth proxy", Now: cfg.Now}
+		Mint: p.mint, RefreshTTL: refreshTTL, Realm: "mcpauth proxy", Now: cfg.Now,
+		Grants: map[string]func(context.Context, *registration.Client, url.Values, *auth.DPoPProof) (map[string]any, error){}}
+	if cfg.DPoP != nil {
+		dc := *cfg.DPoP
+		if dc.Replay == nil {
+			dc.Replay = p.store
+		}
+		if p.core.DPoP, err = auth.NewDPoPVerifier(dc, cfg.Now); err != nil {
+			cancel()
+			return nil, fmt.Errorf("proxy: Config.DPoP: %w", err)
+		}
+	}
+	if len(cfg.Enterprise) > 0 {
+		if err := p.trustEnterprise(ctx); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	p.down = newDownstreamCache()
 	p.consent = template.Must(template.New("consent").Parse(consentPage))
 	meta := metadata.AuthorizationServerHandler(p.Metadata())
 	p.mux.Handle("/.well-known/oauth-authorization-server", meta)
@@ -277,6 +331,9 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 // discovery still under way.
 func (p *Proxy) Close() error {
 	p.cancel()
+	if p.idJAGs != nil {
+		_ = p.idJAGs.Close()
+	}
 	if up := p.up.Load(); up != nil && up.idTokens != nil {
 		return up.idTokens.Close()
 	}
@@ -290,20 +347,28 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeH
 // upstream's.
 func (p *Proxy) Metadata() metadata.AuthorizationServer {
 	m := metadata.AuthorizationServer{
-		Issuer:                                     p.cfg.Issuer,
-		AuthorizationEndpoint:                      p.cfg.Issuer + "/authorize",
-		TokenEndpoint:                              p.cfg.Issuer + "/token",
-		JWKSURI:                                    p.cfg.Issuer + "/jwks",
-		ScopesSupported:                            append(slices.Clone(p.cfg.ScopesSupported), scopes.OfflineAccess),
-		ResponseTypesSupported:                     []string{"code"},
-		GrantTypesSupported:                        []string{"authorization_code", "refresh_token"},
-		TokenEndpointAuthMethodsSupported:          []string{"none", "client_secret_basic", "client_secret_post"},
+		Issuer:                            p.cfg.Issuer,
+		AuthorizationEndpoint:             p.cfg.Issuer + "/authorize",
+		TokenEndpoint:                     p.cfg.Issuer + "/token",
+		JWKSURI:                           p.cfg.Issuer + "/jwks",
+		ScopesSupported:                   append(slices.Clone(p.cfg.ScopesSupported), scopes.OfflineAccess),
+		ResponseTypesSupported:            []string{"code"},
+		GrantTypesSupported:               []string{"authorization_code", "refresh_token", "client_credentials"},
+		TokenEndpointAuthMethodsSupported: []string{"none", "client_secret_basic", "client_secret_post", registration.PrivateKeyJWT},
+		TokenEndpointAuthSigningAlgValuesSupported: assertionAlgorithms,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		ClientIDMetadataDocumentSupported:          p.cfg.CIMD != nil,
 		AuthorizationResponseISSParameterSupported: true,
 	}
 	if p.cfg.DCR != nil {
 		m.RegistrationEndpoint = p.cfg.Issuer + "/register"
+	}
+	if p.idJAGs != nil {
+		m.GrantTypesSupported = append(m.GrantTypesSupported, GrantJWTBearer)
+		m.AuthorizationGrantProfilesSupported = []string{ProfileIDJAG}
+	}
+	if p.core.DPoP != nil {
+		m.DPoPSigningAlgValuesSupported = p.core.DPoP.Algorithms()
 	}
 	return m
 }
@@ -384,6 +449,9 @@ func (p *Proxy) mint(g oauthas.Grant) (string, time.Duration) {
 	if grant := g.Extra["grant"]; grant != "" {
 		_ = t.Set(grantClaim, grant)
 	}
+	if g.DPoPJKT != "" {
+		_ = t.Set("cnf", map[string]string{"jkt": g.DPoPJKT})
+	}
 	h := jws.NewHeaders()
 	_ = h.Set(jws.TypeKey, "at+jwt")
 	key := p.signers[0]
@@ -394,6 +462,10 @@ func (p *Proxy) mint(g oauthas.Grant) (string, time.Duration) {
 	}
 	return string(b), p.cfg.AccessTokenTTL
 }
+
+// assertionAlgorithms are the private_key_jwt signature algorithms
+// accepted (any asymmetric one the client's key fits).
+var assertionAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 // grantClaim links a proxy token to the upstream token it was issued on.
 const grantClaim = "mcpauth_grant"

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,6 +29,7 @@ import (
 type CIMDResolver struct {
 	client   *http.Client
 	cache    *cache.Cache[*Client]
+	keys     *cache.Cache[[]byte] // fetched jwks_uri documents
 	opts     CIMDOptions
 	redirect RedirectPolicy
 }
@@ -85,6 +87,7 @@ func NewCIMDResolver(opts CIMDOptions) *CIMDResolver {
 		client: &http.Client{Transport: transport, Timeout: opts.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		cache:    cache.New[*Client](cache.Options{MaxEntries: maxCachedDocuments, MaxBytes: maxCachedDocumentBytes}),
+		keys:     cache.New[[]byte](cache.Options{MaxEntries: maxCachedDocuments, MaxBytes: maxCachedDocumentBytes}),
 		opts:     opts,
 		redirect: opts.Redirects,
 	}
@@ -166,45 +169,59 @@ func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*Client, e
 	fail := func(reason string, err error) (*Client, error) {
 		return nil, &CIMDError{ClientID: clientID, Reason: reason, Err: err}
 	}
-	u, err := url.Parse(clientID)
-	if err != nil || !IsCIMDClientID(clientID) {
+	if !IsCIMDClientID(clientID) {
 		return fail("the client_id is not an https URL with a path", nil)
 	}
-	if u.Scheme != "https" && !(r.opts.InsecureAllowLoopback && metadata.IsLoopbackHost(u.Hostname())) {
-		return fail("the client_id must use https", nil)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, clientID, nil)
-	if err != nil {
-		return fail("cannot build the request", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return fail(fetchFailure(err), err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-			return fail(fmt.Sprintf("the server answered a redirect (HTTP %d), which is not followed", resp.StatusCode), nil)
-		}
-		return fail(fmt.Sprintf("HTTP %d, expected 200", resp.StatusCode), nil)
-	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
-		return fail(fmt.Sprintf("Content-Type %q is not JSON", resp.Header.Get("Content-Type")), nil)
-	}
-	body, over, err := capped.ReadAll(resp.Body, r.opts.MaxBytes, resp.ContentLength)
-	if err != nil {
-		return fail("reading the document failed", err)
-	}
-	if over {
-		return fail(fmt.Sprintf("the document is larger than %d bytes", r.opts.MaxBytes), nil)
+	body, cc, reason, err := r.fetch(ctx, clientID)
+	if reason != "" {
+		return fail(reason, err)
 	}
 	c, err := r.validate(clientID, body)
 	if err != nil {
 		return fail(err.Error(), nil)
 	}
-	r.cache.Set(clientID, c, int64(len(clientID)+len(body)), r.ttl(resp.Header.Get("Cache-Control"))) // when full, fetched again next time
+	r.cache.Set(clientID, c, int64(len(clientID)+len(body)), r.ttl(cc)) // when full, fetched again next time
 	return c, nil
+}
+
+// fetch GETs the JSON document at u through the guarded client: https
+// only (http on loopback when allowed), no redirects, capped at MaxBytes.
+// It returns the body and its Cache-Control, or why not.
+func (r *CIMDResolver) fetch(ctx context.Context, u string) (body []byte, cacheControl, reason string, err error) {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Host == "" {
+		return nil, "", "the URL cannot be parsed", err
+	}
+	if pu.Scheme != "https" && !(pu.Scheme == "http" && r.opts.InsecureAllowLoopback && metadata.IsLoopbackHost(pu.Hostname())) {
+		return nil, "", "the URL must use https", nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, "", "cannot build the request", err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, "", fetchFailure(err), err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			return nil, "", fmt.Sprintf("the server answered a redirect (HTTP %d), which is not followed", resp.StatusCode), nil
+		}
+		return nil, "", fmt.Sprintf("HTTP %d, expected 200", resp.StatusCode), nil
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return nil, "", fmt.Sprintf("Content-Type %q is not JSON", resp.Header.Get("Content-Type")), nil
+	}
+	body, over, err := capped.ReadAll(resp.Body, r.opts.MaxBytes, resp.ContentLength)
+	if err != nil {
+		return nil, "", "reading the document failed", err
+	}
+	if over {
+		return nil, "", fmt.Sprintf("the document is larger than %d bytes", r.opts.MaxBytes), nil
+	}
+	return body, resp.Header.Get("Cache-Control"), "", nil
 }
 
 // validate checks a fetched document and builds its client.
@@ -220,8 +237,14 @@ func (r *CIMDResolver) validate(clientID string, body []byte) (*Client, error) {
 		return nil, errors.New("it contains a client_secret; documents are public and must not")
 	case strings.HasPrefix(md.TokenEndpointAuthMethod, "client_secret"):
 		return nil, fmt.Errorf("token_endpoint_auth_method %q needs a shared secret, which a public document cannot hold", md.TokenEndpointAuthMethod)
-	case len(md.RedirectURIs) == 0:
-		return nil, errors.New("it has no redirect_uris")
+	case len(md.RedirectURIs) == 0 && (len(md.GrantTypes) == 0 || slices.Contains(md.GrantTypes, "authorization_code")):
+		return nil, errors.New("it has no redirect_uris (only a client of grants without a browser, such as client_credentials, may omit them)")
+	case md.TokenEndpointAuthMethod == PrivateKeyJWT && md.JWKSURI == "" && md.JWKS == nil:
+		return nil, errors.New("token_endpoint_auth_method private_key_jwt needs jwks_uri or jwks")
+	case md.TokenEndpointAuthMethod != "" && md.TokenEndpointAuthMethod != "none" && md.TokenEndpointAuthMethod != PrivateKeyJWT:
+		return nil, fmt.Errorf("token_endpoint_auth_method %q is not supported; a document's client authenticates with none or private_key_jwt", md.TokenEndpointAuthMethod)
+	case slices.Contains(md.GrantTypes, "client_credentials") && md.TokenEndpointAuthMethod != PrivateKeyJWT:
+		return nil, errors.New("the client_credentials grant needs an authenticated client: token_endpoint_auth_method private_key_jwt")
 	}
 	for _, u := range md.RedirectURIs {
 		if err := r.redirect.Validate(u); err != nil {
@@ -257,6 +280,10 @@ type Resolver struct {
 	Static map[string]*Client
 	Store  Store         // nil: no DCR
 	CIMD   *CIMDResolver // nil: no CIMD
+	// HTTPClient fetches the jwks_uri of static clients (configured by the
+	// operator); nil means a 10 second timeout. Self-registered clients'
+	// are fetched only through the CIMD resolver's guarded client.
+	HTTPClient *http.Client
 }
 
 // Used tells the DCR store, when it keeps used registrations longer (a

@@ -54,8 +54,16 @@ type Client struct {
 	policy     RedirectPolicy
 }
 
-// Public reports whether the client has no secret (token_endpoint_auth_method "none").
-func (c *Client) Public() bool { return c.secretHash == nil }
+// Public reports whether the client has no credentials: no secret and no
+// keys (token_endpoint_auth_method "none").
+func (c *Client) Public() bool {
+	return c.secretHash == nil && c.Metadata.TokenEndpointAuthMethod != PrivateKeyJWT
+}
+
+// PrivateKeyJWT is the token_endpoint_auth_method of clients that sign a
+// JWT with their private key (RFC 7523 §2.2); their public keys are the
+// metadata's jwks or jwks_uri.
+const PrivateKeyJWT = "private_key_jwt"
 
 // AuthenticateSecret reports whether secret is the client's secret, comparing
 // hashes in constant time. Public clients never authenticate with a secret.

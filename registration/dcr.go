@@ -159,7 +159,11 @@ func (p *Policy) Register(md Metadata) (*Client, string, error) {
 	c := &Client{ID: randomID(), Kind: KindDynamic, IssuedAt: p.now(), policy: p.Redirects}
 	md.ClientIDIssuedAt = c.IssuedAt.Unix()
 	var secret string
-	if md.TokenEndpointAuthMethod != "none" {
+	if md.TokenEndpointAuthMethod == PrivateKeyJWT {
+		if md.JWKS == nil {
+			return nil, "", invalid("token_endpoint_auth_method private_key_jwt needs the public keys registered as jwks (a jwks_uri is not fetched for a dynamic registration)")
+		}
+	} else if md.TokenEndpointAuthMethod != "none" {
 		secret = randomID() + randomID()
 		c.secretHash = hashSecret(secret)
 		zero := int64(0)

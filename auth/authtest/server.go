@@ -2,6 +2,7 @@ package authtest
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/mcpauth/mcpauth/auth"
 
 	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/metadata"
@@ -153,6 +156,9 @@ func New(opts Options) (*Server, error) {
 		},
 		IDToken:                     s.idToken,
 		RefreshWithoutOfflineAccess: opts.RefreshWithoutOfflineAccess, CodeTTL: codeTTL, RefreshTTL: refreshTTL, Realm: "authtest", Now: opts.Now}
+	s.core.Grants = map[string]func(context.Context, *registration.Client, url.Values, *auth.DPoPProof) (map[string]any, error){
+		GrantTokenExchange: s.exchangeForIDJAG,
+	}
 	s.mux.HandleFunc("/authorize", s.authorize)
 	s.mux.HandleFunc("/token", s.core.ServeToken)
 	s.mux.HandleFunc("/userinfo", s.userinfo)
@@ -195,7 +201,7 @@ func (s *Server) Metadata() metadata.AuthorizationServer {
 		JWKSURI:                                    s.URL + "/jwks",
 		ScopesSupported:                            s.scopesSupported(),
 		ResponseTypesSupported:                     []string{"code"},
-		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials"},
+		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials", GrantTokenExchange},
 		TokenEndpointAuthMethodsSupported:          []string{"none", "client_secret_basic", "client_secret_post"},
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		ClientIDMetadataDocumentSupported:          s.opts.CIMD,

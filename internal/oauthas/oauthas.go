@@ -8,6 +8,7 @@
 package oauthas
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/internal/randid"
 	"github.com/mcpauth/mcpauth/registration"
 	"github.com/mcpauth/mcpauth/scopes"
@@ -63,6 +65,20 @@ type Server struct {
 	CodeTTL, RefreshTTL time.Duration
 	// Realm is the realm of the Basic challenge of a failed client authentication.
 	Realm string
+	// Grants are extension grants (RFC 6749 §4.5) by grant_type, called
+	// for an authenticated client: the proxy's JWT-bearer grant of
+	// enterprise ID-JAGs, authtest's token exchange. A handler returns the
+	// response, built with [Server.Issue] for an access token, or a
+	// [*TokenError].
+	Grants map[string]func(ctx context.Context, client *registration.Client, f url.Values, dpop *auth.DPoPProof) (map[string]any, error)
+	// DPoP, when set, accepts DPoP proofs at the token endpoint (RFC 9449
+	// §5): the token issued is bound to the proof's key (Grant.DPoPJKT),
+	// and so are a public client's refresh tokens.
+	DPoP *auth.DPoPVerifier
+	// AssertionAudiences are the aud values a private_key_jwt client
+	// assertion may carry; empty means the Issuer (with and without a
+	// trailing slash) and its token endpoint.
+	AssertionAudiences []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -74,6 +90,9 @@ type Grant struct {
 	Scope    string            `json:"scope"`
 	Audience []string          `json:"audience"`
 	Extra    map[string]string `json:"extra,omitempty"` // the server's own, e.g. the proxy's upstream grant
+	// DPoPJKT is the thumbprint of the key the access token is bound to
+	// (cnf.jkt), set from the token request's DPoP proof; never stored.
+	DPoPJKT string `json:"-"`
 }
 
 // Request is a validated authorization request.

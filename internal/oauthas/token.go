@@ -14,26 +14,30 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/internal/randid"
 	"github.com/mcpauth/mcpauth/registration"
 	"github.com/mcpauth/mcpauth/scopes"
 	"github.com/mcpauth/mcpauth/store"
 )
 
-// tokenError is an RFC 6749 §5.2 error.
-type tokenError struct {
+// TokenError is an RFC 6749 §5.2 error.
+type TokenError struct {
 	Status     int
 	Code, Desc string
 }
 
-func (e *tokenError) Error() string { return e.Code + ": " + e.Desc }
+func (e *TokenError) Error() string { return e.Code + ": " + e.Desc }
 
-func badGrant(desc string) error { return &tokenError{http.StatusBadRequest, "invalid_grant", desc} }
+// Refuse returns the 400 token error code with its description.
+func Refuse(code, desc string) error { return &TokenError{http.StatusBadRequest, code, desc} }
+
+func badGrant(desc string) error { return &TokenError{http.StatusBadRequest, "invalid_grant", desc} }
 
 // unavailable is the answer when the store cannot be reached: never a
 // grant, and nothing about the store.
 func unavailable() error {
-	return &tokenError{http.StatusServiceUnavailable, "temporarily_unavailable", "the server's store is unavailable; retry later"}
+	return &TokenError{http.StatusServiceUnavailable, "temporarily_unavailable", "the server's store is unavailable; retry later"}
 }
 
 // ServeToken is the token endpoint.
@@ -42,12 +46,15 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
-		var te *tokenError
+		var te *TokenError
 		if !errors.As(err, &te) {
-			te = &tokenError{http.StatusBadRequest, "invalid_request", err.Error()}
+			te = &TokenError{http.StatusBadRequest, "invalid_request", err.Error()}
 		}
 		if te.Status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Basic realm="`+s.Realm+`"`)
+		}
+		if te.Code == "use_dpop_nonce" {
+			w.Header().Set("DPoP-Nonce", s.DPoP.Nonce())
 		}
 		w.WriteHeader(te.Status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": te.Code, "error_description": te.Desc})
@@ -58,13 +65,17 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) token(r *http.Request) (map[string]any, error) {
 	if r.Method != http.MethodPost {
-		return nil, &tokenError{http.StatusMethodNotAllowed, "invalid_request", "use POST"}
+		return nil, &TokenError{http.StatusMethodNotAllowed, "invalid_request", "use POST"}
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, MaxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		return nil, &tokenError{http.StatusBadRequest, "invalid_request", "malformed form body"}
+		return nil, &TokenError{http.StatusBadRequest, "invalid_request", "malformed form body"}
 	}
 	client, err := s.authenticateClient(r)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := s.dpopProof(r)
 	if err != nil {
 		return nil, err
 	}
@@ -75,35 +86,98 @@ func (s *Server) token(r *http.Request) (map[string]any, error) {
 		if gt == "refresh_token" {
 			exchange = s.exchangeRefresh
 		}
-		resp, err := exchange(r.Context(), client, f)
+		resp, err := exchange(r.Context(), client, f, proof)
 		if err == nil {
 			s.Resolver.Used(r.Context(), client)
 		}
 		return resp, err
 	case "client_credentials":
 		if client.Public() {
-			return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "public clients cannot use client_credentials"}
+			return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "public clients cannot use client_credentials"}
 		}
 		if !client.AllowsGrant(gt) {
-			return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register client_credentials"}
+			return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register client_credentials"}
 		}
-		granted, err := s.GrantScopes(f.Get("scope"))
+		granted, err := s.ClientScopes(client, f.Get("scope"))
 		if err != nil {
-			return nil, &tokenError{http.StatusBadRequest, "invalid_scope", err.Error()}
+			return nil, err
 		}
 		aud, err := s.Audience(f["resource"])
 		if err != nil {
-			return nil, &tokenError{http.StatusBadRequest, "invalid_target", err.Error()}
+			return nil, &TokenError{http.StatusBadRequest, "invalid_target", err.Error()}
 		}
-		return s.issue(Grant{ClientID: client.ID, Subject: client.ID, Scope: granted.String(), Audience: aud}, "", false), nil
+		return s.Issue(Grant{ClientID: client.ID, Subject: client.ID, Scope: granted.String(), Audience: aud}, proof), nil
 	default:
-		return nil, &tokenError{http.StatusBadRequest, "unsupported_grant_type", "grant_type " + gt + " is not supported"}
+		if g, ok := s.Grants[gt]; ok {
+			if !client.AllowsGrant(gt) {
+				return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register the grant type " + gt}
+			}
+			return g(r.Context(), client, f, proof)
+		}
+		return nil, &TokenError{http.StatusBadRequest, "unsupported_grant_type", "grant_type " + gt + " is not supported"}
 	}
+}
+
+// ClientScopes decides what a grant without a user (client credentials,
+// an enterprise assertion) gives client of the scope requested: what
+// GrantScopes grants, within the scope the client registered (RFC 7591
+// scope; empty allows every supported scope). Nothing requested means the
+// client's registered scope. offline_access is dropped: no refresh token
+// without a user's sign-in.
+func (s *Server) ClientScopes(client *registration.Client, requested string) (scopes.Set, error) {
+	allowed, err := scopes.Parse(client.Metadata.Scope)
+	if err != nil {
+		return scopes.Set{}, &TokenError{http.StatusBadRequest, "invalid_scope", "the client's registered scope is malformed"}
+	}
+	if requested == "" {
+		requested = allowed.String()
+	}
+	granted, err := s.GrantScopes(requested)
+	if err != nil {
+		return scopes.Set{}, &TokenError{http.StatusBadRequest, "invalid_scope", err.Error()}
+	}
+	granted = granted.Without(scopes.OfflineAccess)
+	if !allowed.IsEmpty() {
+		if extra := granted.Difference(allowed); !extra.IsEmpty() {
+			return scopes.Set{}, &TokenError{http.StatusBadRequest, "invalid_scope",
+				fmt.Sprintf("the client may ask for %q only; %q is outside it", allowed.String(), extra.String())}
+		}
+	}
+	return granted, nil
+}
+
+// dpopProof verifies the DPoP proof of a token request, nil when there
+// is none. A proof sent where DPoP is off is refused, not ignored: the
+// client would believe its token bound.
+func (s *Server) dpopProof(r *http.Request) (*auth.DPoPProof, error) {
+	proofs := r.Header.Values("DPoP")
+	switch {
+	case len(proofs) == 0:
+		return nil, nil
+	case s.DPoP == nil:
+		return nil, &TokenError{http.StatusBadRequest, "invalid_dpop_proof", "this server does not issue DPoP-bound tokens"}
+	case len(proofs) > 1:
+		return nil, &TokenError{http.StatusBadRequest, "invalid_dpop_proof", "send exactly one DPoP header"}
+	}
+	p, err := s.DPoP.Verify(r.Context(), proofs[0], http.MethodPost, s.Issuer+"/token", "")
+	var ae *auth.Error
+	switch {
+	case err == nil:
+		return p, nil
+	case errors.As(err, &ae) && ae.Reason == auth.ReasonDPoPNonce:
+		return nil, &TokenError{http.StatusBadRequest, "use_dpop_nonce", ae.Description}
+	case errors.As(err, &ae) && ae.Reason == auth.ReasonDPoPProofInvalid:
+		return nil, &TokenError{http.StatusBadRequest, "invalid_dpop_proof", ae.Description}
+	}
+	return nil, unavailable()
 }
 
 // authenticateClient applies client_secret_basic, client_secret_post or
 // none, as the client registered.
 func (s *Server) authenticateClient(r *http.Request) (*registration.Client, error) {
+	if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
+		return s.authenticateAssertion(r)
+	}
 	id, secret, basic := r.BasicAuth()
 	if basic {
 		id, _ = url.QueryUnescape(id)
@@ -111,7 +185,7 @@ func (s *Server) authenticateClient(r *http.Request) (*registration.Client, erro
 	} else {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	unauthorized := &tokenError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
+	unauthorized := &TokenError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
 	if id == "" {
 		return nil, unauthorized
 	}
@@ -143,13 +217,13 @@ const refreshSuffix = ".r"
 // takes it, records its use and stores the refresh token it brings, which
 // carries the code's grant forward; a redemption refused after the take
 // (PKCE, redirect URI, another client) deletes that token again.
-func (s *Server) exchangeCode(ctx context.Context, client *registration.Client, f url.Values) (map[string]any, error) {
+func (s *Server) exchangeCode(ctx context.Context, client *registration.Client, f url.Values, proof *auth.DPoPProof) (map[string]any, error) {
 	code := f.Get("code")
 	r := store.Redemption{Key: "code:" + code, Puts: []store.Item{{Key: "code-used:" + code, Value: []byte{1}, TTL: s.codeTTL() + grace}}}
 	var rt string
 	if strings.HasSuffix(code, refreshSuffix) && client.AllowsGrant("refresh_token") {
 		var put store.Item
-		rt, put = s.newRefresh(randid.New(8))
+		rt, put = s.newRefresh(randid.New(8), refreshBinding(client, proof))
 		r.Puts = append(r.Puts, put)
 	}
 	b, err := store.Redeem(ctx, s.Store, r)
@@ -183,13 +257,23 @@ func (s *Server) exchangeCode(ctx context.Context, client *registration.Client, 
 	case subtle.ConstantTimeCompare([]byte(S256(f.Get("code_verifier"))), []byte(c.Challenge)) != 1:
 		refused = badGrant("code_verifier does not match the code_challenge")
 	case len(f["resource"]) > 0 && strings.Join(f["resource"], " ") != strings.Join(c.Audience, " "):
-		refused = &tokenError{http.StatusBadRequest, "invalid_target", "resource differs from the one authorized"}
+		refused = &TokenError{http.StatusBadRequest, "invalid_target", "resource differs from the one authorized"}
 	}
 	if refused != nil {
 		s.drop(ctx, rt)
 		return nil, refused
 	}
-	return s.issue(c.Grant, rt, true), nil
+	return s.issue(c.Grant, rt, true, proof), nil
+}
+
+// refreshBinding is the key a public client's refresh token is bound to
+// (RFC 9449 §5): the token request's proof key, "" for none. A
+// confidential client's refresh tokens are bound by its authentication.
+func refreshBinding(client *registration.Client, proof *auth.DPoPProof) string {
+	if proof == nil || !client.Public() {
+		return ""
+	}
+	return proof.JKT
 }
 
 // refreshHeader is the first line of a stored refresh token: its family
@@ -198,6 +282,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *registration.Client, 
 type refreshHeader struct {
 	Family  string    `json:"family"`
 	Expires time.Time `json:"expires"`
+	JKT     string    `json:"jkt,omitempty"` // the DPoP key a public client's token is bound to
 }
 
 // refreshRecord is a refresh token, as read.
@@ -205,14 +290,15 @@ type refreshRecord struct {
 	Grant
 	Family  string    `json:"family"`
 	Expires time.Time `json:"expires"`
+	JKT     string    `json:"jkt,omitempty"`
 }
 
 // newRefresh returns a new refresh token of family and the item that
 // stores it: its header line, the grant appended by the redemption. The
 // token names its family, so that a redemption can be refused for a
 // revoked family in the same step.
-func (s *Server) newRefresh(family string) (string, store.Item) {
-	h, _ := json.Marshal(refreshHeader{Family: family, Expires: s.now().Add(s.refreshTTL())})
+func (s *Server) newRefresh(family, jkt string) (string, store.Item) {
+	h, _ := json.Marshal(refreshHeader{Family: family, Expires: s.now().Add(s.refreshTTL()), JKT: jkt})
 	rt := family + "." + randid.New(32)
 	return rt, store.Item{Key: "refresh:" + rt, Value: append(h, '\n'), TTL: s.refreshTTL() + grace, AppendTaken: true}
 }
@@ -231,7 +317,7 @@ func decodeRefresh(b []byte) (refreshRecord, error) {
 	if err := json.Unmarshal(body, &rec.Grant); err != nil {
 		return rec, fmt.Errorf("a stored refresh token cannot be read: %w", err)
 	}
-	rec.Family, rec.Expires = h.Family, h.Expires
+	rec.Family, rec.Expires, rec.JKT = h.Family, h.Expires, h.JKT
 	return rec, nil
 }
 
@@ -264,9 +350,9 @@ type usedRefresh struct {
 // 6749 §6; a narrower scope asked for applies to the access token only).
 // A request refused after the take (another client, a widening scope)
 // puts the token back as it was, so it stays usable.
-func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Client, f url.Values) (map[string]any, error) {
+func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Client, f url.Values, proof *auth.DPoPProof) (map[string]any, error) {
 	if !client.AllowsGrant("refresh_token") {
-		return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register refresh_token"}
+		return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register refresh_token"}
 	}
 	rt := f.Get("refresh_token")
 	family, _, ok := strings.Cut(rt, ".")
@@ -274,7 +360,7 @@ func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Clien
 		return nil, badGrant("unknown refresh token")
 	}
 	used, _ := json.Marshal(usedRefresh{Family: family, At: s.now()})
-	next, put := s.newRefresh(family)
+	next, put := s.newRefresh(family, refreshBinding(client, proof))
 	b, err := store.Redeem(ctx, s.Store, store.Redemption{Key: "refresh:" + rt, Unless: []string{"revoked:" + family},
 		Puts: []store.Item{{Key: "refresh-used:" + rt, Value: used, TTL: s.refreshTTL() + grace}, put}})
 	switch {
@@ -301,11 +387,13 @@ func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Clien
 		return nil, badGrant("the refresh token expired")
 	case rec.ClientID != client.ID:
 		refused = badGrant("the refresh token was issued to another client")
+	case rec.JKT != "" && (proof == nil || proof.JKT != rec.JKT):
+		refused = &TokenError{http.StatusBadRequest, "invalid_dpop_proof", "the refresh token is bound to a DPoP key; send a proof of that key"}
 	case f.Get("scope") != "":
 		held, _ := scopes.Parse(g.Scope)
 		narrowed, err := scopes.Parse(f.Get("scope"))
 		if err != nil || !held.ContainsAll(narrowed) {
-			refused = &tokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes " + strconv.Quote(g.Scope)}
+			refused = &TokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes " + strconv.Quote(g.Scope)}
 		}
 		g.Scope = narrowed.String()
 	}
@@ -313,7 +401,7 @@ func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Clien
 		s.restore(ctx, rt, next, b)
 		return nil, refused
 	}
-	return s.issue(g, next, false), nil
+	return s.issue(g, next, false, proof), nil
 }
 
 // restore undoes a rotation refused after its redemption: the token put
@@ -370,11 +458,22 @@ func decode(b []byte, err error, into any) error {
 	return nil
 }
 
+// Issue mints an access token for g, bound to the key of proof when there
+// is one (token_type DPoP), without a refresh token: the answer of a grant
+// without a user's sign-in.
+func (s *Server) Issue(g Grant, proof *auth.DPoPProof) map[string]any {
+	return s.issue(g, "", false, proof)
+}
+
 // issue mints an access token for g, with the refresh token rt when one
 // was stored ("" for none), and an ID token for a code's openid scope.
-func (s *Server) issue(g Grant, rt string, code bool) map[string]any {
+func (s *Server) issue(g Grant, rt string, code bool, proof *auth.DPoPProof) map[string]any {
+	typ := "Bearer"
+	if proof != nil {
+		g.DPoPJKT, typ = proof.JKT, "DPoP"
+	}
 	tok, ttl := s.Mint(g)
-	resp := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds()), "scope": g.Scope}
+	resp := map[string]any{"access_token": tok, "token_type": typ, "expires_in": int(ttl.Seconds()), "scope": g.Scope}
 	if s.IDToken != nil && code && slices.Contains(strings.Fields(g.Scope), "openid") {
 		resp["id_token"] = s.IDToken(g)
 	}
