@@ -12,14 +12,14 @@ import (
 // one well-formed Bearer challenge.
 var ErrSyntax = errors.New("malformed Bearer challenge")
 
-// Parse parses a WWW-Authenticate header value holding one Bearer
-// challenge into its auth-params. It is strict, as a client testing a
-// server should be: the scheme must be Bearer, every value quoted, no
-// parameter repeated.
+// Parse parses a WWW-Authenticate header value holding one Bearer (or
+// DPoP, RFC 9449 §7.1) challenge into its auth-params. It is strict, as a
+// client testing a server should be: the scheme must be Bearer or DPoP,
+// every value quoted, no parameter repeated.
 func Parse(h string) (map[string]string, error) {
 	scheme, rest, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return nil, fmt.Errorf("%w: scheme %q is not Bearer", ErrSyntax, scheme)
+	if !strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "DPoP") {
+		return nil, fmt.Errorf("%w: scheme %q is neither Bearer nor DPoP", ErrSyntax, scheme)
 	}
 	params := map[string]string{}
 	rest = strings.TrimLeft(rest, " ")
