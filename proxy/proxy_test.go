@@ -52,6 +52,13 @@ func newWorld(t *testing.T, autoApprove bool) *world {
 // newWorldWith is newWorld with the proxy's configuration changed by mutate.
 func newWorldWith(t *testing.T, autoApprove bool, mutate func(*proxy.Config)) *world {
 	t.Helper()
+	return newWorldAuth(t, autoApprove, mutate, nil)
+}
+
+// newWorldAuth is newWorldWith with the MCP server's auth.Config changed by
+// mutateAuth too.
+func newWorldAuth(t *testing.T, autoApprove bool, mutate func(*proxy.Config), mutateAuth func(*auth.Config)) *world {
+	t.Helper()
 	w := &world{}
 	asLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	w.asURL = "http://" + asLn.Addr().String()
@@ -86,10 +93,14 @@ func newWorldWith(t *testing.T, autoApprove bool, mutate func(*proxy.Config)) *w
 	go asSrv.Serve(asLn)
 	t.Cleanup(func() { asSrv.Close() })
 
-	a, err := auth.New(context.Background(), auth.Config{
+	acfg := auth.Config{
 		Tokens: auth.VerifierConfig{Issuers: []auth.Issuer{{URL: w.asURL}}}, Resource: w.mcpURL, BaselineScopes: []string{"notes:read"},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if mutateAuth != nil {
+		mutateAuth(&acfg)
+	}
+	a, err := auth.New(context.Background(), acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +118,10 @@ func newWorldWith(t *testing.T, autoApprove bool, mutate func(*proxy.Config)) *w
 			return mcp.NewToolResultError("upstream token: " + err.Error()), nil
 		}
 		return mcp.NewToolResultText(t.Subject + " " + t.Issuer + " upstream:" + ut), nil
+	})
+	s.AddTool(mcp.NewTool("subject"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		t := auth.TokenFromContext(ctx)
+		return mcp.NewToolResultText(t.Subject + " " + t.ClientID + " " + t.Scopes.String()), nil
 	})
 	s.AddTool(mcp.NewTool("add_note", mcpgo.RequireScopes("notes:write")), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		w.ran.Add(1)
