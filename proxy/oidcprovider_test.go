@@ -104,6 +104,17 @@ func TestOIDCProviderUpstream(t *testing.T) {
 		}
 		return mcp.NewToolResultText(t.Subject), nil
 	})
+	var downstream []string
+	s.AddTool(mcp.NewTool("call_api"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		// The tool calls another API as the user: a token made for it by
+		// token exchange at oidc-provider, never the client's token.
+		tok, err := p.DownstreamToken(ctx, "https://api.example", "api:read")
+		if err != nil {
+			return mcp.NewToolResultError(err.Error()), nil
+		}
+		downstream = append(downstream, tok.AccessToken)
+		return mcp.NewToolResultText("called"), nil
+	})
 	s.AddTool(mcp.NewTool("add_note", mcpgo.RequireScopes("notes:write")), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("added"), nil
 	})
@@ -131,5 +142,27 @@ func TestOIDCProviderUpstream(t *testing.T) {
 	}
 	if got, err := clienttest.CallText(ctx, session, "add_note", "x"); err != nil || got != "added" || authorizations.Load() != 2 {
 		t.Fatalf("add_note after step-up = %q %v (%d authorizations)", got, err, authorizations.Load())
+	}
+
+	// DownstreamToken: twice, the second from the cache.
+	for range 2 {
+		if got, err := clienttest.CallText(ctx, session, "call_api", ""); err != nil || got != "called" {
+			t.Fatalf("call_api = %q %v", got, err)
+		}
+	}
+	if len(downstream) != 2 || downstream[0] != downstream[1] {
+		t.Fatalf("the downstream token was not reused from the cache: %d tokens", len(downstream))
+	}
+	api, err := auth.NewVerifier(ctx, auth.VerifierConfig{Issuers: []auth.Issuer{{URL: upstream}}, Audiences: []string{"https://api.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	dt, err := api.Verify(ctx, downstream[0])
+	if err != nil {
+		t.Fatalf("the downstream token is not oidc-provider's token for the API: %v", err)
+	}
+	if dt.Subject != "oidc-alice" || !dt.Scopes.Contains("api:read") || dt.ClientID != "proxy-upstream-client" {
+		t.Fatalf("downstream token: sub %q scopes %q client %q", dt.Subject, dt.Scopes, dt.ClientID)
 	}
 }

@@ -43,6 +43,9 @@ func NewKey() *Key {
 	return &Key{Private: p, priv: priv, pub: pub, JKT: base64.RawURLEncoding.EncodeToString(tp)}
 }
 
+// KID is the key id its JWKS names it by.
+func (k *Key) KID() string { return k.pub.KeyID() }
+
 // PrivateJWK is the private key as a JWK, for a hostile proof that
 // carries it in its header.
 func (k *Key) PrivateJWK() map[string]any {

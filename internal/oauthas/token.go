@@ -50,7 +50,8 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &te) {
 			te = &TokenError{http.StatusBadRequest, "invalid_request", err.Error()}
 		}
-		if te.Status == http.StatusUnauthorized {
+		if _, _, basic := r.BasicAuth(); basic && te.Status == http.StatusUnauthorized {
+			// RFC 6749 §5.2: a challenge of the scheme the client used.
 			w.Header().Set("WWW-Authenticate", `Basic realm="`+s.Realm+`"`)
 		}
 		if te.Code == "use_dpop_nonce" {
