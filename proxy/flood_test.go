@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/internal/clienttest"
 	"github.com/mcpauth/mcpauth/proxy"
 )
@@ -146,4 +147,52 @@ func signIn(w *world, b *http.Client, p url.Values) (string, error) {
 		return "", err
 	}
 	return q.Get("code"), nil
+}
+
+// An unauthenticated flood of DPoP token requests, each with a valid
+// proof of a fresh key (proofs are cheap to make) and a public client's id:
+// every proof is remembered for replay detection, in a bounded memory of
+// its own, so the heap stays flat, and signing in and DPoP token requests
+// keep working.
+func TestDPoPProofFloodBounded(t *testing.T) {
+	w := newWorldWith(t, true, func(c *proxy.Config) { c.DPoP = &auth.DPoPConfig{} })
+	md := `{"redirect_uris":["http://127.0.0.1:4568/cb"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}`
+	pub, err := clienttest.Register(w.asURL, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := heapInUse()
+	k := clienttest.NewKey()
+	var wg sync.WaitGroup
+	var refusedAsBadCode atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for range 500 {
+				form := url.Values{"grant_type": {"authorization_code"}, "client_id": {pub}, "code": {"guess"}, "code_verifier": {strings.Repeat("v", 43)}}
+				status, out := tokenRequest(t, w, form, "", "", k.Proof("POST", w.asURL+"/token", "", "", nil))
+				if status == 400 && out["error"] == "invalid_grant" {
+					refusedAsBadCode.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if refusedAsBadCode.Load() != 4000 {
+		t.Fatalf("%d of 4,000 flood requests reached the code check", refusedAsBadCode.Load())
+	}
+	growth := int64(heapInUse()) - int64(before)
+	t.Logf("4,000 proofs remembered: heap growth %.1f MB", float64(growth)/(1<<20))
+	if growth > 16<<20 {
+		t.Fatalf("the flood grew the heap by %.1f MB, more than 16 MB", float64(growth)/(1<<20))
+	}
+	flow := clienttest.CodeFlow{Issuer: w.asURL, ClientID: pub, RedirectURI: "http://127.0.0.1:4568/cb", Scope: "notes:read", Resource: w.mcpURL}
+	code, err := flow.Code()
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := flow.CodeForm(code)
+	form.Set("client_id", pub)
+	if status, out := tokenRequest(t, w, form, "", "", clienttest.NewKey().Proof("POST", w.asURL+"/token", "", "", nil)); status != 200 || out["token_type"] != "DPoP" {
+		t.Fatalf("a DPoP sign-in after the flood: %d %v", status, out)
+	}
 }

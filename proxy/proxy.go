@@ -125,7 +125,8 @@ type Config struct {
 	// a token request with a DPoP proof gets a token with cnf.jkt
 	// (token_type DPoP), and a public client's refresh token bound to the
 	// same key. Point auth.Config.DPoP at a config too, so the resource
-	// checks the binding. Its Replay defaults to Store.
+	// checks the binding. Its Replay defaults to Store when that is set
+	// (replicas), else to a bounded memory of its own.
 	DPoP *auth.DPoPConfig
 	// DCR enables Dynamic Client Registration at /register under this policy.
 	DCR *registration.Policy
@@ -300,8 +301,8 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 		Grants: map[string]func(context.Context, *registration.Client, url.Values, *auth.DPoPProof) (map[string]any, error){}}
 	if cfg.DPoP != nil {
 		dc := *cfg.DPoP
-		if dc.Replay == nil {
-			dc.Replay = p.store
+		if dc.Replay == nil && cfg.Store != nil {
+			dc.Replay = cfg.Store // replicas share proofs seen; alone, a bounded memory of its own (not the codes' store)
 		}
 		if p.core.DPoP, err = auth.NewDPoPVerifier(dc, cfg.Now); err != nil {
 			cancel()

@@ -488,7 +488,7 @@ func registrationRows() []attack {
 }
 
 func catalogue() []attack {
-	return append(append(append(append(append(tokenRows(), requestRows()...), hardeningRows()...), goSDKRows()...), registrationRows()...), proxyRows()...)
+	return append(append(append(append(append(append(tokenRows(), requestRows()...), hardeningRows()...), goSDKRows()...), registrationRows()...), proxyRows()...), agentsRows()...)
 }
 
 func TestCatalogue(t *testing.T) {

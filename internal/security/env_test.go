@@ -58,6 +58,7 @@ type env struct {
 	lastRefresh    string       // the last refresh token issued
 	foreignRSA     *rsa.PrivateKey
 	foreignEC      *ecdsa.PrivateKey
+	agents         *agents // MCP's authorization extensions: client credentials, ID-JAGs, DPoP
 }
 
 func newEnv(t testing.TB) *env {
@@ -132,6 +133,7 @@ func newEnv(t testing.TB) *env {
 	mux.Handle("/gosdk/", e.goSDKServer(t, quiet))
 	mux.Handle("/.well-known/oauth-protected-resource/gosdk/mcp", e.goSDKServer(t, quiet))
 	e.startProxy(t)
+	e.startAgents(t)
 	testKeys(e)
 	return e
 }
