@@ -14,8 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/mcpauth/mcpauth/internal/cache"
 	"github.com/mcpauth/mcpauth/store"
 )
 
@@ -80,6 +83,9 @@ type DPoPVerifier struct {
 	nonceTTL time.Duration
 	replay   store.Store
 	now      func() time.Time
+
+	verifiers map[string]jws.Verifier
+	keys      *cache.Cache[*proofKey] // by the jwk header's JSON
 }
 
 const (
@@ -88,6 +94,7 @@ const (
 	maxDPoPProofBytes    = 8 << 10
 	maxDPoPJTIBytes      = 256
 	maxDPoPReplay        = 100_000
+	maxDPoPKeys          = 10_000
 )
 
 var (
@@ -123,6 +130,11 @@ func NewDPoPVerifier(cfg DPoPConfig, now func() time.Time) (*DPoPVerifier, error
 	if d.now == nil {
 		d.now = time.Now
 	}
+	var err error
+	if d.verifiers, err = newAlgorithms(d.algs); err != nil {
+		return nil, err
+	}
+	d.keys = cache.New[*proofKey](cache.Options{MaxEntries: maxDPoPKeys, MaxBytes: maxDPoPKeys * 1024})
 	return d, nil
 }
 
@@ -148,31 +160,39 @@ func (d *DPoPVerifier) Verify(ctx context.Context, proof, method, htu, accessTok
 	if len(proof) > maxDPoPProofBytes {
 		return invalid("the DPoP proof is %d bytes, more than %d", len(proof), maxDPoPProofBytes)
 	}
-	msg, err := jws.Parse([]byte(proof))
-	if err != nil || len(msg.Signatures()) != 1 {
-		return invalid("the DPoP header is not one compact JWS")
+	d1 := strings.IndexByte(proof, '.')
+	d2 := d1 + 1 + strings.IndexByte(proof[d1+1:], '.')
+	if d1 < 0 || d2 <= d1 || strings.IndexByte(proof[d2+1:], '.') >= 0 {
+		return invalid("the DPoP header is not a compact JWS of three parts")
 	}
-	h := msg.Signatures()[0].ProtectedHeaders()
+	var h struct {
+		Typ  string          `json:"typ"`
+		Alg  string          `json:"alg"`
+		JWK  json.RawMessage `json:"jwk"`
+		Crit json.RawMessage `json:"crit"`
+	}
+	hb, err1 := b64.DecodeString(proof[:d1])
+	payload, err2 := b64.DecodeString(proof[d1+1 : d2])
+	sig, err3 := b64.DecodeString(proof[d2+1:])
+	if err1 != nil || err2 != nil || err3 != nil || json.Unmarshal(hb, &h) != nil {
+		return invalid("the DPoP header is not a compact JWS of base64url JSON")
+	}
+	verifier, allowed := d.verifiers[h.Alg]
 	switch {
-	case h.Type() != "dpop+jwt":
-		return invalid("the proof's typ is %q, expected \"dpop+jwt\"", h.Type())
-	case !slices.Contains(d.algs, h.Algorithm().String()):
-		return invalid("the proof's alg %q is not one of %s", h.Algorithm(), strings.Join(d.algs, " "))
-	case h.JWK() == nil:
+	case h.Typ != "dpop+jwt":
+		return invalid("the proof's typ is %q, expected \"dpop+jwt\"", h.Typ)
+	case !allowed:
+		return invalid("the proof's alg %q is not one of %s", h.Alg, strings.Join(d.algs, " "))
+	case len(h.JWK) == 0:
 		return invalid("the proof's header has no jwk")
-	case len(h.Critical()) > 0:
+	case len(h.Crit) > 0:
 		return invalid("the proof's header lists critical extensions (crit) this server does not understand")
 	}
-	key := h.JWK()
-	var raw any
-	if err := key.Raw(&raw); err != nil {
-		return invalid("the proof's jwk cannot be read")
-	}
-	if _, private := raw.(crypto.Signer); private || key.KeyType() == "oct" {
-		return invalid("the proof's jwk is a private or symmetric key; it must be the public key only")
-	}
-	payload, err := jws.Verify([]byte(proof), jws.WithKey(h.Algorithm(), key))
+	key, err := d.publicKey(h.JWK)
 	if err != nil {
+		return nil, err
+	}
+	if verifier.Verify([]byte(proof[:d2]), sig, key.raw) != nil {
 		return invalid("the proof's signature does not verify with the jwk in its header")
 	}
 	var c struct {
@@ -213,11 +233,7 @@ func (d *DPoPVerifier) Verify(ctx context.Context, proof, method, htu, accessTok
 		}
 		return nil, fail(ReasonDPoPNonce, "the proof's nonce is not current; retry with the one in the DPoP-Nonce header")
 	}
-	tp, err := key.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return invalid("the proof's jwk has no thumbprint")
-	}
-	p := &DPoPProof{JKT: b64.EncodeToString(tp), ID: c.JTI, IssuedAt: iat}
+	p := &DPoPProof{JKT: key.jkt, ID: c.JTI, IssuedAt: iat}
 	// Seen once: kept until its iat leaves the window on the far side.
 	switch err := d.replay.Add(ctx, "dpop-jti:"+p.JKT+":"+c.JTI, []byte{1}, 2*d.maxAge+time.Second); {
 	case errors.Is(err, store.ErrExists):
@@ -226,6 +242,40 @@ func (d *DPoPVerifier) Verify(ctx context.Context, proof, method, htu, accessTok
 		return nil, &Error{Reason: ReasonDPoPUnavailable, Description: "DPoP proofs cannot be checked for replay now; retry later", Err: err}
 	}
 	return p, nil
+}
+
+// proofKey is a proof's public key, read from its jwk header, with its
+// thumbprint.
+type proofKey struct {
+	raw any
+	jkt string
+}
+
+// publicKey reads a proof's jwk: a public key only, its thumbprint
+// computed once. A client proves with the same key on every request, so
+// keys are remembered (bounded; a flood of new keys only evicts).
+func (d *DPoPVerifier) publicKey(j json.RawMessage) (*proofKey, error) {
+	if k, ok := d.keys.Get(string(j)); ok {
+		return k, nil
+	}
+	key, err := jwk.ParseKey(j)
+	if err != nil {
+		return nil, fail(ReasonDPoPProofInvalid, "the proof's jwk cannot be read")
+	}
+	var raw any
+	if err := key.Raw(&raw); err != nil {
+		return nil, fail(ReasonDPoPProofInvalid, "the proof's jwk cannot be read")
+	}
+	if _, private := raw.(crypto.Signer); private || key.KeyType() == jwa.OctetSeq {
+		return nil, fail(ReasonDPoPProofInvalid, "the proof's jwk is a private or symmetric key; it must be the public key only")
+	}
+	tp, err := key.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, fail(ReasonDPoPProofInvalid, "the proof's jwk has no thumbprint")
+	}
+	k := &proofKey{raw: raw, jkt: b64.EncodeToString(tp)}
+	d.keys.Set(string(j), k, int64(2*len(j)+64), time.Hour)
+	return k, nil
 }
 
 // sameHTU compares a proof's htu with the request's URL under RFC 3986

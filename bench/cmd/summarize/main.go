@@ -84,6 +84,8 @@ func main() {
 		m, f, r := ns("AuthorizationServer/mcpauth-memory/"+step), ns("AuthorizationServer/fosite-memory/"+step), ns("AuthorizationServer/mcpauth-redis/"+step)
 		fmt.Printf("| authorization server %s at or ahead of ory/fosite (memory stores) | mcpauth %.1f µs, fosite %.1f µs (%.2fx); mcpauth on Redis %.1f µs | %s |\n", step, m/1e3, f/1e3, m/f, r/1e3, verdict(m <= f))
 	}
+	fmt.Printf("| DPoP: cost of the proof check (informational: one more ES256 signature per request) | proof check %.3fx an uncached ES256 token verification (paired); a request with a cached bound token and its proof %.1fx a cached bearer request (%.1f µs vs %.1f µs) | - |\n",
+		median("DPoP/check/ES256", "x-token"), median("DPoP/request/ES256", "x-bearer"), median("DPoP/request/ES256", "dpop-µs"), median("DPoP/request/ES256", "bearer-µs"))
 	for _, p := range []string{"mcpauth", "auth0-go-jwt-middleware", "golang-jwt+keyfunc", "go-oidc"} {
 		f, fe := median("Rotation/"+p, "failed/rotation"), median("Rotation/"+p, "fetches/rotation")
 		target := ""
