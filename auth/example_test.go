@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/auth/authtest"
+	"github.com/mcpauth/mcpauth/internal/clienttest"
 	"github.com/mcpauth/mcpauth/scopes"
 )
 
@@ -226,4 +227,24 @@ func ExampleTokenVerifierFunc() {
 	fmt.Print(rec.Code, " ", rec.Header().Get("Retry-After"), " ", rec.Body.String())
 	// Output:
 	// 503 10 {"error":"verifier_failed","error_description":"the token cannot be checked now; retry later","reason":"verifier_failed"}
+}
+
+// A DPoP proof checked as a resource checks it: for this request's method
+// and URL, with the hash of the access token it accompanies; a proof
+// works once.
+func ExampleDPoPVerifier_Verify() {
+	d, err := auth.NewDPoPVerifier(auth.DPoPConfig{}, nil)
+	if err != nil {
+		panic(err)
+	}
+	client := clienttest.NewKey() // the client's key pair, as oauth4webapi holds it
+	const url = "https://mcp.example.com/mcp"
+	proof := client.Proof("POST", url, "the-access-token", "", nil)
+	p, err := d.Verify(context.Background(), proof, "POST", url, "the-access-token")
+	fmt.Println(err == nil && p.JKT == client.JKT) // what the token's cnf.jkt must be
+	_, err = d.Verify(context.Background(), proof, "POST", url, "the-access-token")
+	fmt.Println(errors.Is(err, auth.ReasonDPoPProofInvalid))
+	// Output:
+	// true
+	// true
 }
