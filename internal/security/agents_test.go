@@ -2,7 +2,6 @@ package security
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -87,16 +86,8 @@ func (e *env) startAgents(t testing.TB) {
 	})
 	mux.Handle("/", mcpgo.Protect(a, s, server.NewStreamableHTTPServer(s)))
 
-	req, _ := http.NewRequest(http.MethodPost, g.asURL+"/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "client_id": {"machine"}, "client_secret": {"machine-secret"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("DPoP", g.holder.Proof("POST", g.asURL+"/token", "", "", nil))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
+	_, out := tokenWith(t, g.asURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"machine"}, "client_secret": {"machine-secret"}},
+		http.Header{"Dpop": {g.holder.Proof("POST", g.asURL+"/token", "", "", nil)}})
 	if g.bound, _ = out["access_token"].(string); g.bound == "" || out["token_type"] != "DPoP" {
 		t.Fatalf("a DPoP-bound token: %v", out)
 	}
@@ -197,19 +188,9 @@ func agentsRows() []attack {
 		tokenRow("an IdP access token (typ at+jwt) presented as an ID-JAG", jag(trusted, func(_ *agents, r *authtest.IDJAGRequest) { r.Header = map[string]any{"typ": "at+jwt"} }), 400, "invalid_grant"),
 		{category: "agents", name: "DPoP: token request with a proof for another endpoint", status: 400, reason: "invalid_dpop_proof", challenge: "-", run: func(t *testing.T, e *env) observed {
 			g := e.agents
-			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"machine"}, "client_secret": {"machine-secret"}}
-			req, _ := http.NewRequest(http.MethodPost, g.asURL+"/token", strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("DPoP", g.holder.Proof("POST", g.asURL+"/authorize", "", "", nil))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var out map[string]any
-			json.NewDecoder(resp.Body).Decode(&out)
-			code, _ := out["error"].(string)
-			return observed{status: resp.StatusCode, reason: code, challenge: "-", accepted: resp.StatusCode == 200}
+			o, _ := tokenWith(t, g.asURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"machine"}, "client_secret": {"machine-secret"}},
+				http.Header{"Dpop": {g.holder.Proof("POST", g.asURL+"/authorize", "", "", nil)}})
+			return o
 		}},
 		dpopRow("the bound token stolen and sent as a bearer token", func(g *agents) http.Header { return bearerHeader(g.bound) }, "dpop_required", "invalid_token"),
 		dpopRow("the bound token without a proof", func(g *agents) http.Header { return http.Header{"Authorization": {"DPoP " + g.bound}} }, pi, ip),

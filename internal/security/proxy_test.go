@@ -282,8 +282,20 @@ func callbackIn(t *testing.T, b *http.Client, u string) observed {
 }
 
 // tokenAt posts form to a token endpoint.
-func tokenAt(t *testing.T, asURL string, form url.Values) observed {
-	resp, err := http.PostForm(asURL+"/token", form)
+func tokenAt(t testing.TB, asURL string, form url.Values) observed {
+	o, _ := tokenWith(t, asURL, form, nil)
+	return o
+}
+
+// tokenWith posts form to the token endpoint with extra headers (a DPoP
+// proof) and returns the outcome and the response.
+func tokenWith(t testing.TB, asURL string, form url.Values, header http.Header) (observed, map[string]any) {
+	req, _ := http.NewRequest(http.MethodPost, asURL+"/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,5 +304,5 @@ func tokenAt(t *testing.T, asURL string, form url.Values) observed {
 	json.NewDecoder(resp.Body).Decode(&out)
 	code, _ := out["error"].(string)
 	rt, _ := out["refresh_token"].(string)
-	return observed{status: resp.StatusCode, reason: code, challenge: "-", accepted: resp.StatusCode == 200, refreshToken: rt}
+	return observed{status: resp.StatusCode, reason: code, challenge: "-", accepted: resp.StatusCode == 200, refreshToken: rt}, out
 }
