@@ -152,7 +152,7 @@ func (d *DPoPVerifier) Algorithms() []string { return slices.Clone(d.algs) }
 // are on, and jti never seen before. The error is an [*Error]:
 // ReasonDPoPProofInvalid, ReasonDPoPNonce (answer with a fresh
 // [DPoPVerifier.Nonce]) or, for a replay store that is down or full,
-// ReasonKeysetUnavailable's status (503).
+// ReasonDPoPUnavailable (503).
 func (d *DPoPVerifier) Verify(ctx context.Context, proof, method, htu, accessToken string) (*DPoPProof, error) {
 	invalid := func(format string, args ...any) (*DPoPProof, error) {
 		return nil, fail(ReasonDPoPProofInvalid, format, args...)
@@ -179,7 +179,7 @@ func (d *DPoPVerifier) Verify(ctx context.Context, proof, method, htu, accessTok
 	}
 	verifier, allowed := d.verifiers[h.Alg]
 	switch {
-	case h.Typ != "dpop+jwt":
+	case !strings.EqualFold(h.Typ, "dpop+jwt"):
 		return invalid("the proof's typ is %q, expected \"dpop+jwt\"", h.Typ)
 	case !allowed:
 		return invalid("the proof's alg %q is not one of %s", h.Alg, strings.Join(d.algs, " "))

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/internal/cache"
+	"github.com/mcpauth/mcpauth/internal/capped"
 )
 
 // Token exchange (RFC 8693) parameters.
@@ -138,8 +140,14 @@ func (p *Proxy) DownstreamToken(ctx context.Context, audience string, scopes ...
 		Description string `json:"error_description"`
 	}
 	status := resp.StatusCode
-	resp.StatusCode = http.StatusOK // readJSON reads error bodies too
-	if err := readJSON(resp, &body); err != nil {
+	b, over, err := capped.ReadAll(resp.Body, 1<<20, resp.ContentLength)
+	if err == nil && over {
+		err = errors.New("the response is larger than 1 MiB")
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &body)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("proxy: token exchange at the upstream: HTTP %d: %w", status, err)
 	}
 	if status != http.StatusOK || body.AccessToken == "" {
