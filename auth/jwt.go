@@ -2,7 +2,13 @@ package auth
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
+	"errors"
+	"math/big"
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -148,6 +154,10 @@ func newAlgorithms(algs []string) (map[string]jws.Verifier, error) {
 		if strings.EqualFold(alg, "none") || strings.HasPrefix(strings.ToUpper(alg), "HS") {
 			return nil, fail(ReasonAlgorithmNotAllowed, "VerifierConfig.Algorithms: %q is never allowed for access tokens verified with public keys", alg)
 		}
+		if v, ok := ecdsaVerifiers[alg]; ok {
+			out[alg] = v
+			continue
+		}
 		v, err := jws.NewVerifier(jwa.SignatureAlgorithm(alg))
 		if err != nil {
 			return nil, fail(ReasonAlgorithmNotAllowed, "VerifierConfig.Algorithms: %q is not a JWS algorithm jwx supports", alg)
@@ -155,4 +165,50 @@ func newAlgorithms(algs []string) (map[string]jws.Verifier, error) {
 		out[alg] = v
 	}
 	return out, nil
+}
+
+// ecdsaVerifier verifies ES256, ES384 and ES512 signatures (RFC 7518
+// §3.4: R and S, each as long as the curve's order, hashed input) with
+// crypto/ecdsa, as jwx's verifier does, less what that repeats on every
+// call for a key this package already holds as *ecdsa.PublicKey: a copy of
+// the key and an on-curve check (crypto/ecdsa refuses a point off its
+// curve itself). The key's curve must be the algorithm's.
+type ecdsaVerifier struct {
+	alg   jwa.SignatureAlgorithm
+	curve elliptic.Curve
+	size  int // bytes of R, and of S
+}
+
+var ecdsaVerifiers = map[string]ecdsaVerifier{
+	"ES256": {jwa.ES256, elliptic.P256(), 32},
+	"ES384": {jwa.ES384, elliptic.P384(), 48},
+	"ES512": {jwa.ES512, elliptic.P521(), 66},
+}
+
+var errECDSA = errors.New("the ECDSA signature does not verify")
+
+func (v ecdsaVerifier) Algorithm() jwa.SignatureAlgorithm { return v.alg }
+
+func (v ecdsaVerifier) Verify(input, sig []byte, key any) error {
+	pub, ok := key.(*ecdsa.PublicKey)
+	if !ok || pub.Curve != v.curve || len(sig) != 2*v.size {
+		return errECDSA
+	}
+	var digest []byte
+	switch v.alg {
+	case jwa.ES256:
+		d := sha256.Sum256(input)
+		digest = d[:]
+	case jwa.ES384:
+		d := sha512.Sum384(input)
+		digest = d[:]
+	default:
+		d := sha512.Sum512(input)
+		digest = d[:]
+	}
+	var r, s big.Int
+	if !ecdsa.Verify(pub, digest, r.SetBytes(sig[:v.size]), s.SetBytes(sig[v.size:])) {
+		return errECDSA
+	}
+	return nil
 }
