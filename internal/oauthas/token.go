@@ -27,6 +27,7 @@ type TokenError struct {
 	Code, Desc string
 }
 
+// Error returns the code and its description.
 func (e *TokenError) Error() string { return e.Code + ": " + e.Desc }
 
 // Refuse returns the 400 token error code with its description.
