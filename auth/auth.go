@@ -225,6 +225,7 @@ func orDefaultInt(n, def int) int {
 func init() {
 	kit.SessionIdleTimeout = func(a any) time.Duration { return a.(*Authenticator).sessions.ttl }
 	kit.AdvertiseScopes = func(a any, s ...string) { a.(*Authenticator).advertiseScopes(s...) }
+	kit.Checked = checkedBody
 }
 
 // Close stops background work: session sweeps, and the key set refreshes of

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -93,7 +94,10 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 		defer rw.finish()
 		w = rw
 	}
-	if o.t != nil {
+	switch {
+	case o.checked != nil:
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &checkedRequest{t: o.t, body: o.checked}))
+	case o.t != nil:
 		r = r.WithContext(ContextWithToken(r.Context(), o.t))
 	}
 	next.ServeHTTP(w, r)
@@ -111,6 +115,7 @@ type outcome struct {
 	res        *reservation       // a place held for the session an initialize creates
 	firstSight bool               // the request bound sid at first sight
 	flights    []string           // in-flight id keys claimed for the request
+	checked    []byte             // a one-message body whose guarded operations were all known and allowed
 	err        error
 }
 
@@ -130,13 +135,15 @@ func (a *Authenticator) decide(r *http.Request, lookup lookup) (o outcome) {
 		return o
 	}
 	if lookup != nil && r.Method == http.MethodPost {
-		o.msgs, o.err = a.operations(r)
+		var body []byte
+		o.msgs, body, o.err = a.readOperations(r)
 		if o.err != nil {
 			if len(o.msgs) == 1 {
 				o.failed = &o.msgs[0].Operation
 			}
 			return o
 		}
+		allKnown := true
 		for i := range o.msgs {
 			m := &o.msgs[i]
 			if !m.Guarded {
@@ -144,6 +151,7 @@ func (a *Authenticator) decide(r *http.Request, lookup lookup) (o outcome) {
 			}
 			req, known := lookup(m.Method, m.Name)
 			if !known {
+				allKnown = false
 				continue
 			}
 			if a.trace != nil {
@@ -158,6 +166,9 @@ func (a *Authenticator) decide(r *http.Request, lookup lookup) (o outcome) {
 				o.failed = &m.Operation
 				return o
 			}
+		}
+		if allKnown && len(o.msgs) == 1 && body != nil {
+			o.checked = body
 		}
 	}
 	if o.sid != "" {

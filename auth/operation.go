@@ -28,40 +28,48 @@ func peekBody(r *http.Request, limit int64) (body []byte, over bool, err error) 
 // agree with the body when both are present. With a header mismatch it
 // returns the body's messages too, for the JSON-RPC id of the answer.
 func (a *Authenticator) operations(r *http.Request) ([]wire.Message, error) {
+	msgs, _, err := a.readOperations(r)
+	return msgs, err
+}
+
+// readOperations is operations that also returns the body it read, nil
+// when the operation comes from the headers alone.
+func (a *Authenticator) readOperations(r *http.Request) ([]wire.Message, []byte, error) {
 	hMethod, hName := r.Header.Get("Mcp-Method"), r.Header.Get("Mcp-Name")
 	body, over, err := peekBody(r, a.maxBody)
 	switch {
 	case over:
-		return nil, fail(ReasonRequestTooLarge, "the request body is larger than %d bytes", a.maxBody)
+		return nil, body, fail(ReasonRequestTooLarge, "the request body is larger than %d bytes", a.maxBody)
 	case err != nil:
-		return nil, fail(ReasonRequestInvalid, "the request body cannot be read")
+		return nil, body, fail(ReasonRequestInvalid, "the request body cannot be read")
 	case wire.DeeperThan(body, a.maxDepth):
-		return nil, fail(ReasonRequestInvalid, "the request body nests JSON arrays and objects deeper than %d levels (Config.MaxJSONDepth)", a.maxDepth)
+		return nil, body, fail(ReasonRequestInvalid, "the request body nests JSON arrays and objects deeper than %d levels (Config.MaxJSONDepth)", a.maxDepth)
 	}
 	msgs, err := wire.ParseMessages(body)
 	if err != nil && !errors.Is(err, wire.ErrNotJSONRPC) {
-		return nil, fail(ReasonRequestInvalid, "%v", err)
+		return nil, body, fail(ReasonRequestInvalid, "%v", err)
 	}
 	if hMethod == "" {
-		return msgs, nil
+		return msgs, body, nil
 	}
 	name, err := wire.DecodeHeaderValue(hName)
 	if err != nil {
-		return msgs, fail(ReasonHeaderMismatch, "the Mcp-Name header: %v", err)
+		return msgs, body, fail(ReasonHeaderMismatch, "the Mcp-Name header: %v", err)
 	}
 	guarded := wire.Guarded(hMethod)
 	if len(msgs) > 1 {
-		return msgs, fail(ReasonHeaderMismatch, "Mcp-Method and Mcp-Name headers cannot describe a batch")
+		return msgs, body, fail(ReasonHeaderMismatch, "Mcp-Method and Mcp-Name headers cannot describe a batch")
 	}
 	if len(msgs) == 1 {
 		m := msgs[0]
 		if m.Method != hMethod || guarded && m.Name != name {
-			return msgs, fail(ReasonHeaderMismatch, "the Mcp-Method/Mcp-Name headers (%q, %q) disagree with the body (%q, %q)", hMethod, trunc(name), m.Method, trunc(m.Name))
+			return msgs, body, fail(ReasonHeaderMismatch, "the Mcp-Method/Mcp-Name headers (%q, %q) disagree with the body (%q, %q)", hMethod, trunc(name), m.Method, trunc(m.Name))
 		}
-		return msgs, nil
+		return msgs, body, nil
 	}
 	if !guarded {
-		return nil, nil
+		return nil, body, nil
 	}
-	return []wire.Message{{Operation: wire.Operation{Method: hMethod, Name: name}, Guarded: true}}, nil
+	// The operation is the headers' alone: the body is not its message.
+	return []wire.Message{{Operation: wire.Operation{Method: hMethod, Name: name}, Guarded: true}}, nil, nil
 }

@@ -90,11 +90,33 @@ func fingerprint(raw string) string {
 
 type ctxKey struct{}
 
+// checkedRequest is what the middleware puts in a request's context: the
+// token, and the body whose operations it checked and allowed (nil when
+// it did not check them all), which the SDK adapters' dispatch gates need
+// not decide again (internal/kit.Checked).
+type checkedRequest struct {
+	t    *Token
+	body []byte
+}
+
 // TokenFromContext returns the token the middleware validated for this
 // request, or nil when there is none.
 func TokenFromContext(ctx context.Context) *Token {
-	t, _ := ctx.Value(ctxKey{}).(*Token)
-	return t
+	switch v := ctx.Value(ctxKey{}).(type) {
+	case *Token:
+		return v
+	case *checkedRequest:
+		return v.t
+	}
+	return nil
+}
+
+// checkedBody is kit.Checked.
+func checkedBody(ctx context.Context) []byte {
+	if v, ok := ctx.Value(ctxKey{}).(*checkedRequest); ok {
+		return v.body
+	}
+	return nil
 }
 
 // ContextWithToken returns a copy of ctx carrying t, as the middleware does.

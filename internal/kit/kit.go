@@ -5,6 +5,7 @@
 package kit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -108,6 +109,11 @@ var (
 	// SessionIdleTimeout returns how long a's session bindings live
 	// without use, which the MCP server's own sessions should match.
 	SessionIdleTimeout func(a any) time.Duration
+	// Checked returns the JSON-RPC body (one message) whose every guarded
+	// operation Protect found known and allowed for the request of ctx, nil
+	// when there is none: a dispatch gate handed these same bytes, on the
+	// same request, would decide the same, and may skip deciding again.
+	Checked func(ctx context.Context) []byte
 )
 
 // Registry records the requirements an SDK adapter declares: of tools and
