@@ -376,3 +376,32 @@ func TestDPoPProofWhereOff(t *testing.T) {
 		t.Fatalf("%d %v", status, out)
 	}
 }
+
+// With a NonceKey, the token endpoint asks for its nonce (RFC 9449 §8):
+// use_dpop_nonce and a DPoP-Nonce header, then the retry is accepted.
+func TestDPoPNonceAtTheTokenEndpoint(t *testing.T) {
+	w := newWorldWith(t, true, func(c *proxy.Config) {
+		c.Clients = append(c.Clients, machineClients(clienttest.NewKey(), "")...)
+		c.DPoP = &auth.DPoPConfig{NonceKey: []byte(strings.Repeat("t", 32))}
+	})
+	k := clienttest.NewKey()
+	cc := url.Values{"grant_type": {"client_credentials"}, "resource": {w.mcpURL}}
+	req, _ := http.NewRequest(http.MethodPost, w.asURL+"/token", strings.NewReader(cc.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("machine", "machine-secret")
+	req.Header.Set("DPoP", k.Proof("POST", w.asURL+"/token", "", "", nil))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	nonce := resp.Header.Get("DPoP-Nonce")
+	if resp.StatusCode != 400 || out["error"] != "use_dpop_nonce" || nonce == "" {
+		t.Fatalf("a proof without the nonce: %d %v nonce %q", resp.StatusCode, out, nonce)
+	}
+	if status, out := tokenRequest(t, w, cc, "machine", "machine-secret", k.Proof("POST", w.asURL+"/token", "", nonce, nil)); status != 200 || out["token_type"] != "DPoP" {
+		t.Fatalf("the retry with the nonce: %d %v", status, out)
+	}
+}
