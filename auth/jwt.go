@@ -2,8 +2,11 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -154,7 +157,7 @@ func newAlgorithms(algs []string) (map[string]jws.Verifier, error) {
 		if strings.EqualFold(alg, "none") || strings.HasPrefix(strings.ToUpper(alg), "HS") {
 			return nil, fail(ReasonAlgorithmNotAllowed, "VerifierConfig.Algorithms: %q is never allowed for access tokens verified with public keys", alg)
 		}
-		if v, ok := ecdsaVerifiers[alg]; ok {
+		if v, ok := stdVerifiers[alg]; ok {
 			out[alg] = v
 			continue
 		}
@@ -167,48 +170,92 @@ func newAlgorithms(algs []string) (map[string]jws.Verifier, error) {
 	return out, nil
 }
 
-// ecdsaVerifier verifies ES256, ES384 and ES512 signatures (RFC 7518
-// §3.4: R and S, each as long as the curve's order, hashed input) with
-// crypto/ecdsa, as jwx's verifier does, less what that repeats on every
-// call for a key this package already holds as *ecdsa.PublicKey: a copy of
-// the key and an on-curve check (crypto/ecdsa refuses a point off its
-// curve itself). The key's curve must be the algorithm's.
+// The signature verifiers of the JWS algorithms (RFC 7518 §3.3-3.5, RFC
+// 8037): crypto/rsa, crypto/ecdsa and crypto/ed25519 called as jwx's
+// verifiers call them, less what those repeat on every call for a key this
+// package already holds in its crypto type: a conversion and copy of the
+// key, a hash object allocated per call, and (ECDSA) an on-curve check,
+// which crypto/ecdsa makes itself. TestVerifiersAgreeWithJWX holds them to
+// jwx's answers.
+var stdVerifiers = map[string]jws.Verifier{
+	"RS256": rsaVerifier{crypto.SHA256, false},
+	"RS384": rsaVerifier{crypto.SHA384, false},
+	"RS512": rsaVerifier{crypto.SHA512, false},
+	"PS256": rsaVerifier{crypto.SHA256, true},
+	"PS384": rsaVerifier{crypto.SHA384, true},
+	"PS512": rsaVerifier{crypto.SHA512, true},
+	"ES256": ecdsaVerifier{crypto.SHA256, elliptic.P256(), 32},
+	"ES384": ecdsaVerifier{crypto.SHA384, elliptic.P384(), 48},
+	"ES512": ecdsaVerifier{crypto.SHA512, elliptic.P521(), 66},
+	"EdDSA": eddsaVerifier{},
+}
+
+var errSignature = errors.New("the signature does not verify")
+
+// digest hashes input with h (SHA-256, -384 or -512) on the stack.
+func digest(h crypto.Hash, input []byte, out *[64]byte) []byte {
+	switch h {
+	case crypto.SHA256:
+		d := sha256.Sum256(input)
+		return append(out[:0], d[:]...)
+	case crypto.SHA384:
+		d := sha512.Sum384(input)
+		return append(out[:0], d[:]...)
+	default:
+		d := sha512.Sum512(input)
+		return append(out[:0], d[:]...)
+	}
+}
+
+// rsaVerifier verifies RS* (PKCS #1 v1.5) and PS* (PSS, any salt length,
+// as jwx) signatures.
+type rsaVerifier struct {
+	hash crypto.Hash
+	pss  bool
+}
+
+func (v rsaVerifier) Verify(input, sig []byte, key any) error {
+	pub, ok := key.(*rsa.PublicKey)
+	if !ok {
+		return errSignature
+	}
+	var buf [64]byte
+	d := digest(v.hash, input, &buf)
+	if v.pss {
+		return rsa.VerifyPSS(pub, v.hash, d, sig, nil)
+	}
+	return rsa.VerifyPKCS1v15(pub, v.hash, d, sig)
+}
+
+// eddsaVerifier verifies Ed25519 signatures.
+type eddsaVerifier struct{}
+
+func (eddsaVerifier) Verify(input, sig []byte, key any) error {
+	pub, ok := key.(ed25519.PublicKey)
+	if !ok || len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, input, sig) {
+		return errSignature
+	}
+	return nil
+}
+
+// ecdsaVerifier verifies ES256, ES384 and ES512 signatures: R and S, each
+// as long as the curve's order, of the hashed input. The key's curve must
+// be the algorithm's.
 type ecdsaVerifier struct {
-	alg   jwa.SignatureAlgorithm
+	hash  crypto.Hash
 	curve elliptic.Curve
 	size  int // bytes of R, and of S
 }
 
-var ecdsaVerifiers = map[string]ecdsaVerifier{
-	"ES256": {jwa.ES256, elliptic.P256(), 32},
-	"ES384": {jwa.ES384, elliptic.P384(), 48},
-	"ES512": {jwa.ES512, elliptic.P521(), 66},
-}
-
-var errECDSA = errors.New("the ECDSA signature does not verify")
-
-func (v ecdsaVerifier) Algorithm() jwa.SignatureAlgorithm { return v.alg }
-
 func (v ecdsaVerifier) Verify(input, sig []byte, key any) error {
 	pub, ok := key.(*ecdsa.PublicKey)
 	if !ok || pub.Curve != v.curve || len(sig) != 2*v.size {
-		return errECDSA
+		return errSignature
 	}
-	var digest []byte
-	switch v.alg {
-	case jwa.ES256:
-		d := sha256.Sum256(input)
-		digest = d[:]
-	case jwa.ES384:
-		d := sha512.Sum384(input)
-		digest = d[:]
-	default:
-		d := sha512.Sum512(input)
-		digest = d[:]
-	}
+	var buf [64]byte
 	var r, s big.Int
-	if !ecdsa.Verify(pub, digest, r.SetBytes(sig[:v.size]), s.SetBytes(sig[v.size:])) {
-		return errECDSA
+	if !ecdsa.Verify(pub, digest(v.hash, input, &buf), r.SetBytes(sig[:v.size]), s.SetBytes(sig[v.size:])) {
+		return errSignature
 	}
 	return nil
 }
