@@ -43,7 +43,9 @@
 // token is taken from the Authorization header only (in the query or a
 // form body, or in two headers, it is 400 invalid_request; none is 401
 // with resource_metadata and the baseline scope); the verifier validates
-// it and the baseline scopes are checked (403 insufficient_scope); the
+// it (a DPoP-bound token needs the DPoP scheme and a proof of its key,
+// see [Config.DPoP] and [DPoPVerifier]) and the baseline scopes are
+// checked (403 insufficient_scope); the
 // operations of the body are checked against their requirements; the
 // session is bound to its subject; the decision is logged, traced and
 // observed; and the request goes on with its token.

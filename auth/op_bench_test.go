@@ -10,7 +10,7 @@ import (
 // BenchmarkOperations measures finding the MCP operation of a tools/call
 // request: the body peek, restore and parse.
 func BenchmarkOperations(b *testing.B) {
-	a := &Authenticator{maxBody: defaultMaxBodyBytes}
+	a := &Authenticator{maxBody: defaultMaxBodyBytes, maxDepth: defaultMaxJSONDepth}
 	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"hi"}}}`
 	r := httptest.NewRequest("POST", "https://mcp.example.com/mcp", nil)
 	r.ContentLength = int64(len(body))

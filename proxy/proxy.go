@@ -14,6 +14,13 @@
 // with a store.Keyring. The auth package trusts it like any issuer, so
 // per-tool step-up works through it.
 //
+// Beyond users signing in upstream, the token endpoint serves machine
+// clients (client credentials, with a secret or private_key_jwt), clients
+// of an enterprise IdP presenting its ID-JAGs ([Config].Enterprise), and
+// DPoP-bound tokens ([Config].DPoP); a tool handler calls other APIs as
+// the user with [Proxy.DownstreamToken], a token the upstream issues for
+// that API by token exchange.
+//
 // Call [New] first, with the upstream's issuer and the proxy's client there,
 // and serve the Proxy (an http.Handler) at its issuer URL; point
 // auth.Config.Tokens at the same issuer (examples/proxy is the whole
