@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -280,4 +281,52 @@ func newReplica(t *testing.T, cfg proxy.Config) *proxy.Proxy {
 	}
 	t.Cleanup(func() { p.Close() })
 	return p
+}
+
+// Two replicas on one Redis: an ID-JAG, a private_key_jwt assertion and a
+// DPoP proof, each sent six times at once across the replicas, are each
+// accepted once (their jti are remembered in the shared store).
+func TestAgentsSingleUseAcrossReplicas(t *testing.T) {
+	c := replicas.Listen(t)
+	issuer := c.URL
+	up := authtest.Start(authtest.Options{DisableDCR: true})
+	defer up.Close()
+	idp := authtest.Start(authtest.Options{KeyAlgorithm: "ES256"})
+	defer idp.Close()
+	const resource = "https://mcp.example.com/mcp"
+	signer := clienttest.NewKey()
+	shared := sharedKeys()
+	c.Serve(2, "proxy:", func(s store.Store) http.Handler {
+		return newReplica(t, shared(proxy.Config{Issuer: issuer, Resource: resource, ScopesSupported: []string{"notes:read"},
+			Upstream: proxy.Upstream{Issuer: up.URL, ClientID: "proxy-upstream-client", ClientSecret: "x"},
+			Clients: append(machineClients(signer, ""), registration.Static("enterprise-client", "ent-secret",
+				registration.Metadata{GrantTypes: []string{proxy.GrantJWTBearer}}, registration.RedirectPolicy{})),
+			Enterprise: []proxy.EnterpriseIdP{{Issuer: idp.URL}}, DPoP: &auth.DPoPConfig{}, Store: s}))
+	})
+	race := func(name string, send func() int) {
+		var wins atomic.Int64
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				if send() == 200 {
+					wins.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Errorf("%s: accepted %d times across the replicas, want once", name, wins.Load())
+		}
+	}
+	w := &world{asURL: issuer}
+	jag := url.Values{"grant_type": {proxy.GrantJWTBearer}, "assertion": {idp.IDJAG(authtest.IDJAGRequest{Audience: issuer, ClientID: "enterprise-client", Resource: resource})}}
+	race("an ID-JAG", func() int { status, _ := tokenRequest(t, w, jag, "enterprise-client", "ent-secret", ""); return status })
+	assertion := url.Values{"grant_type": {"client_credentials"}, "scope": {"notes:read"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		"client_assertion": {signer.Assertion("signed", issuer, nil)}}
+	race("a private_key_jwt assertion", func() int { status, _ := tokenRequest(t, w, assertion, "", "", ""); return status })
+	proof := clienttest.NewKey().Proof("POST", issuer+"/token", "", "", nil)
+	race("a DPoP proof", func() int {
+		status, _ := tokenRequest(t, w, url.Values{"grant_type": {"client_credentials"}}, "machine", "machine-secret", proof)
+		return status
+	})
 }
