@@ -51,6 +51,9 @@ func (s *Server) authenticateAssertion(r *http.Request) (*registration.Client, e
 		return nil, unauthorized(fmt.Sprintf("the client assertion is longer than %d bytes", maxAssertionBytes))
 	}
 	assertion := f.Get("client_assertion")
+	if strings.Count(assertion, ".") != 2 {
+		return nil, unauthorized("the client assertion is not a compact JWS (RFC 7523 §2.2)")
+	}
 	// The client is named by the assertion's iss, read before the
 	// signature is checked only to find the keys that check it.
 	id, err := unverifiedIssuer(assertion)
