@@ -195,6 +195,13 @@ type VerifierConfig struct {
 	// Keycloak and others send "JWT" or nothing.
 	RequireJWTAccessTokenType bool
 
+	// Type, when set, is the JOSE header typ every token must carry
+	// (compared ignoring case and an "application/" prefix), for verifying
+	// JWTs of another profile than access tokens: "oauth-id-jag+jwt" for
+	// the identity assertions the proxy redeems. RequireJWTAccessTokenType
+	// is Type "at+jwt"; set one of them.
+	Type string
+
 	// Scopes reads and normalizes granted scopes. Nil means
 	// scopes.Config{} (strict RFC 6749, claims scope, scp, scopes, permissions).
 	Scopes *scopes.Normalizer

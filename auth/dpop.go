@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -97,10 +98,7 @@ const (
 	maxDPoPKeys          = 10_000
 )
 
-var (
-	defaultDPoPAlgorithms = []string{"ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"}
-	asymmetricAlgorithms  = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
+var defaultDPoPAlgorithms = []string{"ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"}
 
 // NewDPoPVerifier checks cfg and builds the verifier. now is the clock;
 // nil means time.Now.
@@ -111,11 +109,8 @@ func NewDPoPVerifier(cfg DPoPConfig, now func() time.Time) (*DPoPVerifier, error
 		d.algs = defaultDPoPAlgorithms
 	}
 	for _, a := range d.algs {
-		if strings.EqualFold(a, "none") || strings.HasPrefix(strings.ToUpper(a), "HS") {
-			return nil, fmt.Errorf("DPoPConfig.Algorithms: %q cannot sign a proof; proofs use the client's asymmetric key", a)
-		}
-		if !slices.Contains(asymmetricAlgorithms, a) {
-			return nil, fmt.Errorf("DPoPConfig.Algorithms: %q is not one of %s", a, strings.Join(asymmetricAlgorithms, " "))
+		if !slices.Contains(defaultAlgorithms, a) {
+			return nil, fmt.Errorf("DPoPConfig.Algorithms: %q is not one of %s: a proof is signed with the client's asymmetric key", a, strings.Join(defaultAlgorithms, " "))
 		}
 	}
 	if cfg.NonceKey != nil {
@@ -348,20 +343,11 @@ func (d *DPoPVerifier) nonceValid(n string, now time.Time) bool {
 	return hmac.Equal([]byte(d.nonceAt(start)), []byte(n))
 }
 
-// dpopCheck applies DPoP to a request whose token t was verified: a token
-// sent with the DPoP scheme needs a valid proof of the key it is bound to;
-// a bound token sent as a bearer token is refused (RFC 9449 §7.1), as is
-// every bearer token when DPoP is required.
-func (a *Authenticator) dpopCheck(ctx context.Context, method, path string, proofs []string, raw string, t *Token, scheme credentialScheme) error {
-	if scheme == schemeBearer {
-		switch {
-		case t.DPoPKeyThumbprint != "":
-			return fail(ReasonDPoPRequired, "the token is DPoP-bound: send it with the DPoP scheme and a proof, not as a bearer token")
-		case a.dpop != nil && a.dpop.required:
-			return fail(ReasonDPoPRequired, "this resource accepts only DPoP-bound tokens, with the DPoP scheme and a proof")
-		}
-		return nil
-	}
+// checkProof checks the DPoP proof of a request whose token t came with
+// the DPoP scheme: one proof, valid for this request and t, of the key t
+// is bound to.
+func (a *Authenticator) checkProof(r *http.Request, raw string, t *Token) error {
+	proofs := r.Header.Values("DPoP")
 	switch len(proofs) {
 	case 0:
 		return fail(ReasonDPoPProofInvalid, "the DPoP scheme needs a DPoP header with a proof")
@@ -372,7 +358,7 @@ func (a *Authenticator) dpopCheck(ctx context.Context, method, path string, proo
 	if t.DPoPKeyThumbprint == "" {
 		return fail(ReasonDPoPProofInvalid, "the token is not DPoP-bound (no cnf.jkt): send it as a bearer token, or get a bound one")
 	}
-	p, err := a.dpop.Verify(ctx, proofs[0], method, a.origin+path, raw)
+	p, err := a.dpop.Verify(r.Context(), proofs[0], r.Method, a.origin+r.URL.Path, raw)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ const (
 	ReasonAudienceMismatch    Reason = "audience_mismatch"     // aud does not name this resource: 401
 	ReasonExpired             Reason = "expired"               // exp missing or past: 401
 	ReasonNotYetValid         Reason = "not_yet_valid"         // nbf or iat in the future: 401
-	ReasonTypInvalid          Reason = "typ_invalid"           // typ is not at+jwt while VerifierConfig.RequireJWTAccessTokenType: 401
+	ReasonTypInvalid          Reason = "typ_invalid"           // typ is not at+jwt while VerifierConfig.RequireJWTAccessTokenType (or not VerifierConfig.Type): 401
 	ReasonClaimInvalid        Reason = "claim_invalid"         // a claim of the wrong type, or sub missing: 401
 	ReasonTokenInactive       Reason = "token_inactive"        // introspection says active=false: 401
 	ReasonIntrospectionFailed Reason = "introspection_failed"  // introspection endpoint unreachable or broken: 503

@@ -73,8 +73,8 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string) (*Token, error) {
 	if !ok {
 		return nil, v.algorithmError(h.Alg)
 	}
-	if v.requireTyp && !strings.EqualFold(h.Typ, "at+jwt") && !strings.EqualFold(h.Typ, "application/at+jwt") {
-		return nil, fail(ReasonTypInvalid, "typ %q is not \"at+jwt\" (RFC 9068 §2.1)", h.Typ)
+	if v.typ != "" && !strings.EqualFold(strings.TrimPrefix(strings.ToLower(h.Typ), "application/"), v.typ) {
+		return nil, fail(ReasonTypInvalid, "typ %q is not %q (RFC 8725 §3.11: a JWT of another kind is not accepted as this one)", h.Typ, v.typ)
 	}
 
 	// The Token and its claims are one allocation.

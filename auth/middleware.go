@@ -272,10 +272,16 @@ func (a *Authenticator) check(r *http.Request) (*Token, error) {
 	if t == nil || t.Subject == "" {
 		return nil, fail(ReasonClaimInvalid, "the token verifier returned a token without a subject")
 	}
-	if scheme == schemeDPoP || t.DPoPKeyThumbprint != "" || a.dpop != nil && a.dpop.required {
-		if err := a.dpopCheck(r.Context(), r.Method, r.URL.Path, r.Header.Values("DPoP"), raw, t, scheme); err != nil {
+	switch {
+	case scheme == schemeDPoP:
+		if err := a.checkProof(r, raw, t); err != nil {
 			return nil, err
 		}
+	case t.DPoPKeyThumbprint != "":
+		// RFC 9449 §7.1: a bound token is never a bearer token.
+		return nil, fail(ReasonDPoPRequired, "the token is DPoP-bound: send it with the DPoP scheme and a proof, not as a bearer token")
+	case a.dpop != nil && a.dpop.required:
+		return nil, fail(ReasonDPoPRequired, "this resource accepts only DPoP-bound tokens, with the DPoP scheme and a proof")
 	}
 	if err := a.CheckScopes(t, a.baseline); err != nil {
 		return t, err

@@ -55,7 +55,7 @@ type Verifier struct {
 	leeway     time.Duration
 	algs       map[string]jws.Verifier
 	algList    []string
-	requireTyp bool
+	typ        string // the JOSE header typ required; "" for any
 	norm       *scopes.Normalizer
 	maxToken   int
 	now        func() time.Time
@@ -175,7 +175,7 @@ func newVerifier(cfg VerifierConfig) (*Verifier, error) {
 		issuers:    map[string]*issuer{},
 		allowSlash: cfg.AllowAudienceTrailingSlash,
 		leeway:     max(0, orDefault(cfg.Leeway, defaultLeeway)),
-		requireTyp: cfg.RequireJWTAccessTokenType,
+		typ:        cfg.Type,
 		norm:       cfg.Scopes,
 		maxToken:   orDefaultInt(cfg.MaxTokenBytes, defaultMaxTokenBytes),
 		now:        cfg.Now,
@@ -185,6 +185,12 @@ func newVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	if v.now == nil {
 		v.now = time.Now
+	}
+	if cfg.RequireJWTAccessTokenType {
+		if cfg.Type != "" && !strings.EqualFold(cfg.Type, "at+jwt") {
+			return nil, fmt.Errorf("VerifierConfig.RequireJWTAccessTokenType requires typ at+jwt and VerifierConfig.Type %q; set one", cfg.Type)
+		}
+		v.typ = "at+jwt"
 	}
 	if v.cacheTTL > 0 {
 		v.tokens = cache.New[*Token](cache.Options{MaxEntries: maxCachedTokens, MaxBytes: maxCachedTokenBytes, Now: cfg.Now})

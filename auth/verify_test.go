@@ -435,6 +435,18 @@ func TestTypEnforcement(t *testing.T) {
 	if _, err := verify(lax, as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": "JWT"})); err != nil {
 		t.Errorf("typ JWT refused without enforcement: %v", err)
 	}
+	// Type: JWTs of another profile (the proxy's ID-JAGs).
+	jag := newVerifier(t, as, func(c *auth.VerifierConfig) { c.Type = "oauth-id-jag+jwt" })
+	for typ, ok := range map[string]bool{"oauth-id-jag+jwt": true, "application/oauth-id-jag+jwt": true, "at+jwt": false, "JWT": false} {
+		_, err := jag.Verify(context.Background(), as.mint("rsa-1", as.claims(resource, "notes:read"), map[string]any{"typ": typ}))
+		if ok != (err == nil) || (!ok && !errors.Is(err, auth.ReasonTypInvalid)) {
+			t.Errorf("Type oauth-id-jag+jwt, typ %q: err = %v", typ, err)
+		}
+	}
+	if _, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{Issuers: []auth.Issuer{{URL: as.URL}}, Audiences: []string{resource},
+		RequireJWTAccessTokenType: true, Type: "oauth-id-jag+jwt"}); err == nil {
+		t.Error("RequireJWTAccessTokenType with another Type accepted")
+	}
 }
 
 func TestKeyRotation(t *testing.T) {

@@ -21,22 +21,15 @@ import (
 // when id is set, and the DPoP proof when set.
 func tokenRequest(t *testing.T, w *world, form url.Values, id, secret, dpop string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, w.asURL+"/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if id != "" {
-		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	}
+	f := clienttest.CodeFlow{Issuer: w.asURL, ClientID: id, ClientSecret: secret}
 	if dpop != "" {
-		req.Header.Set("DPoP", dpop)
+		f.Header = http.Header{"Dpop": {dpop}}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	status, out, err := f.Token(form)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return status, out
 }
 
 func machineClients(signer *clienttest.Key, jwksURL string) []*registration.Client {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/mcpauth/mcpauth/auth"
 	"github.com/mcpauth/mcpauth/internal/cache"
-	"github.com/mcpauth/mcpauth/internal/capped"
 )
 
 // Token exchange (RFC 8693) parameters.
@@ -64,12 +62,8 @@ func (e *DownstreamError) Error() string {
 // was not issued through an upstream sign-in (a machine client, an
 // enterprise grant); a [*DownstreamError] when the upstream refuses.
 func (p *Proxy) DownstreamToken(ctx context.Context, audience string, scopes ...string) (*oauth2.Token, error) {
-	t := auth.TokenFromContext(ctx)
-	if t == nil {
-		return nil, ErrNoUpstreamToken
-	}
-	grant, _ := t.Claims()[grantClaim].(string)
-	if grant == "" || t.Issuer != p.cfg.Issuer {
+	grant := p.grantOf(auth.TokenFromContext(ctx))
+	if grant == "" {
 		return nil, ErrNoUpstreamToken
 	}
 	if audience == "" && len(scopes) == 0 {
@@ -81,7 +75,7 @@ func (p *Proxy) DownstreamToken(ctx context.Context, audience string, scopes ...
 	if tok, ok := p.down.Get(key); ok && time.Until(tok.Expiry) > downstreamEarly {
 		return tok, nil
 	}
-	up, err := p.UpstreamToken(ctx, t)
+	up, err := p.upstreamToken(ctx, grant)
 	if err != nil {
 		return nil, err
 	}
@@ -140,14 +134,7 @@ func (p *Proxy) DownstreamToken(ctx context.Context, audience string, scopes ...
 		Description string `json:"error_description"`
 	}
 	status := resp.StatusCode
-	b, over, err := capped.ReadAll(resp.Body, 1<<20, resp.ContentLength)
-	if err == nil && over {
-		err = errors.New("the response is larger than 1 MiB")
-	}
-	if err == nil {
-		err = json.Unmarshal(b, &body)
-	}
-	if err != nil {
+	if err := readBody(resp, &body); err != nil {
 		return nil, fmt.Errorf("proxy: token exchange at the upstream: HTTP %d: %w", status, err)
 	}
 	if status != http.StatusOK || body.AccessToken == "" {

@@ -305,7 +305,7 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	p.resolver.HTTPClient = p.client
 	p.core = &oauthas.Server{Issuer: cfg.Issuer, Store: p.store, Resolver: p.resolver, GrantScopes: p.grantScopes, Audience: p.audience,
 		Mint: p.mint, RefreshTTL: refreshTTL, Realm: "mcpauth proxy", Now: cfg.Now,
-		Grants: map[string]func(context.Context, *registration.Client, url.Values, *auth.DPoPProof) (map[string]any, error){}}
+		Grants: map[string]oauthas.GrantHandler{}}
 	if cfg.DPoP != nil {
 		dc := *cfg.DPoP
 		if dc.Replay == nil && cfg.Store != nil {
@@ -363,7 +363,7 @@ func (p *Proxy) Metadata() metadata.AuthorizationServer {
 		ResponseTypesSupported:            []string{"code"},
 		GrantTypesSupported:               []string{"authorization_code", "refresh_token", "client_credentials"},
 		TokenEndpointAuthMethodsSupported: []string{"none", "client_secret_basic", "client_secret_post", registration.PrivateKeyJWT},
-		TokenEndpointAuthSigningAlgValuesSupported: assertionAlgorithms,
+		TokenEndpointAuthSigningAlgValuesSupported: oauthas.AssertionAlgorithms,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		ClientIDMetadataDocumentSupported:          p.cfg.CIMD != nil,
 		AuthorizationResponseISSParameterSupported: true,
@@ -471,10 +471,6 @@ func (p *Proxy) mint(g oauthas.Grant) (string, time.Duration) {
 	return string(b), p.cfg.AccessTokenTTL
 }
 
-// assertionAlgorithms are the private_key_jwt signature algorithms
-// accepted (any asymmetric one the client's key fits).
-var assertionAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-
 // grantClaim links a proxy token to the upstream token it was issued on.
 const grantClaim = "mcpauth_grant"
 
@@ -505,10 +501,25 @@ func (p *Proxy) audience(resources []string) ([]string, error) {
 // issued on, for calling the upstream API on the user's behalf. It is
 // unsealed from the store; ErrNoUpstreamToken when there is none.
 func (p *Proxy) UpstreamToken(ctx context.Context, t *auth.Token) (*oauth2.Token, error) {
-	grant, _ := t.Claims()[grantClaim].(string)
-	if grant == "" || t.Issuer != p.cfg.Issuer {
+	grant := p.grantOf(t)
+	if grant == "" {
 		return nil, ErrNoUpstreamToken
 	}
+	return p.upstreamToken(ctx, grant)
+}
+
+// grantOf returns the upstream sign-in a proxy token t was issued on, ""
+// for none (no token, another issuer's, a machine or enterprise grant).
+func (p *Proxy) grantOf(t *auth.Token) string {
+	if t == nil || t.Issuer != p.cfg.Issuer {
+		return ""
+	}
+	grant, _ := t.Claims()[grantClaim].(string)
+	return grant
+}
+
+// upstreamToken unseals the upstream token of the sign-in grant.
+func (p *Proxy) upstreamToken(ctx context.Context, grant string) (*oauth2.Token, error) {
 	sealed, err := p.store.Get(ctx, "upstream:"+grant)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNoUpstreamToken
@@ -532,16 +543,22 @@ func (p *Proxy) UpstreamToken(ctx context.Context, t *auth.Token) (*oauth2.Token
 // has expired from the store.
 var ErrNoUpstreamToken = errors.New("proxy: no upstream token for this token")
 
-// readJSON reads a capped JSON response.
+// readJSON reads a capped JSON response of status 200.
 func readJSON(resp *http.Response, into any) error {
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return readBody(resp, into)
+}
+
+// readBody reads a capped JSON response, whatever its status.
+func readBody(resp *http.Response, into any) error {
 	b, over, err := capped.ReadAll(resp.Body, 1<<20, resp.ContentLength)
 	switch {
 	case err != nil:
 		return err
 	case over:
 		return errors.New("the response is larger than 1 MiB")
-	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	return json.Unmarshal(b, into)
 }

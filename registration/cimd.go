@@ -188,11 +188,18 @@ func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*Client, e
 // only (http on loopback when allowed), no redirects, capped at MaxBytes.
 // It returns the body and its Cache-Control, or why not.
 func (r *CIMDResolver) fetch(ctx context.Context, u string) (body []byte, cacheControl, reason string, err error) {
+	return fetchJSON(ctx, r.client, u, r.opts.MaxBytes, r.opts.InsecureAllowLoopback)
+}
+
+// fetchJSON GETs the JSON document at u with client: https only (http on
+// a loopback host when allowLoopback), capped at maxBytes. It returns the
+// body and its Cache-Control, or why not.
+func fetchJSON(ctx context.Context, client *http.Client, u string, maxBytes int64, allowLoopback bool) (body []byte, cacheControl, reason string, err error) {
 	pu, err := url.Parse(u)
 	if err != nil || pu.Host == "" {
 		return nil, "", "the URL cannot be parsed", err
 	}
-	if pu.Scheme != "https" && !(pu.Scheme == "http" && r.opts.InsecureAllowLoopback && metadata.IsLoopbackHost(pu.Hostname())) {
+	if pu.Scheme != "https" && !(pu.Scheme == "http" && allowLoopback && metadata.IsLoopbackHost(pu.Hostname())) {
 		return nil, "", "the URL must use https", nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -200,7 +207,7 @@ func (r *CIMDResolver) fetch(ctx context.Context, u string) (body []byte, cacheC
 		return nil, "", "cannot build the request", err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := r.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, "", fetchFailure(err), err
 	}
@@ -214,12 +221,12 @@ func (r *CIMDResolver) fetch(ctx context.Context, u string) (body []byte, cacheC
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 		return nil, "", fmt.Sprintf("Content-Type %q is not JSON", resp.Header.Get("Content-Type")), nil
 	}
-	body, over, err := capped.ReadAll(resp.Body, r.opts.MaxBytes, resp.ContentLength)
+	body, over, err := capped.ReadAll(resp.Body, maxBytes, resp.ContentLength)
 	if err != nil {
 		return nil, "", "reading the document failed", err
 	}
 	if over {
-		return nil, "", fmt.Sprintf("the document is larger than %d bytes", r.opts.MaxBytes), nil
+		return nil, "", fmt.Sprintf("the document is larger than %d bytes", maxBytes), nil
 	}
 	return body, resp.Header.Get("Cache-Control"), "", nil
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/mcpauth/mcpauth/internal/capped"
 )
 
 // maxKeySetBytes bounds a client's JWKS, inline or fetched.
@@ -16,10 +14,11 @@ const maxKeySetBytes = 64 << 10
 
 // PublicKeys returns the JSON Web Key Set client c authenticates with
 // (private_key_jwt): its metadata's jwks, or the document at its
-// jwks_uri. A static client's jwks_uri is fetched with HTTPClient; a CIMD
-// client's only through the CIMD resolver's guarded client (no internal
-// addresses, no redirects, size-capped) and cached as documents are. A
-// DCR client must register jwks: its jwks_uri is not fetched.
+// jwks_uri (https, or http on loopback): a static client's fetched with
+// HTTPClient, a CIMD client's only through the CIMD resolver's guarded
+// client (no internal addresses, no redirects, size-capped) and cached as
+// documents are. A DCR client must register jwks: its jwks_uri is not
+// fetched.
 func (r *Resolver) PublicKeys(ctx context.Context, c *Client) ([]byte, error) {
 	md := c.Metadata
 	if md.JWKS != nil {
@@ -38,23 +37,11 @@ func (r *Resolver) PublicKeys(ctx context.Context, c *Client) ([]byte, error) {
 		if client == nil {
 			client = &http.Client{Timeout: 10 * time.Second}
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, md.JWKSURI, nil)
-		if err != nil {
-			return nil, fmt.Errorf("the client's jwks_uri %q cannot be fetched: %w", md.JWKSURI, err)
+		body, _, reason, err := fetchJSON(ctx, client, md.JWKSURI, maxKeySetBytes, true)
+		if reason != "" {
+			return nil, fmt.Errorf("the client's jwks_uri %q: %s: %w", md.JWKSURI, reason, err)
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("the client's jwks_uri %q cannot be fetched: %w", md.JWKSURI, err)
-		}
-		defer resp.Body.Close()
-		b, over, err := capped.ReadAll(resp.Body, maxKeySetBytes, resp.ContentLength)
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("the client's jwks_uri %q cannot be read: %w", md.JWKSURI, err)
-		case over || resp.StatusCode != http.StatusOK:
-			return nil, fmt.Errorf("the client's jwks_uri %q answered HTTP %d with %d bytes at most allowed", md.JWKSURI, resp.StatusCode, maxKeySetBytes)
-		}
-		return b, nil
+		return body, nil
 	case KindCIMD:
 		if r.CIMD == nil {
 			return nil, errors.New("CIMD is not enabled")

@@ -2,7 +2,6 @@ package authtest
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -15,8 +14,6 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
-
-	"github.com/mcpauth/mcpauth/auth"
 
 	"github.com/mcpauth/mcpauth/internal/oauthas"
 	"github.com/mcpauth/mcpauth/metadata"
@@ -156,9 +153,7 @@ func New(opts Options) (*Server, error) {
 		},
 		IDToken:                     s.idToken,
 		RefreshWithoutOfflineAccess: opts.RefreshWithoutOfflineAccess, CodeTTL: codeTTL, RefreshTTL: refreshTTL, Realm: "authtest", Now: opts.Now}
-	s.core.Grants = map[string]func(context.Context, *registration.Client, url.Values, *auth.DPoPProof) (map[string]any, error){
-		GrantTokenExchange: s.exchangeForIDJAG,
-	}
+	s.core.Grants = map[string]oauthas.GrantHandler{GrantTokenExchange: s.exchangeForIDJAG}
 	s.mux.HandleFunc("/authorize", s.authorize)
 	s.mux.HandleFunc("/token", s.core.ServeToken)
 	s.mux.HandleFunc("/userinfo", s.userinfo)

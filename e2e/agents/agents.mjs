@@ -79,36 +79,35 @@ async function refusedWith(code, fn) {
 
 const resource = { resource: mcp.href };
 
+// clientCredentials gets a token for the MCP server by client credentials
+// as client_id, authenticated by clientAuth (options: a DPoP handle).
+async function clientCredentials(clientId, clientAuth, scope, options = {}) {
+  const client = { client_id: clientId };
+  const params = scope ? { ...resource, scope } : resource;
+  const res = await oauth.clientCredentialsGrantRequest(as, client, clientAuth, params, { ...insecure, ...options });
+  return oauth.processClientCredentialsResponse(as, client, res);
+}
+const machineSecret = oauth.ClientSecretBasic(env.MACHINE_SECRET);
+
 await check('client credentials, client_secret_basic', async () => {
-  const client = { client_id: 'machine' };
-  const res = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(env.MACHINE_SECRET), { ...resource, scope: 'notes:read' }, insecure);
-  const tok = await oauth.processClientCredentialsResponse(as, client, res);
-  const who = await mcpCall(tok.access_token, 'subject');
+  const who = await mcpCall((await clientCredentials('machine', machineSecret, 'notes:read')).access_token, 'subject');
   expect(who === 'machine machine notes:read', `subject: ${who}`);
   return who;
 });
 
-await check('client credentials, scope outside the client\'s', async () => refusedWith('invalid_scope', async () => {
-  const client = { client_id: 'machine' };
-  const res = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(env.MACHINE_SECRET), { ...resource, scope: 'notes:write' }, insecure);
-  await oauth.processClientCredentialsResponse(as, client, res);
-}));
+await check('client credentials, scope outside the client\'s', () => refusedWith('invalid_scope', () => clientCredentials('machine', machineSecret, 'notes:write')));
 
 const signedKey = await crypto.subtle.importKey('pkcs8', Buffer.from(env.SIGNED_KEY, 'base64'), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
 await check('client credentials, private_key_jwt', async () => {
-  const client = { client_id: 'signed' };
-  const res = await oauth.clientCredentialsGrantRequest(as, client, oauth.PrivateKeyJwt({ key: signedKey, kid: env.SIGNED_KID }), { ...resource, scope: 'notes:read notes:write' }, insecure);
-  const tok = await oauth.processClientCredentialsResponse(as, client, res);
+  const tok = await clientCredentials('signed', oauth.PrivateKeyJwt({ key: signedKey, kid: env.SIGNED_KID }), 'notes:read notes:write');
   const who = await mcpCall(tok.access_token, 'subject');
   expect(who === 'signed signed notes:read notes:write', `subject: ${who}`);
   return who;
 });
 
-await check('client credentials, private_key_jwt signed by another key', async () => refusedWith('invalid_client', async () => {
-  const client = { client_id: 'signed' };
+await check('client credentials, private_key_jwt signed by another key', () => refusedWith('invalid_client', async () => {
   const other = await oauth.generateKeyPair('ES256');
-  const res = await oauth.clientCredentialsGrantRequest(as, client, oauth.PrivateKeyJwt(other.privateKey), resource, insecure);
-  await oauth.processClientCredentialsResponse(as, client, res);
+  await clientCredentials('signed', oauth.PrivateKeyJwt(other.privateKey));
 }));
 
 // Enterprise-managed authorization: sign in at the IdP (authorization
@@ -156,8 +155,7 @@ const machine = { client_id: 'machine' };
 const dpop = oauth.DPoP(machine, dpopKeys);
 let bound;
 await check('DPoP-bound token by client credentials', async () => {
-  const send = () => oauth.clientCredentialsGrantRequest(as, machine, oauth.ClientSecretBasic(env.MACHINE_SECRET), resource, { ...insecure, DPoP: dpop });
-  const tok = await oauth.processClientCredentialsResponse(as, machine, await send());
+  const tok = await clientCredentials('machine', machineSecret, '', { DPoP: dpop });
   expect(tok.token_type === 'dpop', `token_type ${tok.token_type}`);
   bound = tok.access_token;
 });

@@ -28,6 +28,8 @@ type CodeFlow struct {
 	Scope        string // "" sends none
 	Resource     string // "" sends none
 	State        string // "" sends none
+	// Header is sent with every token request: a DPoP proof.
+	Header http.Header
 }
 
 // Params returns the authorization request's parameters, to send as they
@@ -69,13 +71,16 @@ func (f CodeFlow) CodeForm(code string) url.Values {
 // Token posts form to the token endpoint as this client and returns the
 // status and the decoded JSON answer.
 func (f CodeFlow) Token(form url.Values) (int, map[string]any, error) {
-	if f.ClientSecret == "" && form.Get("client_id") == "" {
+	if f.ClientID != "" && f.ClientSecret == "" && form.Get("client_id") == "" {
 		form = maps.Clone(form) // Set replaces the slice: the caller's stays
 		form.Set("client_id", f.ClientID)
 	}
 	req, err := http.NewRequest(http.MethodPost, f.Issuer+"/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		return 0, nil, err
+	}
+	for k, v := range f.Header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if f.ClientSecret != "" {

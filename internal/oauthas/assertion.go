@@ -44,9 +44,9 @@ func (s *Server) authenticateAssertion(r *http.Request) (*registration.Client, e
 	case f.Get("client_assertion_type") != clientAssertionType:
 		return nil, unauthorized("client_assertion_type must be " + clientAssertionType)
 	case len(f["client_assertion"]) != 1 || len(f["client_assertion_type"]) != 1:
-		return nil, &TokenError{http.StatusBadRequest, "invalid_request", "send client_assertion and client_assertion_type once each"}
+		return nil, Refuse("invalid_request", "send client_assertion and client_assertion_type once each")
 	case basic || f.Has("client_secret"):
-		return nil, &TokenError{http.StatusBadRequest, "invalid_request", "use one client authentication method: an assertion and a secret were both sent"}
+		return nil, Refuse("invalid_request", "use one client authentication method: an assertion and a secret were both sent")
 	case len(f.Get("client_assertion")) > maxAssertionBytes:
 		return nil, unauthorized(fmt.Sprintf("the client assertion is longer than %d bytes", maxAssertionBytes))
 	}
@@ -98,6 +98,11 @@ func (s *Server) authenticateAssertion(r *http.Request) (*registration.Client, e
 	}
 	return client, nil
 }
+
+// AssertionAlgorithms are the private_key_jwt signature algorithms
+// accepted: each asymmetric one, as the client's key fits it (HMAC and
+// none never; a client JWKS with a symmetric key is refused).
+var AssertionAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 var errReplayed = errors.New("replayed")
 

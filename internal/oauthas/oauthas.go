@@ -65,12 +65,10 @@ type Server struct {
 	CodeTTL, RefreshTTL time.Duration
 	// Realm is the realm of the Basic challenge of a failed client authentication.
 	Realm string
-	// Grants are extension grants (RFC 6749 §4.5) by grant_type, called
-	// for an authenticated client: the proxy's JWT-bearer grant of
-	// enterprise ID-JAGs, authtest's token exchange. A handler returns the
-	// response, built with [Server.Issue] for an access token, or a
-	// [*TokenError].
-	Grants map[string]func(ctx context.Context, client *registration.Client, f url.Values, dpop *auth.DPoPProof) (map[string]any, error)
+	// Grants are extension grants (RFC 6749 §4.5) by grant_type: the
+	// proxy's JWT-bearer grant of enterprise ID-JAGs, authtest's token
+	// exchange.
+	Grants map[string]GrantHandler
 	// DPoP, when set, accepts DPoP proofs at the token endpoint (RFC 9449
 	// §5): the token issued is bound to the proof's key (Grant.DPoPJKT),
 	// and so are a public client's refresh tokens.
@@ -82,6 +80,12 @@ type Server struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// GrantHandler answers an extension grant's token request f of an
+// authenticated client that registered the grant, with the request's
+// verified DPoP proof (nil for none): the response, built with
+// [Server.Issue] for an access token, or a [*TokenError].
+type GrantHandler func(ctx context.Context, client *registration.Client, f url.Values, dpop *auth.DPoPProof) (map[string]any, error)
 
 // Grant is who and what a code or refresh token stands for.
 type Grant struct {

@@ -33,8 +33,6 @@ func (e *TokenError) Error() string { return e.Code + ": " + e.Desc }
 // Refuse returns the 400 token error code with its description.
 func Refuse(code, desc string) error { return &TokenError{http.StatusBadRequest, code, desc} }
 
-func badGrant(desc string) error { return &TokenError{http.StatusBadRequest, "invalid_grant", desc} }
-
 // unavailable is the answer when the store cannot be reached: never a
 // grant, and nothing about the store.
 func unavailable() error {
@@ -71,7 +69,7 @@ func (s *Server) token(r *http.Request) (map[string]any, error) {
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, MaxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		return nil, &TokenError{http.StatusBadRequest, "invalid_request", "malformed form body"}
+		return nil, Refuse("invalid_request", "malformed form body")
 	}
 	client, err := s.authenticateClient(r)
 	if err != nil {
@@ -95,10 +93,10 @@ func (s *Server) token(r *http.Request) (map[string]any, error) {
 		return resp, err
 	case "client_credentials":
 		if client.Public() {
-			return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "public clients cannot use client_credentials"}
+			return nil, Refuse("unauthorized_client", "public clients cannot use client_credentials")
 		}
 		if !client.AllowsGrant(gt) {
-			return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register client_credentials"}
+			return nil, Refuse("unauthorized_client", "the client did not register client_credentials")
 		}
 		granted, err := s.ClientScopes(client, f.Get("scope"))
 		if err != nil {
@@ -106,17 +104,17 @@ func (s *Server) token(r *http.Request) (map[string]any, error) {
 		}
 		aud, err := s.Audience(f["resource"])
 		if err != nil {
-			return nil, &TokenError{http.StatusBadRequest, "invalid_target", err.Error()}
+			return nil, Refuse("invalid_target", err.Error())
 		}
 		return s.Issue(Grant{ClientID: client.ID, Subject: client.ID, Scope: granted.String(), Audience: aud}, proof), nil
 	default:
 		if g, ok := s.Grants[gt]; ok {
 			if !client.AllowsGrant(gt) {
-				return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register the grant type " + gt}
+				return nil, Refuse("unauthorized_client", "the client did not register the grant type "+gt)
 			}
 			return g(r.Context(), client, f, proof)
 		}
-		return nil, &TokenError{http.StatusBadRequest, "unsupported_grant_type", "grant_type " + gt + " is not supported"}
+		return nil, Refuse("unsupported_grant_type", "grant_type "+gt+" is not supported")
 	}
 }
 
@@ -129,14 +127,14 @@ func (s *Server) token(r *http.Request) (map[string]any, error) {
 func (s *Server) ClientScopes(client *registration.Client, requested string) (scopes.Set, error) {
 	allowed, err := scopes.Parse(client.Metadata.Scope)
 	if err != nil {
-		return scopes.Set{}, &TokenError{http.StatusBadRequest, "invalid_scope", "the client's registered scope is malformed"}
+		return scopes.Set{}, Refuse("invalid_scope", "the client's registered scope is malformed")
 	}
 	if requested == "" {
 		requested = allowed.String()
 	}
 	granted, err := s.GrantScopes(requested)
 	if err != nil {
-		return scopes.Set{}, &TokenError{http.StatusBadRequest, "invalid_scope", err.Error()}
+		return scopes.Set{}, Refuse("invalid_scope", err.Error())
 	}
 	granted = granted.Without(scopes.OfflineAccess)
 	if !allowed.IsEmpty() {
@@ -157,9 +155,9 @@ func (s *Server) dpopProof(r *http.Request) (*auth.DPoPProof, error) {
 	case len(proofs) == 0:
 		return nil, nil
 	case s.DPoP == nil:
-		return nil, &TokenError{http.StatusBadRequest, "invalid_dpop_proof", "this server does not issue DPoP-bound tokens"}
+		return nil, Refuse("invalid_dpop_proof", "this server does not issue DPoP-bound tokens")
 	case len(proofs) > 1:
-		return nil, &TokenError{http.StatusBadRequest, "invalid_dpop_proof", "send exactly one DPoP header"}
+		return nil, Refuse("invalid_dpop_proof", "send exactly one DPoP header")
 	}
 	p, err := s.DPoP.Verify(r.Context(), proofs[0], http.MethodPost, s.Issuer+"/token", "")
 	var ae *auth.Error
@@ -167,9 +165,9 @@ func (s *Server) dpopProof(r *http.Request) (*auth.DPoPProof, error) {
 	case err == nil:
 		return p, nil
 	case errors.As(err, &ae) && ae.Reason == auth.ReasonDPoPNonce:
-		return nil, &TokenError{http.StatusBadRequest, "use_dpop_nonce", ae.Description}
+		return nil, Refuse("use_dpop_nonce", ae.Description)
 	case errors.As(err, &ae) && ae.Reason == auth.ReasonDPoPProofInvalid:
-		return nil, &TokenError{http.StatusBadRequest, "invalid_dpop_proof", ae.Description}
+		return nil, Refuse("invalid_dpop_proof", ae.Description)
 	}
 	return nil, unavailable()
 }
@@ -232,9 +230,9 @@ func (s *Server) exchangeCode(ctx context.Context, client *registration.Client, 
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if _, used := s.Store.Get(ctx, "code-used:"+code); used == nil {
-			return nil, badGrant("the authorization code was already used")
+			return nil, Refuse("invalid_grant", "the authorization code was already used")
 		}
-		return nil, badGrant("unknown authorization code")
+		return nil, Refuse("invalid_grant", "unknown authorization code")
 	case errors.Is(err, store.ErrFull) && b != nil: // taken; no room for the refresh token
 		s.drop(ctx, rt)
 		rt = ""
@@ -249,17 +247,17 @@ func (s *Server) exchangeCode(ctx context.Context, client *registration.Client, 
 	var refused error
 	switch {
 	case s.now().After(c.Expires):
-		refused = badGrant("the authorization code expired")
+		refused = Refuse("invalid_grant", "the authorization code expired")
 	case c.ClientID != client.ID:
-		refused = badGrant("the authorization code was issued to another client")
+		refused = Refuse("invalid_grant", "the authorization code was issued to another client")
 	case f.Get("redirect_uri") != c.RedirectURI:
-		refused = badGrant("redirect_uri differs from the one in the authorization request")
+		refused = Refuse("invalid_grant", "redirect_uri differs from the one in the authorization request")
 	case f.Get("code_verifier") == "":
-		refused = badGrant("code_verifier is required (PKCE)")
+		refused = Refuse("invalid_grant", "code_verifier is required (PKCE)")
 	case subtle.ConstantTimeCompare([]byte(S256(f.Get("code_verifier"))), []byte(c.Challenge)) != 1:
-		refused = badGrant("code_verifier does not match the code_challenge")
+		refused = Refuse("invalid_grant", "code_verifier does not match the code_challenge")
 	case len(f["resource"]) > 0 && strings.Join(f["resource"], " ") != strings.Join(c.Audience, " "):
-		refused = &TokenError{http.StatusBadRequest, "invalid_target", "resource differs from the one authorized"}
+		refused = Refuse("invalid_target", "resource differs from the one authorized")
 	}
 	if refused != nil {
 		s.drop(ctx, rt)
@@ -354,12 +352,12 @@ type usedRefresh struct {
 // puts the token back as it was, so it stays usable.
 func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Client, f url.Values, proof *auth.DPoPProof) (map[string]any, error) {
 	if !client.AllowsGrant("refresh_token") {
-		return nil, &TokenError{http.StatusBadRequest, "unauthorized_client", "the client did not register refresh_token"}
+		return nil, Refuse("unauthorized_client", "the client did not register refresh_token")
 	}
 	rt := f.Get("refresh_token")
 	family, _, ok := strings.Cut(rt, ".")
 	if !ok || family == "" {
-		return nil, badGrant("unknown refresh token")
+		return nil, Refuse("invalid_grant", "unknown refresh token")
 	}
 	used, _ := json.Marshal(usedRefresh{Family: family, At: s.now()})
 	next, put := s.newRefresh(family, refreshBinding(client, proof))
@@ -369,7 +367,7 @@ func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Clien
 	case errors.Is(err, store.ErrNotFound):
 		return nil, s.reused(ctx, rt)
 	case errors.Is(err, store.ErrRefused):
-		return nil, badGrant("the refresh token was revoked")
+		return nil, Refuse("invalid_grant", "the refresh token was revoked")
 	case errors.Is(err, store.ErrFull) && b != nil:
 		s.restore(ctx, rt, next, b)
 		return nil, unavailable()
@@ -386,16 +384,16 @@ func (s *Server) exchangeRefresh(ctx context.Context, client *registration.Clien
 	switch {
 	case s.now().After(rec.Expires):
 		s.drop(ctx, next)
-		return nil, badGrant("the refresh token expired")
+		return nil, Refuse("invalid_grant", "the refresh token expired")
 	case rec.ClientID != client.ID:
-		refused = badGrant("the refresh token was issued to another client")
+		refused = Refuse("invalid_grant", "the refresh token was issued to another client")
 	case rec.JKT != "" && (proof == nil || proof.JKT != rec.JKT):
-		refused = &TokenError{http.StatusBadRequest, "invalid_dpop_proof", "the refresh token is bound to a DPoP key; send a proof of that key"}
+		refused = Refuse("invalid_dpop_proof", "the refresh token is bound to a DPoP key; send a proof of that key")
 	case f.Get("scope") != "":
 		held, _ := scopes.Parse(g.Scope)
 		narrowed, err := scopes.Parse(f.Get("scope"))
 		if err != nil || !held.ContainsAll(narrowed) {
-			refused = &TokenError{http.StatusBadRequest, "invalid_scope", "a refresh may only narrow the granted scopes " + strconv.Quote(g.Scope)}
+			refused = Refuse("invalid_scope", "a refresh may only narrow the granted scopes "+strconv.Quote(g.Scope))
 		}
 		g.Scope = narrowed.String()
 	}
@@ -426,17 +424,17 @@ func (s *Server) reused(ctx context.Context, rt string) error {
 	var u usedRefresh
 	if err := s.get(ctx, "refresh-used:"+rt, &u); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return badGrant("unknown refresh token")
+			return Refuse("invalid_grant", "unknown refresh token")
 		}
 		return err
 	}
 	if s.now().Sub(u.At) < RefreshRaceGrace {
-		return badGrant("the refresh token was just used by a concurrent request, which received the new tokens")
+		return Refuse("invalid_grant", "the refresh token was just used by a concurrent request, which received the new tokens")
 	}
 	if err := s.Store.Put(ctx, "revoked:"+u.Family, []byte{1}, s.refreshTTL()+grace); err != nil {
 		return unavailable()
 	}
-	return badGrant("the refresh token was already used; its family is revoked")
+	return Refuse("invalid_grant", "the refresh token was already used; its family is revoked")
 }
 
 // get reads the record at key from the store and decodes it.

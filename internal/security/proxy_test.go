@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mcpauth/mcpauth/internal/clienttest"
 )
 
 // proxyRows are attacks on the authorization proxy: its consent, its
@@ -290,19 +292,11 @@ func tokenAt(t testing.TB, asURL string, form url.Values) observed {
 // tokenWith posts form to the token endpoint with extra headers (a DPoP
 // proof) and returns the outcome and the response.
 func tokenWith(t testing.TB, asURL string, form url.Values, header http.Header) (observed, map[string]any) {
-	req, _ := http.NewRequest(http.MethodPost, asURL+"/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
+	status, out, err := clienttest.CodeFlow{Issuer: asURL, Header: header}.Token(form)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
 	code, _ := out["error"].(string)
 	rt, _ := out["refresh_token"].(string)
-	return observed{status: resp.StatusCode, reason: code, challenge: "-", accepted: resp.StatusCode == 200, refreshToken: rt}, out
+	return observed{status: status, reason: code, challenge: "-", accepted: status == 200, refreshToken: rt}, out
 }
